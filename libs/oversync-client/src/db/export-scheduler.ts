@@ -1,0 +1,81 @@
+import { type SqlJsAdapter } from './sql-js.adapter.js';
+import { type OversyncPersister } from './persister.types.js';
+
+/**
+ * Turns the in-memory sql.js database into durable state.
+ *
+ * - `persistNow()` exports and saves at once; the sync engine awaits it before every network call
+ *   and before resolving any call whose result it acknowledges.
+ * - `schedule()` coalesces bursts (app writes) into one export after `debounceMs`.
+ * - Saves are serialised: each save exports at the moment it runs, so the last save always holds
+ *   the newest image even when a slow save is overtaken.
+ */
+export class ExportScheduler {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #chain: Promise<void> = Promise.resolve();
+  #pending = false;
+  #lastError: unknown;
+
+  constructor(
+    private readonly adapter: SqlJsAdapter,
+    private readonly persister: OversyncPersister | undefined,
+    private readonly debounceMs: number,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** True when a persister is configured. */
+  get enabled(): boolean {
+    return this.persister !== undefined;
+  }
+
+  /** Asks for a coalesced export soon (after app writes). */
+  schedule(): void {
+    if (!this.persister) return;
+    this.#pending = true;
+    if (this.#timer !== undefined) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.persistNow().catch((error: unknown) => this.onError(error));
+    }, this.debounceMs);
+  }
+
+  /** Exports and saves now; resolves when the image is durable. */
+  persistNow(): Promise<void> {
+    const persister = this.persister;
+    if (!persister) return Promise.resolve();
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#pending = false;
+    const run = this.#chain.then(async () => {
+      // Export inside the chain, so a save that starts later never writes an older image.
+      const image = this.adapter.export();
+      await persister.save(image);
+    });
+    this.#chain = run.catch((error: unknown) => {
+      this.#lastError = error;
+    });
+    return run;
+  }
+
+  /** Persists pending coalesced changes and waits for every save in flight. */
+  async flush(): Promise<void> {
+    if (this.#pending || this.#timer !== undefined) {
+      await this.persistNow();
+      return;
+    }
+    await this.#chain;
+  }
+
+  /** The last error of a background save, if any. */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
+  /** Cancels a pending debounce timer (used by `close()` after a final flush). */
+  dispose(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

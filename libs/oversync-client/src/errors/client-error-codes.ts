@@ -1,0 +1,57 @@
+/**
+ * Stable error codes of `@oversync/client`. Branch on these (or on the error `name`) rather than on
+ * `instanceof`, which does not survive two copies of the library in one bundle.
+ */
+export const ClientErrorCode = {
+  /** `open()` has not run yet. Call `open()` first. */
+  OpenRequired: 'open_required',
+  /** The client is not attached and connected in this process. Call `attach(userId)`. */
+  AttachRequired: 'attach_required',
+  /** A lifecycle transition (remote replace) is still pending. Finish it with `attach` or `detach`. */
+  DestructiveTransitionInProgress: 'destructive_transition_in_progress',
+  /** `attach(B)` while attached as A. Detach first. */
+  AttachBindingConflict: 'attach_binding_conflict',
+  /** Durable local state belongs to another user or source. */
+  AttachLocalStateConflict: 'attach_local_state_conflict',
+  /** The server does not offer the connect lifecycle (capabilities / connect). */
+  AttachLifecycleUnsupported: 'attach_lifecycle_unsupported',
+  /** Pull or keep-source rebuild refused because local dirty rows exist. Push first. */
+  DirtyStateRejected: 'dirty_state_rejected',
+  /** Pull or keep-source rebuild refused because a frozen outbox exists. Push first. */
+  PendingPushReplay: 'pending_push_replay',
+  /** A snapshot rebuild is required. Call `rebuild()`. */
+  RebuildRequired: 'rebuild_required',
+  /** The source identity must be rotated. Call `rebuild()`. */
+  SourceRecoveryRequired: 'source_recovery_required',
+  /** The locally reserved replacement source differs from the server's. */
+  SourceReplacementDiverged: 'source_replacement_diverged',
+  /** The server rejected the push with a conflict the client could not resolve. */
+  PushConflict: 'push_conflict',
+  /** The conflict resolver returned an invalid resolution; every intent is back in the dirty set. */
+  InvalidConflictResolution: 'invalid_conflict_resolution',
+  /** Conflicts kept recurring after the automatic retries; the intents stay dirty. */
+  ConflictRetryExhausted: 'conflict_retry_exhausted',
+  /** A transient failure persisted through every retry attempt. */
+  RetryExhausted: 'retry_exhausted',
+  /** Another sync operation of this client is running. Try again later. */
+  SyncInProgress: 'sync_in_progress',
+  /** The client was closed. Create a new client. */
+  ClientClosed: 'client_closed',
+  /** Another client (tab, worker or instance) owns this database. */
+  DatabaseLocked: 'database_locked',
+  /** The options or the local table definitions are invalid. */
+  InvalidConfig: 'invalid_config',
+  /** The server answered with a non-success HTTP status. `details.status` / `details.error` tell which. */
+  HttpStatus: 'http_status',
+  /** The request never got an HTTP answer (offline, DNS, reset, aborted). */
+  Network: 'network_error',
+  /** The server answered with something that breaks the protocol (bad JSON, wrong echo, bad hash). */
+  ProtocolViolation: 'protocol_violation',
+  /** The initialization lease expired or went stale; the binding is anonymous again. Call `attach`. */
+  InitializationReset: 'initialization_reset',
+  /** A row could not be written locally (missing columns, bad encoding). */
+  InvalidRow: 'invalid_row',
+} as const;
+
+/** One of the {@link ClientErrorCode} values. */
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];

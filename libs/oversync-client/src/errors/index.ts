@@ -1,0 +1,5 @@
+export * from './client-error-codes.js';
+export * from './oversync-client.error.js';
+export * from './lifecycle.errors.js';
+export * from './sync.errors.js';
+export * from './transport.errors.js';

@@ -1,0 +1,127 @@
+import { ClientErrorCode } from './client-error-codes.js';
+import { OversyncClientError } from './oversync-client.error.js';
+
+/** Thrown when an operation needs `open()` first. */
+export class OpenRequiredError extends OversyncClientError<{ operation: string }> {
+  override readonly name = 'OpenRequiredError';
+  constructor(operation: string) {
+    super(ClientErrorCode.OpenRequired, `${operation} requires open(); call client.open() first`, {
+      operation,
+    });
+  }
+}
+
+/** Thrown when an operation needs a connected attachment (`attach(userId)` in this process). */
+export class AttachRequiredError extends OversyncClientError<{ operation: string }> {
+  override readonly name = 'AttachRequiredError';
+  constructor(operation: string) {
+    super(
+      ClientErrorCode.AttachRequired,
+      `${operation} requires an attached user; call client.attach(userId) after open()`,
+      { operation },
+    );
+  }
+}
+
+/** Thrown while a remote replace is pending; finish it with `attach` (same user) or `detach`. */
+export class DestructiveTransitionInProgressError extends OversyncClientError<{ kind: string }> {
+  override readonly name = 'DestructiveTransitionInProgressError';
+  constructor(kind: string) {
+    super(
+      ClientErrorCode.DestructiveTransitionInProgress,
+      `a ${kind} transition is pending; call attach() with its user to finish it, or detach() to cancel it`,
+      { kind },
+    );
+  }
+}
+
+/** Thrown by `attach(B)` while the database is attached to user A. */
+export class AttachBindingConflictError extends OversyncClientError<{
+  attachedUserId: string;
+  requestedUserId: string;
+}> {
+  override readonly name = 'AttachBindingConflictError';
+  constructor(attachedUserId: string, requestedUserId: string) {
+    super(
+      ClientErrorCode.AttachBindingConflict,
+      `database is attached to user "${attachedUserId}", not "${requestedUserId}"; detach() first`,
+      { attachedUserId, requestedUserId },
+    );
+  }
+}
+
+/** Thrown when durable lifecycle state belongs to another user or source. */
+export class AttachLocalStateConflictError extends OversyncClientError<{ reason: string }> {
+  override readonly name = 'AttachLocalStateConflictError';
+  constructor(reason: string) {
+    super(ClientErrorCode.AttachLocalStateConflict, `local lifecycle state conflicts: ${reason}`, { reason });
+  }
+}
+
+/** Thrown when the server does not support the connect lifecycle. */
+export class AttachLifecycleUnsupportedError extends OversyncClientError<{ reason: string }> {
+  override readonly name = 'AttachLifecycleUnsupportedError';
+  constructor(reason: string, cause?: unknown) {
+    super(
+      ClientErrorCode.AttachLifecycleUnsupported,
+      `server does not support the connect lifecycle: ${reason}`,
+      { reason },
+      { cause },
+    );
+  }
+}
+
+/** Thrown when a client method is called after `close()`. */
+export class ClientClosedError extends OversyncClientError<{ operation: string }> {
+  override readonly name = 'ClientClosedError';
+  constructor(operation: string) {
+    super(ClientErrorCode.ClientClosed, `${operation}: the client is closed; create a new OversyncClient`, {
+      operation,
+    });
+  }
+}
+
+/** Thrown when another client instance (this tab, another tab or a worker) owns the database. */
+export class DatabaseLockedError extends OversyncClientError<{ lockName: string }> {
+  override readonly name = 'DatabaseLockedError';
+  constructor(lockName: string) {
+    super(
+      ClientErrorCode.DatabaseLocked,
+      `database "${lockName}" is already owned by another OversyncClient; close() that client first or use another lockName`,
+      { lockName },
+    );
+  }
+}
+
+/** Thrown when a public operation starts while another one is running on the same client. */
+export class SyncInProgressError extends OversyncClientError<{ operation: string; running: string }> {
+  override readonly name = 'SyncInProgressError';
+  constructor(operation: string, running: string) {
+    super(
+      ClientErrorCode.SyncInProgress,
+      `${operation} refused: ${running} is still running; retry after it settles`,
+      { operation, running },
+    );
+  }
+}
+
+/** Thrown for invalid options or unsupported local table definitions. */
+export class InvalidConfigError extends OversyncClientError<{ reason: string }> {
+  override readonly name = 'InvalidConfigError';
+  constructor(reason: string) {
+    super(ClientErrorCode.InvalidConfig, `invalid @oversync/client configuration: ${reason}`, { reason });
+  }
+}
+
+/** Thrown when the server dropped the seeding lease: the binding is anonymous again. */
+export class InitializationResetError extends OversyncClientError<{ serverCode: string }> {
+  override readonly name = 'InitializationResetError';
+  constructor(serverCode: string, cause?: unknown) {
+    super(
+      ClientErrorCode.InitializationReset,
+      `server answered ${serverCode}; the local binding was reset, reconnect required: call attach(userId) again`,
+      { serverCode },
+      { cause },
+    );
+  }
+}

@@ -1,0 +1,120 @@
+import { type PushConflict, type SourceRecoveryReason } from '@oversync/protocol';
+
+import { ClientErrorCode } from './client-error-codes.js';
+import { OversyncClientError } from './oversync-client.error.js';
+
+/** Pull or keep-source rebuild refused while local dirty rows exist; push them first. */
+export class DirtyStateRejectedError extends OversyncClientError<{ dirtyCount: number }> {
+  override readonly name = 'DirtyStateRejectedError';
+  constructor(dirtyCount: number) {
+    super(
+      ClientErrorCode.DirtyStateRejected,
+      `${dirtyCount} local change(s) are not pushed yet; call pushPending() (or sync()) before pulling`,
+      { dirtyCount },
+    );
+  }
+}
+
+/** Pull or keep-source rebuild refused while a frozen outbox exists; push it first. */
+export class PendingPushReplayError extends OversyncClientError<{ outboxCount: number }> {
+  override readonly name = 'PendingPushReplayError';
+  constructor(outboxCount: number) {
+    super(
+      ClientErrorCode.PendingPushReplay,
+      `a frozen push bundle with ${outboxCount} row(s) is pending; call pushPending() to finish it first`,
+      { outboxCount },
+    );
+  }
+}
+
+/** A previous snapshot rebuild did not finish; push, pull and sync refuse until `rebuild()` succeeds. */
+export class RebuildRequiredError extends OversyncClientError<Record<string, never>> {
+  override readonly name = 'RebuildRequiredError';
+  constructor() {
+    super(ClientErrorCode.RebuildRequired, 'a snapshot rebuild is required; call client.rebuild()', {});
+  }
+}
+
+/** The source identity must be rotated; push, pull and sync refuse until `rebuild()` succeeds. */
+export class SourceRecoveryRequiredError extends OversyncClientError<{
+  reason: SourceRecoveryReason;
+  serverMessage: string;
+}> {
+  override readonly name = 'SourceRecoveryRequiredError';
+  constructor(reason: SourceRecoveryReason, serverMessage: string, cause?: unknown) {
+    super(
+      ClientErrorCode.SourceRecoveryRequired,
+      `source recovery required (${reason}); call client.rebuild() to rotate the source identity — pending local changes are kept`,
+      { reason, serverMessage },
+      { cause },
+    );
+  }
+}
+
+/** The reserved replacement source id differs from the one the server recorded. */
+export class SourceReplacementDivergedError extends OversyncClientError<{
+  localReplacement: string;
+  remoteReplacement: string;
+}> {
+  override readonly name = 'SourceReplacementDivergedError';
+  constructor(localReplacement: string, remoteReplacement: string, cause?: unknown) {
+    super(
+      ClientErrorCode.SourceReplacementDiverged,
+      `reserved replacement source "${localReplacement}" differs from the server's "${remoteReplacement}"; this database cannot rotate safely — detach and re-attach`,
+      { localReplacement, remoteReplacement },
+      { cause },
+    );
+  }
+}
+
+/** A push conflict the client could not resolve (unknown key or no structured conflict). */
+export class PushConflictError extends OversyncClientError<{ conflict: PushConflict | null; serverMessage: string }> {
+  override readonly name = 'PushConflictError';
+  constructor(conflict: PushConflict | null, serverMessage: string, cause?: unknown) {
+    super(
+      ClientErrorCode.PushConflict,
+      `push rejected with 409 push_conflict: ${serverMessage}; the outbox is kept for the next push`,
+      { conflict, serverMessage },
+      { cause },
+    );
+  }
+}
+
+/** The conflict resolver returned an invalid resolution; every intent was restored to the dirty set. */
+export class InvalidConflictResolutionError extends OversyncClientError<{
+  conflict: PushConflict;
+  action: string;
+  reason: string;
+}> {
+  override readonly name = 'InvalidConflictResolutionError';
+  constructor(conflict: PushConflict, action: string, reason: string) {
+    super(
+      ClientErrorCode.InvalidConflictResolution,
+      `invalid conflict resolution "${action}" for ${conflict.table} ${JSON.stringify(conflict.key)}: ${reason}; local changes were kept as pending`,
+      { conflict, action, reason },
+    );
+  }
+}
+
+/** Conflicts kept coming back after the automatic retries; the intents stay in the dirty set. */
+export class ConflictRetryExhaustedError extends OversyncClientError<{
+  retryCount: number;
+  remainingDirtyCount: number;
+}> {
+  override readonly name = 'ConflictRetryExhaustedError';
+  constructor(retryCount: number, remainingDirtyCount: number) {
+    super(
+      ClientErrorCode.ConflictRetryExhausted,
+      `push conflicts persisted after ${retryCount} automatic retries; ${remainingDirtyCount} change(s) stay pending — call pushPending() again`,
+      { retryCount, remainingDirtyCount },
+    );
+  }
+}
+
+/** A row could not be encoded or written locally. */
+export class InvalidRowError extends OversyncClientError<{ table: string; reason: string }> {
+  override readonly name = 'InvalidRowError';
+  constructor(table: string, reason: string, cause?: unknown) {
+    super(ClientErrorCode.InvalidRow, `invalid row for table "${table}": ${reason}`, { table, reason }, { cause });
+  }
+}

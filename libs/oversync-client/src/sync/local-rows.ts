@@ -1,0 +1,56 @@
+import { type JsonObject } from '@oversync/protocol';
+
+import { type SqlValue } from '../db/sql-js.adapter.js';
+import { keyWhereSql, payloadSql, quoteIdent, upsertSql } from '../schema/row-sql.js';
+import { type TableSpec } from '../schema/table-spec.js';
+import { localKeyToSql, localPayloadToSql, wirePayloadToSql } from './row-codec.js';
+import { type SyncContext } from './sync-context.js';
+
+/** The key text stored inside a local `key_json`. */
+export function keyTextOf(table: TableSpec, keyJson: string): string {
+  const value = (JSON.parse(keyJson) as Record<string, unknown>)[table.keyColumn.wireName];
+  return typeof value === 'string' ? value : String(value);
+}
+
+/** Upserts a row given SQL values in column order. */
+export function upsertValues(ctx: SyncContext, table: TableSpec, values: SqlValue[]): void {
+  ctx.db.run(upsertSql(table), values);
+}
+
+/** Upserts a row from a wire payload (server rows, merged resolutions). */
+export function upsertWire(ctx: SyncContext, table: TableSpec, payload: JsonObject): void {
+  upsertValues(ctx, table, wirePayloadToSql(table, payload));
+}
+
+/** Upserts a row from a local payload (hex BLOBs), e.g. to restore a local intent. */
+export function upsertLocal(ctx: SyncContext, table: TableSpec, payload: JsonObject): void {
+  upsertValues(ctx, table, localPayloadToSql(table, payload));
+}
+
+/** Deletes a row by local key text (local cascades fire; capture is off during applies). */
+export function deleteLocal(ctx: SyncContext, table: TableSpec, keyText: string): void {
+  ctx.db.run(`DELETE FROM ${quoteIdent(table.sqlName)} WHERE ${keyWhereSql(table)}`, [localKeyToSql(table, keyText)]);
+}
+
+/** The current row serialised exactly like the capture triggers do, or `null` when absent. */
+export function livePayload(ctx: SyncContext, table: TableSpec, keyText: string): string | null {
+  const value = ctx.db.scalar(
+    `SELECT ${payloadSql(table, 't')} FROM ${quoteIdent(table.sqlName)} AS t WHERE t.${keyWhereSql(table)}`,
+    [localKeyToSql(table, keyText)],
+  );
+  return value === null ? null : String(value);
+}
+
+/**
+ * Runs `fn` as one authoritative apply: a transaction with foreign keys deferred to commit and
+ * `apply_mode = 1`, so capture triggers skip. The flag is reset inside the same transaction.
+ */
+export function authoritativeApply<T>(ctx: SyncContext, fn: () => T): T {
+  return ctx.db.transaction(() => {
+    ctx.db.exec('PRAGMA defer_foreign_keys = ON');
+    ctx.store.setApplyMode(true);
+    const result = fn();
+    ctx.store.setApplyMode(false);
+    return result;
+  });
+}

@@ -1,0 +1,168 @@
+import {
+  base64Decode,
+  base64Encode,
+  bytesToUuid,
+  isCanonicalUuid,
+  uuidToBytes,
+  type JsonObject,
+  type JsonValue,
+  type SyncKey,
+} from '@oversync/protocol';
+
+import { type SqlValue } from '../db/sql-js.adapter.js';
+import { InvalidRowError } from '../errors/sync.errors.js';
+import { type ColumnSpec, type TableSpec } from '../schema/table-spec.js';
+
+const HEX = /^(?:[0-9a-fA-F]{2})*$/;
+
+/** Lowercase hex of bytes (the local form of BLOB values). */
+export function bytesToHex(bytes: Uint8Array): string {
+  let out = '';
+  for (const byte of bytes) out += byte.toString(16).padStart(2, '0');
+  return out;
+}
+
+/** Bytes of a hex string; throws on odd length or non-hex characters. */
+export function hexToBytes(hex: string): Uint8Array {
+  if (!HEX.test(hex)) throw new TypeError(`"${hex.slice(0, 40)}" is not hex`);
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** Lenient UUID decoding for local values: dashed UUID, 32 hex characters or base64 of 16 bytes. */
+function lenientUuidBytes(value: string): Uint8Array | null {
+  if (value.length === 36) {
+    try {
+      return uuidToBytes(value);
+    } catch {
+      return null;
+    }
+  }
+  if (value.length === 32 && HEX.test(value)) return hexToBytes(value);
+  try {
+    const bytes = base64Decode(value);
+    return bytes.length === 16 ? bytes : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The wire key of a local key text (`{"id": "<text or dashed uuid>"}`). */
+export function localKeyToWireKey(table: TableSpec, keyText: string): SyncKey {
+  if (table.keyKind === 'text') return { [table.keyColumn.wireName]: keyText };
+  const bytes = lenientUuidBytes(keyText);
+  if (!bytes) throw new InvalidRowError(table.name, `invalid blob UUID pk "${keyText}"`);
+  return { [table.keyColumn.wireName]: bytesToUuid(bytes) };
+}
+
+/** The local key text of a wire key; UUID keys must be canonical dashed lowercase. */
+export function wireKeyToLocalKey(table: TableSpec, key: SyncKey): string {
+  const value = (key as Record<string, unknown>)[table.keyColumn.wireName];
+  if (typeof value !== 'string') {
+    throw new InvalidRowError(table.name, `wire key must hold "${table.keyColumn.wireName}" as a string`);
+  }
+  if (table.keyKind === 'text') return value;
+  if (!isCanonicalUuid(value)) {
+    throw new InvalidRowError(table.name, `failed to decode canonical wire bundle row key "${value}"`);
+  }
+  return value.replaceAll('-', '');
+}
+
+/** The SQL value to bind for a local key text. */
+export function localKeyToSql(table: TableSpec, keyText: string): SqlValue {
+  return table.keyKind === 'uuid' ? hexToBytes(keyText) : keyText;
+}
+
+function toWireValue(table: TableSpec, column: ColumnSpec, value: JsonValue | undefined): JsonValue {
+  if (value === undefined || value === null) return null;
+  if (!column.isBlob || typeof value !== 'string') return value;
+  if (column.isUuid) {
+    if (value === '') return value;
+    const bytes = lenientUuidBytes(value);
+    if (!bytes) throw new InvalidRowError(table.name, `invalid blob UUID in column "${column.wireName}"`);
+    return bytesToUuid(bytes);
+  }
+  return base64Encode(hexToBytes(value));
+}
+
+/** Converts a local payload (hex BLOBs) to its wire form (dashed UUIDs, base64 BLOBs). */
+export function localPayloadToWire(table: TableSpec, payload: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const column of table.columns) out[column.wireName] = toWireValue(table, column, payload[column.wireName]);
+  return out;
+}
+
+function checkColumns(table: TableSpec, payload: JsonObject): void {
+  const keys = Object.keys(payload).filter((k) => payload[k] !== undefined);
+  const wanted = new Set(table.columns.map((c) => c.wireName));
+  const lowered = new Set(keys.map((k) => k.toLowerCase()));
+  if (keys.length !== table.columns.length || lowered.size !== keys.length) {
+    throw new InvalidRowError(table.name, `payload for ${table.name} must contain every table column exactly once`);
+  }
+  for (const name of wanted) {
+    if (!lowered.has(name)) throw new InvalidRowError(table.name, `payload for ${table.name} is missing column "${name}"`);
+  }
+}
+
+function lookup(payload: JsonObject, name: string): JsonValue | undefined {
+  if (name in payload) return payload[name];
+  const match = Object.keys(payload).find((k) => k.toLowerCase() === name);
+  return match === undefined ? undefined : payload[match];
+}
+
+function scalarToSql(value: JsonValue | undefined): SqlValue {
+  if (value === undefined || value === null) return null;
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'number' || typeof value === 'string') return value;
+  // json/jsonb columns arrive as embedded JSON; SQLite stores them as text.
+  return JSON.stringify(value);
+}
+
+/**
+ * SQL values, in column order, for a wire payload (server rows, merged resolutions). UUID BLOBs
+ * must be canonical dashed UUIDs and other BLOBs exact standard base64.
+ */
+export function wirePayloadToSql(table: TableSpec, payload: JsonObject): SqlValue[] {
+  checkColumns(table, payload);
+  return table.columns.map((column) => {
+    const value = lookup(payload, column.wireName);
+    if (!column.isBlob || value === null || value === undefined) return scalarToSql(value);
+    if (typeof value !== 'string') throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be a string`);
+    if (column.isUuid) {
+      if (!isCanonicalUuid(value)) {
+        throw new InvalidRowError(table.name, `column "${column.wireName}" must be a canonical dashed UUID`);
+      }
+      return uuidToBytes(value);
+    }
+    try {
+      return base64Decode(value);
+    } catch (error) {
+      throw new InvalidRowError(table.name, `column "${column.wireName}" must be standard base64`, error);
+    }
+  });
+}
+
+/** SQL values, in column order, for a local payload (hex BLOBs), e.g. to restore a local intent. */
+export function localPayloadToSql(table: TableSpec, payload: JsonObject): SqlValue[] {
+  checkColumns(table, payload);
+  return table.columns.map((column) => {
+    const value = lookup(payload, column.wireName);
+    if (!column.isBlob || value === null || value === undefined) return scalarToSql(value);
+    if (typeof value !== 'string') throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be hex`);
+    try {
+      return hexToBytes(value);
+    } catch (error) {
+      throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" is not hex`, error);
+    }
+  });
+}
+
+/** Parses a JSON object text stored in metadata. */
+export function parseObject(text: string): JsonObject {
+  const value = JSON.parse(text) as JsonValue;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError('expected a JSON object');
+  }
+  return value;
+}

@@ -1,0 +1,176 @@
+import type { JsonObject, JsonValue } from './json.types.js';
+
+// Characters Go's encoding/json escapes, plus lone UTF-16 surrogates (which Go can never see: its
+// decoder turns them into U+FFFD). A non-global copy is used for `test` so no `lastIndex` state leaks.
+const NEEDS_ESCAPE_SOURCE =
+  '[\\u0000-\\u001f"\\\\<>&\\u2028\\u2029]|[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
+const NEEDS_ESCAPE = new RegExp(NEEDS_ESCAPE_SOURCE);
+const NEEDS_ESCAPE_GLOBAL = new RegExp(NEEDS_ESCAPE_SOURCE, 'g');
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const LONE_SURROGATE_GLOBAL = new RegExp(LONE_SURROGATE.source, 'g');
+const HEX = '0123456789abcdef';
+
+const ESCAPES: Readonly<Record<string, string>> = (() => {
+  const table: Record<string, string> = {};
+  for (let c = 0; c < 0x20; c++) {
+    table[String.fromCharCode(c)] = `\\u00${HEX[c >> 4]}${HEX[c & 15]}`;
+  }
+  Object.assign(table, {
+    '\b': '\\b',
+    '\f': '\\f',
+    '\n': '\\n',
+    '\r': '\\r',
+    '\t': '\\t',
+    '"': '\\"',
+    '\\': '\\\\',
+    '<': '\\u003c',
+    '>': '\\u003e',
+    '&': '\\u0026',
+    '\u2028': '\\u2028',
+    '\u2029': '\\u2029',
+  });
+  return table;
+})();
+
+const escapeMatch = (m: string): string => ESCAPES[m] ?? '\ufffd';
+
+/**
+ * Serialises a string as a JSON string literal exactly like Go's `json.Marshal`: `\"`, `\\`, the
+ * short escapes `\b \f \n \r \t`, other control characters as lowercase `\u00xx`, `<` `>` `&` as
+ * `\u003c` `\u003e` `\u0026`, U+2028/U+2029 escaped, lone surrogates replaced by a raw U+FFFD, and
+ * everything else emitted raw.
+ *
+ * @param value - the string to encode.
+ * @returns the quoted, escaped literal.
+ */
+export function canonicalJsonString(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return `"${value}"`;
+  return `"${value.replace(NEEDS_ESCAPE_GLOBAL, escapeMatch)}"`;
+}
+
+/**
+ * Formats a number the way Go's `encoding/json` formats a `float64`: shortest round-trip form with
+ * the ES thresholds (`1e+21`, `1e-7`), except that `-0` prints as `-0`.
+ *
+ * @param value - a finite number.
+ * @returns the JSON number text.
+ * @throws RangeError for `NaN` and `±Infinity`, which JSON cannot represent.
+ */
+export function canonicalJsonNumber(value: number): string {
+  if (value === 0) return Object.is(value, -0) ? '-0' : '0';
+  if (!Number.isFinite(value)) {
+    throw new RangeError(`canonical JSON cannot represent the number ${String(value)}; use null or a string`);
+  }
+  return String(value);
+}
+
+/**
+ * Compares two strings by the byte order of their UTF-8 encodings (which is Unicode code point
+ * order). Plain `<` or `Array#sort()` compare UTF-16 code units, which disagrees with UTF-8 when a
+ * surrogate pair (U+10000 and above) meets a BMP character at or above U+E000.
+ *
+ * @returns a negative number, zero or a positive number, like any `sort` comparator.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      if (x >= 0xd800 && y >= 0xd800) return utf8Rank(x) - utf8Rank(y);
+      return x - y;
+    }
+  }
+  return a.length - b.length;
+}
+
+// Moves surrogates (0xD800-0xDFFF) above 0xE000-0xFFFF so code units compare like code points.
+function utf8Rank(unit: number): number {
+  if (unit >= 0xe000) return unit - 0x800;
+  if (unit >= 0xd800) return unit + 0x2000;
+  return unit;
+}
+
+/**
+ * Serialises a JSON value canonically, byte-compatible with go-oversync's canonicalisation (Go
+ * `encoding/json` after decoding into generic values): no whitespace, object keys sorted by UTF-8
+ * byte order at every depth, numbers as in {@link canonicalJsonNumber}, strings as in
+ * {@link canonicalJsonString}. Properties whose value is `undefined` are skipped.
+ *
+ * @param value - the value to serialise.
+ * @returns the canonical JSON text (a JS string; hash its UTF-8 bytes).
+ * @throws RangeError for non-finite numbers; TypeError for values JSON cannot hold.
+ */
+export function canonicalJson(value: JsonValue): string {
+  return write(value);
+}
+
+/**
+ * Parses JSON text and re-serialises it canonically. Use this on raw text so that `-0`, `12.50` or
+ * `1e21` are normalised exactly like the Go server does (`-0`, `12.5`, `1e+21`).
+ *
+ * @param text - JSON text.
+ * @returns the canonical JSON text.
+ * @throws SyntaxError when `text` is not valid JSON; RangeError when a number overflows float64.
+ */
+export function canonicalizeJsonText(text: string): string {
+  return write(JSON.parse(text) as JsonValue);
+}
+
+function write(value: JsonValue): string {
+  switch (typeof value) {
+    case 'string':
+      return canonicalJsonString(value);
+    case 'number':
+      return canonicalJsonNumber(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      return Array.isArray(value) ? writeArray(value) : writeObject(value);
+    default:
+      throw new TypeError(`canonical JSON cannot represent a value of type ${typeof value}`);
+  }
+}
+
+function writeArray(values: readonly JsonValue[]): string {
+  const n = values.length;
+  if (n === 0) return '[]';
+  let out = '[' + write(values[0] ?? null);
+  for (let i = 1; i < n; i++) out += ',' + write(values[i] ?? null);
+  return out + ']';
+}
+
+function writeObject(obj: JsonObject): string {
+  let keys = Object.keys(obj);
+  let source: JsonObject = obj;
+  if (keys.some(hasLoneSurrogate)) {
+    // Go decodes a lone surrogate to U+FFFD before sorting, so normalise first; later duplicates
+    // win, as they do in Go's map. A null prototype keeps a `__proto__` key an ordinary property.
+    source = Object.create(null) as JsonObject;
+    for (const key of keys) source[key.replace(LONE_SURROGATE_GLOBAL, '\ufffd')] = obj[key];
+    keys = Object.keys(source);
+  }
+  if (!isSortedUtf8(keys)) keys.sort(compareUtf8);
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const child = source[key];
+    if (child === undefined) continue;
+    out += (first ? '' : ',') + canonicalJsonString(key) + ':' + write(child);
+    first = false;
+  }
+  return out + '}';
+}
+
+function hasLoneSurrogate(key: string): boolean {
+  return LONE_SURROGATE.test(key);
+}
+
+// Canonical inputs (e.g. re-canonicalising stored payloads) are already sorted; skip the sort then.
+function isSortedUtf8(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) {
+    if (compareUtf8(keys[i - 1], keys[i]) > 0) return false;
+  }
+  return true;
+}

@@ -1,0 +1,84 @@
+import { Injectable } from '@nestjs/common';
+import type { Kysely, Transaction } from 'kysely';
+import { sql } from 'kysely';
+import { sqlState } from '../database/pg-values.util.js';
+import { OversyncError, RegisteredWriteRejectedError } from '../errors/index.js';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
+import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
+import { lockScope, type LockedScope } from '../scope/locked-scope.js';
+import { SQLSTATE } from '../schema/sync-layout.constants.js';
+import type { CommittedBundle } from './committed-bundle.types.js';
+import { finalizeCapturedBundle } from './bundle-finalizer.js';
+
+const TRIGGER_STATES = new Set<string>(Object.values(SQLSTATE));
+
+/** Identity of the bundle a transaction is about to produce. */
+export interface BundleIdentity {
+  sourceId: string;
+  sourceBundleId: number;
+  initializationId?: string | null;
+}
+
+/**
+ * The one primitive behind every bundle-producing path (server writes, push commit): a READ
+ * COMMITTED transaction that holds the scope lock from its first statement to COMMIT, so bundle
+ * order equals commit order per scope while other scopes proceed in parallel.
+ */
+@Injectable()
+export class ScopeTransactionRunner {
+  constructor(
+    private readonly runtime: OversyncRuntime,
+    private readonly lifecycle: LifecycleService,
+  ) {}
+
+  /**
+   * Runs `body` in one transaction after locking the scope. Not retried: a body may have side
+   * effects outside the database. Trigger rejections surface as {@link RegisteredWriteRejectedError}.
+   */
+  async run<R>(userId: string, sourceId: string, body: (trx: Transaction<unknown>, scope: LockedScope) => Promise<R>): Promise<R> {
+    return this.lifecycle.track(async () => {
+      try {
+        return await this.runtime.db.transaction().execute(async (trx) => body(trx, await lockScope(trx, userId, sourceId)));
+      } catch (error) {
+        throw translateTriggerError(error);
+      }
+    });
+  }
+
+  /** Marks the transaction as a bundle context so the capture triggers accept and record writes. */
+  async beginBundle(trx: Kysely<unknown>, scope: LockedScope, identity: BundleIdentity): Promise<void> {
+    await sql`SELECT sync.begin_bundle_context(${scope.userId}, ${scope.userPk}, ${identity.sourceId},
+      ${identity.sourceBundleId}, ${identity.initializationId ?? null})`.execute(trx);
+  }
+
+  /** Collapses and writes the captured effects; null when nothing was captured. */
+  async finalizeBundle(trx: Kysely<unknown>, scope: LockedScope, identity: BundleIdentity): Promise<CommittedBundle | null> {
+    const { options, catalog } = this.runtime;
+    return finalizeCapturedBundle(
+      trx,
+      catalog,
+      {
+        userId: scope.userId,
+        userPk: scope.userPk,
+        sourceId: identity.sourceId,
+        sourceBundleId: identity.sourceBundleId,
+        nextBundleSeq: scope.nextBundleSeq,
+        retainedFloor: scope.retainedFloor,
+      },
+      {
+        retainedBundlesPerUser: options.retention.retainedBundlesPerUser,
+        pruneBatchSize: options.retention.pruneBatchSize,
+        notifyChannel: options.watch.enabled ? options.watch.notifyChannel : null,
+      },
+    );
+  }
+}
+
+function translateTriggerError(error: unknown): unknown {
+  if (error instanceof OversyncError) return error;
+  const state = sqlState(error);
+  if (state && TRIGGER_STATES.has(state)) {
+    return new RegisteredWriteRejectedError((error as Error).message, { cause: error });
+  }
+  return error;
+}

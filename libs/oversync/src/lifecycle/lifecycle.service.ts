@@ -1,0 +1,67 @@
+import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { ServiceUnavailableError } from '../errors/index.js';
+
+/** `running` → `shutting_down` (drain) → `closed`, as status reports it. */
+export type LifecycleState = 'running' | 'shutting_down' | 'closed';
+
+/**
+ * Counts in-flight sync operations so shutdown can refuse new ones (503) while the running ones
+ * finish. Shutdown waits at most `drainTimeoutMs` before the pool closes underneath stragglers.
+ */
+@Injectable()
+export class LifecycleService implements BeforeApplicationShutdown {
+  #state: LifecycleState = 'running';
+  #inflight = 0;
+  #drained: (() => void) | undefined;
+  drainTimeoutMs = 10_000;
+
+  get state(): LifecycleState {
+    return this.#state;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Registers one operation; call the returned function exactly once when it ends. */
+  begin(): () => void {
+    if (this.#state !== 'running') throw new ServiceUnavailableError();
+    this.#inflight++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#inflight--;
+      if (this.#inflight === 0) this.#drained?.();
+    };
+  }
+
+  /** Runs `fn` as one tracked operation. */
+  async track<T>(fn: () => Promise<T>): Promise<T> {
+    const end = this.begin();
+    try {
+      return await fn();
+    } finally {
+      end();
+    }
+  }
+
+  /** Stops accepting operations and waits for the in-flight ones (bounded by `drainTimeoutMs`). */
+  async drain(): Promise<void> {
+    if (this.#state === 'running') this.#state = 'shutting_down';
+    if (this.#inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.drainTimeoutMs);
+        this.#drained = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+    this.#state = 'closed';
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.drain();
+  }
+}

@@ -1,0 +1,128 @@
+import { Logger } from '@nestjs/common';
+import { sql, type Kysely } from 'kysely';
+import { UnsupportedSchemaError } from '../errors/index.js';
+import { RETRYABLE_SQLSTATES, sqlState, toInt } from '../database/pg-values.util.js';
+import type { ResolvedOversyncOptions } from '../oversync.options.js';
+import { validateForeignKeys, type FkValidationResult } from './fk-validator.js';
+import { SYNC_FUNCTIONS_DDL } from './sync-functions.ddl.js';
+import { BOOTSTRAP_LOCK_KEY, SYNC_LAYOUT } from './sync-layout.constants.js';
+import { SYNC_TABLES_DDL } from './sync-tables.ddl.js';
+import { TableCatalog } from './table-catalog.js';
+import { validateRegisteredTables } from './table-validator.js';
+import { registeredTableTriggersDdl } from './trigger.ddl.js';
+
+/** What bootstrap found and installed. */
+export interface BootstrapResult {
+  catalog: TableCatalog;
+  foreignKeys: FkValidationResult;
+  /** True when this run created the `sync` schema (false: an identical layout already existed). */
+  createdLayout: boolean;
+}
+
+const MAX_ATTEMPTS = 3;
+
+/**
+ * Validates the registered tables, creates or verifies the `sync` layout, checks foreign keys and
+ * (re)installs the triggers. Idempotent, and safe when several instances start at once: every
+ * phase that writes runs under one transaction-scoped advisory lock.
+ */
+export class SchemaBootstrapper {
+  readonly #logger = new Logger('OversyncBootstrap');
+
+  constructor(
+    private readonly db: Kysely<unknown>,
+    private readonly options: ResolvedOversyncOptions,
+  ) {}
+
+  async run(): Promise<BootstrapResult> {
+    const validated = await validateRegisteredTables(this.db, this.options.registeredTables);
+    const catalog = new TableCatalog(validated);
+    const createdLayout = await this.#retry(() => this.#ensureLayout(catalog));
+    const foreignKeys = await validateForeignKeys(this.db, catalog.tables, this.options.dependencyOverrides);
+    await this.#retry(() => this.#installFunctionsAndTriggers(catalog));
+    this.#logger.log(
+      `sync layout ${createdLayout ? 'created' : 'verified'}; ${catalog.tables.length} table(s) registered, apply order ${foreignKeys.tableOrder.join(' → ')}`,
+    );
+    return { catalog, foreignKeys, createdLayout };
+  }
+
+  async #retry<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (error) {
+        if (attempt >= MAX_ATTEMPTS || !RETRYABLE_SQLSTATES.has(sqlState(error) ?? '')) throw error;
+        await new Promise((r) => setTimeout(r, 50 * attempt));
+      }
+    }
+  }
+
+  async #ensureLayout(catalog: TableCatalog): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`.execute(trx);
+      const { rows } = await sql<{ meta: string | null; catalog: string | null; objects: string }>`
+        SELECT to_regclass('sync.meta')::text AS meta, to_regclass('sync.table_catalog')::text AS catalog,
+               ((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sync')
+                + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync'))::text AS objects`.execute(trx);
+      const state = rows[0]!;
+      if (!state.meta && !state.catalog) {
+        if (toInt(state.objects) > 0) {
+          throw layoutError('existing sync schema uses unsupported layout', 'the schema "sync" holds objects that are not an Oversync layout');
+        }
+        await sql.raw(SYNC_TABLES_DDL).execute(trx);
+        for (const t of catalog.tables) {
+          await sql`INSERT INTO sync.table_catalog (table_id, schema_name, table_name, sync_key_column, sync_key_kind)
+                    VALUES (${t.tableId}, ${t.schema}, ${t.table}, ${t.keyColumn}, ${t.keyKindCode})`.execute(trx);
+        }
+        return true;
+      }
+      if (!state.meta || !state.catalog) {
+        throw layoutError('existing sync schema is missing required marker tables', 'sync.meta or sync.table_catalog is missing');
+      }
+      await this.#verifyMarkers(trx, catalog);
+      return false;
+    });
+  }
+
+  async #verifyMarkers(trx: Kysely<unknown>, catalog: TableCatalog): Promise<void> {
+    const meta = await sql<{ singleton_key: boolean; protocol_label: string; layout_name: string }>`
+      SELECT singleton_key, protocol_label, layout_name FROM sync.meta`.execute(trx);
+    const m = meta.rows;
+    if (m.length !== 1 || m[0]!.protocol_label !== SYNC_LAYOUT.protocolLabel || m[0]!.layout_name !== SYNC_LAYOUT.layoutName) {
+      throw layoutError(
+        `existing sync schema uses unsupported layout (${m.map((r) => `${r.protocol_label}/${r.layout_name}`).join(', ') || 'no marker row'}; expected ${SYNC_LAYOUT.protocolLabel}/${SYNC_LAYOUT.layoutName})`,
+        'the layout marker does not match this library',
+      );
+    }
+    const existing = await sql<{ table_id: number; schema_name: string; table_name: string; sync_key_column: string; sync_key_kind: number }>`
+      SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id`.execute(trx);
+    const have = existing.rows.map((r) => `${r.table_id}:${r.schema_name}.${r.table_name}:${r.sync_key_column}:${r.sync_key_kind}`);
+    const want = catalog.tables.map((t) => `${t.tableId}:${t.qualifiedName}:${t.keyColumn}:${t.keyKindCode}`);
+    if (have.join('|') !== want.join('|')) {
+      throw new UnsupportedSchemaError(
+        `The registered tables differ from the sync table catalog stored in the database (stored: ${have.join(', ')}; configured: ${want.join(', ')}). ` +
+          'Fix: register exactly the stored tables, or drop the schema "sync" (DROP SCHEMA sync CASCADE, which discards sync history; clients then rebuild) and start again.',
+        { table: 'sync.table_catalog', rule: 'catalog_mismatch', fix: 'restore the registered table list or drop the sync schema' },
+      );
+    }
+  }
+
+  async #installFunctionsAndTriggers(catalog: TableCatalog): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`.execute(trx);
+      await sql.raw(SYNC_FUNCTIONS_DDL).execute(trx);
+      // Quiet the "trigger does not exist, skipping" notices of the first install.
+      await sql`SET LOCAL client_min_messages = warning`.execute(trx);
+      for (const t of catalog.tables) {
+        await sql.raw(registeredTableTriggersDdl(t.schema, t.table, t.keyColumn, t.keyKindCode, t.tableId)).execute(trx);
+      }
+    });
+  }
+}
+
+function layoutError(message: string, rule: string): UnsupportedSchemaError {
+  return new UnsupportedSchemaError(
+    `${message}. Fix: point Oversync at a database whose schema "sync" was created by @oversync/nestjs, or drop that schema if it is not in use.`,
+    { table: 'sync', rule, fix: 'use a database without a foreign "sync" schema' },
+  );
+}

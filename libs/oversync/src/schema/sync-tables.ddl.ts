@@ -1,0 +1,171 @@
+import { SYNC_LAYOUT } from './sync-layout.constants.js';
+
+/**
+ * Tables, sequences and indexes of the `sync` schema (server-internals §1). Run once, inside the
+ * bootstrap transaction that holds the bootstrap advisory lock.
+ */
+export const SYNC_TABLES_DDL = `
+CREATE SCHEMA IF NOT EXISTS sync;
+
+CREATE TABLE sync.meta (
+  singleton_key boolean PRIMARY KEY CHECK (singleton_key),
+  protocol_label text NOT NULL DEFAULT 'v1',
+  layout_name text NOT NULL
+);
+
+CREATE TABLE sync.table_catalog (
+  table_id integer PRIMARY KEY,
+  schema_name text NOT NULL,
+  table_name text NOT NULL,
+  sync_key_column text NOT NULL,
+  sync_key_kind smallint NOT NULL CHECK (sync_key_kind IN (1, 2)),
+  CONSTRAINT table_catalog_schema_table_key UNIQUE (schema_name, table_name)
+);
+
+CREATE TABLE sync.user_state (
+  user_pk bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  user_id text NOT NULL UNIQUE,
+  next_bundle_seq bigint NOT NULL DEFAULT 1 CHECK (next_bundle_seq >= 1),
+  retained_bundle_floor bigint NOT NULL DEFAULT 0,
+  CONSTRAINT user_state_floor_chk CHECK (retained_bundle_floor >= 0 AND retained_bundle_floor <= next_bundle_seq - 1)
+);
+
+CREATE TABLE sync.scope_state (
+  user_pk bigint PRIMARY KEY REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
+  state_code smallint NOT NULL DEFAULT 0 CHECK (state_code IN (0, 1, 2)),
+  initializer_source_id text,
+  initialization_id uuid,
+  lease_expires_at timestamptz,
+  initialized_at timestamptz,
+  initialized_by_source_id text,
+  CONSTRAINT scope_state_fields_chk CHECK (
+    (state_code = 0 AND initializer_source_id IS NULL AND initialization_id IS NULL AND lease_expires_at IS NULL
+       AND initialized_at IS NULL AND initialized_by_source_id IS NULL)
+    OR (state_code = 1 AND initializer_source_id IS NOT NULL AND initialization_id IS NOT NULL AND lease_expires_at IS NOT NULL
+       AND initialized_at IS NULL AND initialized_by_source_id IS NULL)
+    OR (state_code = 2 AND initializer_source_id IS NULL AND initialization_id IS NULL AND lease_expires_at IS NULL
+       AND initialized_at IS NOT NULL AND initialized_by_source_id IS NOT NULL)
+  )
+);
+
+CREATE TABLE sync.source_state (
+  user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
+  source_id text NOT NULL,
+  state text NOT NULL,
+  max_committed_source_bundle_id bigint NOT NULL DEFAULT 0,
+  replaced_by_source_id text NOT NULL DEFAULT '',
+  retirement_reason text NOT NULL DEFAULT '',
+  PRIMARY KEY (user_pk, source_id),
+  CONSTRAINT source_state_state_chk CHECK (state IN ('active', 'reserved', 'retired')),
+  CONSTRAINT source_state_max_committed_chk CHECK (max_committed_source_bundle_id >= 0),
+  CONSTRAINT source_state_active_chk CHECK (state <> 'active' OR (replaced_by_source_id = '' AND retirement_reason = '')),
+  CONSTRAINT source_state_reserved_chk CHECK (state <> 'reserved'
+    OR (replaced_by_source_id = '' AND retirement_reason = '' AND max_committed_source_bundle_id = 0)),
+  CONSTRAINT source_state_retired_chk CHECK (state <> 'retired' OR (replaced_by_source_id <> '' AND retirement_reason <> ''))
+);
+
+CREATE TABLE sync.row_state (
+  user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
+  table_id integer NOT NULL REFERENCES sync.table_catalog (table_id),
+  key_bytes bytea NOT NULL,
+  bundle_seq bigint NOT NULL,
+  deleted boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (user_pk, table_id, key_bytes)
+);
+
+-- Unlogged: rows live only inside the writing transaction (emptied at finalisation), so WAL for
+-- them is pure cost; after a crash the transaction is gone anyway.
+CREATE UNLOGGED TABLE sync.bundle_capture_stage (
+  capture_ordinal bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  txid bigint NOT NULL,
+  user_pk bigint NOT NULL,
+  table_id integer NOT NULL,
+  op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
+  key_bytes bytea NOT NULL,
+  payload_db jsonb,
+  CHECK ((payload_db IS NULL) = (op_code = 3))
+);
+
+CREATE TABLE sync.bundle_log (
+  user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
+  bundle_seq bigint NOT NULL,
+  source_id text NOT NULL,
+  source_bundle_id bigint NOT NULL,
+  row_count bigint NOT NULL,
+  byte_count bigint NOT NULL,
+  bundle_hash bytea NOT NULL,
+  committed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (user_pk, bundle_seq),
+  CONSTRAINT bundle_log_source_tuple_key UNIQUE (user_pk, source_id, source_bundle_id)
+);
+
+CREATE TABLE sync.bundle_rows (
+  user_pk bigint NOT NULL,
+  bundle_seq bigint NOT NULL,
+  row_ordinal bigint NOT NULL,
+  table_id integer NOT NULL REFERENCES sync.table_catalog (table_id),
+  key_bytes bytea NOT NULL,
+  op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
+  payload_wire json,
+  PRIMARY KEY (user_pk, bundle_seq, row_ordinal),
+  FOREIGN KEY (user_pk, bundle_seq) REFERENCES sync.bundle_log (user_pk, bundle_seq) ON DELETE CASCADE,
+  CHECK ((payload_wire IS NULL) = (op_code = 3))
+);
+
+CREATE TABLE sync.push_sessions (
+  push_id uuid PRIMARY KEY,
+  user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
+  source_id text NOT NULL,
+  source_bundle_id bigint NOT NULL,
+  planned_row_count bigint NOT NULL CHECK (planned_row_count > 0),
+  next_expected_row_ordinal bigint NOT NULL DEFAULT 0,
+  initialization_id uuid,
+  expires_at timestamptz NOT NULL,
+  UNIQUE (user_pk, source_id, source_bundle_id),
+  CHECK (next_expected_row_ordinal >= 0 AND next_expected_row_ordinal <= planned_row_count)
+);
+
+CREATE TABLE sync.push_session_rows (
+  push_id uuid NOT NULL REFERENCES sync.push_sessions (push_id) ON DELETE CASCADE,
+  row_ordinal bigint NOT NULL,
+  table_id integer NOT NULL REFERENCES sync.table_catalog (table_id),
+  key_bytes bytea NOT NULL,
+  op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
+  base_bundle_seq bigint NOT NULL,
+  payload_apply json,
+  PRIMARY KEY (push_id, row_ordinal),
+  CHECK ((payload_apply IS NULL) = (op_code = 3))
+);
+
+CREATE TABLE sync.snapshot_sessions (
+  snapshot_id uuid PRIMARY KEY,
+  user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
+  snapshot_bundle_seq bigint NOT NULL,
+  row_count bigint NOT NULL DEFAULT 0,
+  byte_count bigint NOT NULL DEFAULT 0,
+  expires_at timestamptz NOT NULL
+);
+
+CREATE TABLE sync.snapshot_session_rows (
+  snapshot_id uuid NOT NULL REFERENCES sync.snapshot_sessions (snapshot_id) ON DELETE CASCADE,
+  row_ordinal bigint NOT NULL,
+  table_id integer NOT NULL,
+  key_bytes bytea NOT NULL,
+  bundle_seq bigint NOT NULL,
+  payload_wire json NOT NULL,
+  PRIMARY KEY (snapshot_id, row_ordinal)
+);
+
+CREATE SEQUENCE sync.accepted_push_replay_seq;
+CREATE SEQUENCE sync.rejected_registered_write_seq;
+CREATE SEQUENCE sync.history_pruned_error_seq;
+
+CREATE INDEX bcs_tx_user_ordinal_idx ON sync.bundle_capture_stage (txid, user_pk, capture_ordinal);
+CREATE INDEX rs_user_live_snapshot_idx ON sync.row_state (user_pk, table_id, key_bytes) WHERE deleted = false;
+CREATE INDEX ps_expires_at_idx ON sync.push_sessions (expires_at);
+CREATE INDEX ss_expires_at_idx ON sync.snapshot_sessions (expires_at);
+CREATE UNIQUE INDEX ssr_snapshot_table_key_idx ON sync.snapshot_session_rows (snapshot_id, table_id, key_bytes);
+
+INSERT INTO sync.meta (singleton_key, protocol_label, layout_name)
+VALUES (true, '${SYNC_LAYOUT.protocolLabel}', '${SYNC_LAYOUT.layoutName}');
+`;

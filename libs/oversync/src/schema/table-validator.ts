@@ -1,0 +1,293 @@
+import { sql, type Kysely } from 'kysely';
+
+import { OversyncConfigError, UnsupportedSchemaError } from '../errors/index.js';
+
+/** Type of a sync key column: `uuid` keys travel as canonical lower-case UUID strings, `text` as is. */
+export type SyncKeyKind = 'uuid' | 'text';
+
+/** One registered table as configured (`registeredTables` of the module options). */
+export interface RegisteredTableInput {
+  /** PostgreSQL schema; blank means `public`. Compared lower-cased. */
+  schema: string;
+  /** Table name, compared lower-cased. */
+  table: string;
+  /** Must resolve to exactly one column once trimmed, lower-cased and de-duplicated. */
+  syncKeyColumns: string[];
+}
+
+/** A registered table whose shape passed every rule of {@link validateRegisteredTables}. */
+export interface ValidatedTable {
+  /** Lower-cased, trimmed; `public` when the configured schema was blank. */
+  schema: string;
+  /** Lower-cased, trimmed. */
+  table: string;
+  /** `${schema}.${table}`. */
+  qualifiedName: string;
+  /** The single sync key column, lower-cased. */
+  keyColumn: string;
+  keyKind: SyncKeyKind;
+  /** Column name → lower-cased `udt_name` (a domain reports its base type), in column order. */
+  columns: ReadonlyMap<string, string>;
+  /** Non-key columns of type `bytea`, in column order (they travel as base64 on the wire). */
+  byteaColumns: readonly string[];
+}
+
+/** Ids of the table-shape rules, carried in `UnsupportedSchemaError.details.rule`. */
+export type TableRule =
+  | 'sync_key_count'
+  | 'sync_key_is_scope'
+  | 'table_missing'
+  | 'scope_column_missing'
+  | 'scope_column_type'
+  | 'scope_column_nullable'
+  | 'sync_key_missing'
+  | 'sync_key_type'
+  | 'unique_index_missing'
+  | 'unique_index_partial_or_expression'
+  | 'unique_index_not_scoped'
+  | 'sync_key_identity';
+
+const SCOPE_COLUMN = '_sync_scope_id';
+
+interface ColumnRow {
+  schema_name: string;
+  table_name: string;
+  column_name: string;
+  udt_name: string;
+  not_null: boolean;
+}
+
+interface UniqueIndexRow {
+  schema_name: string;
+  table_name: string;
+  index_name: string;
+  partial_or_expression: boolean;
+  key_columns: string[];
+}
+
+interface NormalizedTable {
+  schema: string;
+  table: string;
+  qualifiedName: string;
+  keyColumns: string[];
+}
+
+/**
+ * Checks that every registered table has a shape the engine can sync safely, reading the catalog
+ * once for all tables. Tables are checked in the given order and the first broken rule is thrown.
+ *
+ * Rules, in order: exactly one sync key column; it is not `_sync_scope_id`; the table exists;
+ * `_sync_scope_id` exists, is `text` and NOT NULL; the key exists and is `uuid` or `text`; at least
+ * one unique index; every unique index is plain (no predicate, no expression) and begins with
+ * `_sync_scope_id`; one unique index is exactly (`_sync_scope_id`, key).
+ *
+ * @param db - Any Kysely over `pg` (a pool or a transaction).
+ * @param tables - The registered tables, in configuration order.
+ * @returns One {@link ValidatedTable} per input, in the same order.
+ * @throws {@link UnsupportedSchemaError} naming the table, the `rule` ({@link TableRule}) and the fix.
+ * @throws {@link OversyncConfigError} when a table name is blank or a table is registered twice.
+ */
+export async function validateRegisteredTables(
+  db: Kysely<unknown>,
+  tables: readonly RegisteredTableInput[],
+): Promise<ValidatedTable[]> {
+  const normalized = tables.map(normalize);
+  const seen = new Set<string>();
+  for (const t of normalized) {
+    if (seen.has(t.qualifiedName)) {
+      throw new OversyncConfigError(
+        `Table ${t.qualifiedName} is registered twice. Fix: list each table once in registeredTables.`,
+        { table: t.qualifiedName },
+      );
+    }
+    seen.add(t.qualifiedName);
+  }
+  if (normalized.length === 0) return [];
+
+  const schemas = normalized.map((t) => t.schema);
+  const names = normalized.map((t) => t.table);
+  // pg_catalog rather than information_schema: no privilege filtering and no view overhead. A
+  // domain column reports its base type, as information_schema.columns.udt_name does (one level).
+  const [columnRows, indexRows] = await Promise.all([
+    sql<ColumnRow>`
+      select n.nspname as schema_name, c.relname as table_name, a.attname as column_name,
+             lower(coalesce(bt.typname, t.typname)) as udt_name,
+             (a.attnotnull or t.typnotnull) as not_null
+      from unnest(${schemas}::text[], ${names}::text[]) as r(schema_name, table_name)
+      join pg_catalog.pg_namespace n on n.nspname = r.schema_name
+      join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = r.table_name and c.relkind in ('r', 'p')
+      join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      join pg_catalog.pg_type t on t.oid = a.atttypid
+      left join pg_catalog.pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
+      order by n.nspname, c.relname, a.attnum`.execute(db),
+    // Only key attributes (indnkeyatts) count: INCLUDE columns do not take part in uniqueness.
+    sql<UniqueIndexRow>`
+      select n.nspname as schema_name, c.relname as table_name, ic.relname as index_name,
+             (i.indpred is not null or i.indexprs is not null) as partial_or_expression,
+             array(
+               select coalesce(a.attname::text, '')
+               from unnest(i.indkey::int2[]) with ordinality as k(attnum, ord)
+               left join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+               where k.ord <= i.indnkeyatts
+               order by k.ord
+             )::text[] as key_columns
+      from unnest(${schemas}::text[], ${names}::text[]) as r(schema_name, table_name)
+      join pg_catalog.pg_namespace n on n.nspname = r.schema_name
+      join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = r.table_name and c.relkind in ('r', 'p')
+      join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisunique
+      join pg_catalog.pg_class ic on ic.oid = i.indexrelid
+      order by n.nspname, c.relname, ic.relname`.execute(db),
+  ]);
+
+  const columnsByTable = groupBy(columnRows.rows);
+  const indexesByTable = groupBy(indexRows.rows);
+  return normalized.map((t) =>
+    checkTable(t, columnsByTable.get(t.qualifiedName) ?? [], indexesByTable.get(t.qualifiedName) ?? []),
+  );
+}
+
+function normalize(input: RegisteredTableInput, position: number): NormalizedTable {
+  const schema = (input.schema ?? '').trim().toLowerCase() || 'public';
+  const table = (input.table ?? '').trim().toLowerCase();
+  if (table === '') {
+    throw new OversyncConfigError(
+      `registeredTables[${position}] has a blank table name. Fix: set table to the table's name.`,
+      { position },
+    );
+  }
+  const keyColumns = [
+    ...new Set((input.syncKeyColumns ?? []).map((c) => c.trim().toLowerCase()).filter((c) => c !== '')),
+  ];
+  return { schema, table, qualifiedName: `${schema}.${table}`, keyColumns };
+}
+
+function checkTable(t: NormalizedTable, columnRows: ColumnRow[], indexes: UniqueIndexRow[]): ValidatedTable {
+  const name = t.qualifiedName;
+  const fail = (rule: TableRule, problem: string, fix: string): never => {
+    throw new UnsupportedSchemaError(`Table ${name}: ${problem}. Fix: ${fix}.`, { table: name, rule, fix });
+  };
+
+  if (t.keyColumns.length !== 1) {
+    const found = t.keyColumns.length === 0 ? 'none' : t.keyColumns.join(', ');
+    fail(
+      'sync_key_count',
+      `syncKeyColumns must resolve to exactly one sync key column (found ${found})`,
+      "register exactly one uuid or text column, e.g. syncKeyColumns: ['id']; composite sync keys are not supported",
+    );
+  }
+  const key = t.keyColumns[0];
+  if (key === SCOPE_COLUMN) {
+    fail(
+      'sync_key_is_scope',
+      `the sync key column cannot be ${SCOPE_COLUMN}, which holds the owning scope`,
+      "register the row's own identifier column (e.g. id) as the sync key",
+    );
+  }
+  if (columnRows.length === 0) {
+    fail(
+      'table_missing',
+      'no column metadata found: the table does not exist, or is not an ordinary or partitioned table',
+      'create the table (run your migrations) before the module starts, or correct schema and table in registeredTables',
+    );
+  }
+
+  const columns = new Map(columnRows.map((c) => [c.column_name, c.udt_name]));
+  const scope = columnRows.find((c) => c.column_name === SCOPE_COLUMN);
+  if (!scope) {
+    fail(
+      'scope_column_missing',
+      `must define ${SCOPE_COLUMN} TEXT (the column is missing)`,
+      `ALTER TABLE ${name} ADD COLUMN ${SCOPE_COLUMN} text NOT NULL, and lead every unique key with it, e.g. PRIMARY KEY (${SCOPE_COLUMN}, id)`,
+    );
+  } else if (scope.udt_name !== 'text') {
+    fail(
+      'scope_column_type',
+      `must define ${SCOPE_COLUMN} TEXT (found ${scope.udt_name})`,
+      `ALTER TABLE ${name} ALTER COLUMN ${SCOPE_COLUMN} TYPE text`,
+    );
+  } else if (!scope.not_null) {
+    // go-oversync leaves this unchecked although its docs require it. Requiring NOT NULL is safe:
+    // the BEFORE owner-guard trigger fills a NULL owner on insert, before the constraint is checked,
+    // and a NULL owner would otherwise escape every unique index and every scope filter.
+    fail(
+      'scope_column_nullable',
+      `${SCOPE_COLUMN} must be NOT NULL`,
+      `ALTER TABLE ${name} ALTER COLUMN ${SCOPE_COLUMN} SET NOT NULL (inserts may still omit it: the owner guard fills it)`,
+    );
+  }
+
+  const keyType = columns.get(key);
+  if (keyType === undefined) {
+    fail(
+      'sync_key_missing',
+      `sync key column ${key} does not exist`,
+      'register an existing uuid or text column in syncKeyColumns, or add the column',
+    );
+  } else if (keyType !== 'uuid' && keyType !== 'text') {
+    fail(
+      'sync_key_type',
+      `sync key column ${key} is ${keyType}, but oversync allows only uuid and text sync keys`,
+      'change the column type to uuid or text, or register another column',
+    );
+  }
+
+  if (indexes.length === 0) {
+    fail(
+      'unique_index_missing',
+      'has no unique index or constraint',
+      `add PRIMARY KEY (${SCOPE_COLUMN}, ${key}) or UNIQUE (${SCOPE_COLUMN}, ${key})`,
+    );
+  }
+  for (const index of indexes) {
+    if (index.partial_or_expression || index.key_columns.length === 0 || index.key_columns.includes('')) {
+      fail(
+        'unique_index_partial_or_expression',
+        `partial or expression unique index ${index.index_name} is not supported`,
+        `replace it with a plain unique constraint on columns beginning with ${SCOPE_COLUMN}, or drop it`,
+      );
+    }
+    if (index.key_columns[0] !== SCOPE_COLUMN) {
+      const cols = index.key_columns.join(', ');
+      fail(
+        'unique_index_not_scoped',
+        `unique index ${index.index_name} (${cols}) does not begin with ${SCOPE_COLUMN}, so rows of different scopes could collide`,
+        `recreate it as UNIQUE (${[SCOPE_COLUMN, ...index.key_columns.filter((c) => c !== SCOPE_COLUMN)].join(', ')})`,
+      );
+    }
+  }
+  const identity = indexes.some(
+    (i) => i.key_columns.length === 2 && i.key_columns[0] === SCOPE_COLUMN && i.key_columns[1] === key,
+  );
+  if (!identity) {
+    fail(
+      'sync_key_identity',
+      `must provide unique identity (${SCOPE_COLUMN}, ${key}): no unique index has exactly these columns in this order`,
+      `add UNIQUE (${SCOPE_COLUMN}, ${key}) or make it the primary key`,
+    );
+  }
+
+  return Object.freeze({
+    schema: t.schema,
+    table: t.table,
+    qualifiedName: name,
+    keyColumn: key,
+    keyKind: keyType as SyncKeyKind,
+    columns,
+    byteaColumns: Object.freeze(
+      columnRows.filter((c) => c.udt_name === 'bytea' && c.column_name !== key).map((c) => c.column_name),
+    ),
+  });
+}
+
+function groupBy<T extends { schema_name: string; table_name: string }>(
+  rows: readonly T[],
+): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    const qualified = `${row.schema_name}.${row.table_name}`;
+    const group = groups.get(qualified);
+    if (group) group.push(row);
+    else groups.set(qualified, [row]);
+  }
+  return groups;
+}

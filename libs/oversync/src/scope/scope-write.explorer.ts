@@ -1,0 +1,91 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { ScopeWriteInvalidError } from '../errors/index.js';
+import { SCOPE_WRITE_METADATA } from '../oversync.internal-constants.js';
+import type { ScopeWriteMetadata } from './scope-write.decorator.js';
+import { ScopeManager } from './scope.manager.js';
+import { ScopeWriteContext } from './scope-write.context.js';
+
+type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
+
+/**
+ * Finds `@ScopeWrite` methods on this application's providers and controllers at start-up and
+ * wraps them in `ScopeManager.execWrite`. The wrappers live on a per-instance prototype inserted
+ * in front of the class prototype: the class itself is untouched, so two Nest apps in one process
+ * never see each other's wrappers, and Nest's router (which reads handlers from the instance's
+ * prototype) calls the wrapped version. All metadata of the original method is copied across.
+ */
+@Injectable()
+export class ScopeWriteExplorer implements OnModuleInit {
+  readonly #logger = new Logger('OversyncScopeWrite');
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly manager: ScopeManager,
+    private readonly context: ScopeWriteContext,
+  ) {}
+
+  onModuleInit(): void {
+    let count = 0;
+    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
+      const instance: unknown = wrapper.instance;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      count += this.#wrapInstance(instance as Record<string, unknown>);
+    }
+    if (count > 0) this.#logger.log(`${count} @ScopeWrite method(s) wrapped`);
+  }
+
+  #wrapInstance(instance: Record<string, unknown>): number {
+    const proto = Object.getPrototypeOf(instance) as Record<string, unknown> | null;
+    if (!proto) return 0;
+    const marked = this.scanner
+      .getAllMethodNames(proto)
+      .map((name) => [name, proto[name]] as const)
+      .filter(([, fn]) => typeof fn === 'function' && Reflect.hasMetadata(SCOPE_WRITE_METADATA, fn));
+    if (marked.length === 0) return 0;
+    const layer = Object.create(proto) as Record<string, unknown>;
+    const className = (proto.constructor as { name?: string } | undefined)?.name ?? 'provider';
+    for (const [name, fn] of marked) {
+      const original = fn as AnyMethod;
+      const meta = Reflect.getMetadata(SCOPE_WRITE_METADATA, original) as ScopeWriteMetadata;
+      if (typeof meta.writerId !== 'string' || meta.writerId.trim() === '') {
+        throw new ScopeWriteInvalidError(`@ScopeWrite on ${className}.${name} needs a non-blank writerId, e.g. @ScopeWrite('admin-panel')`);
+      }
+      layer[name] = this.#wrapMethod(original, meta, `${className}.${name}`);
+    }
+    Object.setPrototypeOf(instance, layer);
+    return marked.length;
+  }
+
+  #wrapMethod(original: AnyMethod, meta: ScopeWriteMetadata, label: string): AnyMethod {
+    const { manager, context } = this;
+    const writerId = meta.writerId.trim();
+    const wrapped = async function (this: unknown, ...args: unknown[]): Promise<unknown> {
+      const picked = meta.scopeId ? meta.scopeId(...args) : args[0];
+      const scopeId = typeof picked === 'string' ? picked.trim() : '';
+      if (!scopeId) {
+        throw new ScopeWriteInvalidError(
+          `@ScopeWrite method ${label} needs a scope id: pass it as the first argument (a string) or set @ScopeWrite({ writerId, scopeId: (...args) => string })`,
+        );
+      }
+      const outer = context.current();
+      if (outer) {
+        // Same scope: join the outer bundle (one transaction, one bundle). Another scope: its lock
+        // and bundle are separate, which a single transaction cannot honour.
+        if (outer.scopeId === scopeId) return original.apply(this, args);
+        throw new ScopeWriteInvalidError(
+          `@ScopeWrite method ${label} for scope ${scopeId} was called inside the scope write of ${outer.scopeId}; a bundle belongs to exactly one scope`,
+          { scope_id: scopeId, outer_scope_id: outer.scopeId },
+        );
+      }
+      const { result } = await manager.execWrite(scopeId, { writerId }, () => Promise.resolve(original.apply(this, args)));
+      return result;
+    };
+    for (const key of Reflect.getMetadataKeys(original)) {
+      Reflect.defineMetadata(key, Reflect.getMetadata(key, original), wrapped);
+    }
+    Object.defineProperty(wrapped, 'name', { value: original.name });
+    return wrapped;
+  }
+}

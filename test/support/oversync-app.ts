@@ -1,0 +1,75 @@
+/**
+ * Boots a real Nest application with `OversyncModule` on a fresh database for a test file.
+ */
+import { type DynamicModule, type INestApplication, type Provider, type Type } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { OversyncModule, type OversyncModuleOptions } from '@oversync/nestjs';
+import { businessSchemaSql, businessTables, execSql } from './business-schema.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export interface OversyncTestApp {
+  app: INestApplication;
+  db: TestDatabase;
+  schema: string;
+  /** Base URL when started with `listen: true`. */
+  baseUrl: string;
+  get<T>(token: Type<T>): T;
+  close(): Promise<void>;
+}
+
+export interface OversyncTestAppOptions {
+  /** Extra module options (merged over the defaults). */
+  options?: Partial<OversyncModuleOptions>;
+  providers?: Provider[];
+  controllers?: Type[];
+  imports?: Array<Type | DynamicModule>;
+  /** Listen on a random port (for HTTP tests). */
+  listen?: boolean;
+  /** Reuse an existing database instead of creating one (a second instance on one database). */
+  database?: TestDatabase;
+  /** Business schema name. @default 'business' */
+  schema?: string;
+  /** Skip creating the business schema (it already exists). */
+  skipSchema?: boolean;
+  routes?: boolean;
+}
+
+export async function createOversyncTestApp(opts: OversyncTestAppOptions = {}): Promise<OversyncTestApp> {
+  const db = opts.database ?? (await createTestDatabase());
+  const schema = opts.schema ?? 'business';
+  if (!opts.skipSchema) await execSql(db.url, businessSchemaSql(schema));
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      OversyncModule.forRoot({
+        database: { connectionString: db.url, poolSize: 5 },
+        registeredTables: businessTables(schema),
+        appName: 'oversync-test',
+        ...opts.options,
+        routes: opts.routes ?? true,
+      }),
+      ...(opts.imports ?? []),
+    ],
+    providers: opts.providers ?? [],
+    controllers: opts.controllers ?? [],
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  app.enableShutdownHooks();
+  let baseUrl = '';
+  if (opts.listen) {
+    await app.listen(0, '127.0.0.1');
+    baseUrl = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  } else {
+    await app.init();
+  }
+  return {
+    app,
+    db,
+    schema,
+    baseUrl,
+    get: <T>(token: Type<T>) => app.get(token),
+    close: async () => {
+      await app.close();
+      if (!opts.database) await db.drop();
+    },
+  };
+}
