@@ -52,7 +52,8 @@ export async function createOversyncTestApp(opts: OversyncTestAppOptions = {}): 
     providers: opts.providers ?? [],
     controllers: opts.controllers ?? [],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'] });
+  // No app-wide body parser: the sync routes read their own bodies (with their own size limit).
+  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'], bodyParser: false });
   app.enableShutdownHooks();
   let baseUrl = '';
   if (opts.listen) {

@@ -1,8 +1,9 @@
-import { Module } from '@nestjs/common';
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { ScopeTransactionRunner } from './capture/scope-transaction.runner.js';
 import { OversyncDatabase } from './database/oversync-database.js';
-import { OVERSYNC_HTTP_PROVIDERS } from './http/oversync-controllers.js';
+import { OVERSYNC_CONTROLLERS, OVERSYNC_HTTP_PROVIDERS } from './http/oversync-controllers.js';
+import { SyncBodyMiddleware } from './http/sync-body.middleware.js';
 import { LifecycleService } from './lifecycle/lifecycle.service.js';
 import { OVERSYNC_MODULE_OPTIONS, OversyncConfigurableModule } from './oversync.module-definition.js';
 import { OVERSYNC_DATABASE, OVERSYNC_RESOLVED_OPTIONS } from './oversync.internal-constants.js';
@@ -61,4 +62,9 @@ import { SyncService } from './sync.service.js';
   ],
   exports: [SyncService, ScopeManager, ScopeWriteContext],
 })
-export class OversyncModule extends OversyncConfigurableModule {}
+export class OversyncModule extends OversyncConfigurableModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    // Our own JSON reader with our size limit, on our controllers only.
+    if (OVERSYNC_CONTROLLERS.length > 0) consumer.apply(SyncBodyMiddleware).forRoutes(...OVERSYNC_CONTROLLERS);
+  }
+}

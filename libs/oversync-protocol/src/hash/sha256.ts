@@ -1,4 +1,4 @@
-import { utf8Encode } from './utf8.js';
+import { utf8EncodeInto } from './utf8.js';
 
 // FIPS 180-4 round constants: first 32 bits of the fractional parts of the cube roots of the first
 // 64 primes.
@@ -16,8 +16,10 @@ const INITIAL_STATE = [
   0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
 ];
 const HEX = '0123456789abcdef';
-// Strings are encoded in slices so hashing a 50 MB bundle text never allocates 50 MB of bytes.
-const UTF8_SLICE_CHARS = 16384;
+// Strings are encoded through a 64 KiB scratch buffer, so hashing a 50 MB bundle text never
+// allocates 50 MB of bytes; bulk input is compressed in 64 KiB calls so V8 optimises #compress
+// as a whole function instead of on-stack-replacing one giant loop (about 3x slower).
+const CHUNK_BYTES = 65536;
 
 /**
  * Incremental SHA-256 (FIPS 180-4) in pure TypeScript: synchronous, no Web Crypto, no Node APIs.
@@ -57,7 +59,11 @@ export class Sha256 {
       this.#blockLength = 0;
     }
     const fullEnd = offset + ((length - offset) & ~63);
-    if (fullEnd > offset) this.#compress(bytes, offset, fullEnd);
+    while (offset < fullEnd) {
+      const end = Math.min(offset + CHUNK_BYTES, fullEnd);
+      this.#compress(bytes, offset, end);
+      offset = end;
+    }
     if (fullEnd < length) {
       this.#block.set(bytes.subarray(fullEnd), 0);
       this.#blockLength = length - fullEnd;
@@ -72,14 +78,12 @@ export class Sha256 {
    * @returns this hasher, for chaining.
    */
   updateUtf8(text: string): this {
-    let start = 0;
-    while (start < text.length) {
-      let end = Math.min(start + UTF8_SLICE_CHARS, text.length);
-      // Never split a surrogate pair across slices.
-      const last = text.charCodeAt(end - 1);
-      if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
-      this.update(utf8Encode(text.slice(start, end)));
-      start = end;
+    const scratch = new Uint8Array(CHUNK_BYTES);
+    let from = 0;
+    while (from < text.length) {
+      const { read, written } = utf8EncodeInto(text, from, scratch, CHUNK_BYTES - 3);
+      this.update(scratch.subarray(0, written));
+      from = read;
     }
     return this;
   }

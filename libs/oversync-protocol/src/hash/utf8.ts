@@ -32,10 +32,30 @@ export function utf8ByteLength(text: string): number {
  */
 export function utf8Encode(text: string): Uint8Array {
   const out = new Uint8Array(utf8ByteLength(text));
+  utf8EncodeInto(text, 0, out, out.length);
+  return out;
+}
+
+/**
+ * Encodes `text` from code unit `from` into `out`, stopping at the end of the text or once
+ * `byteLimit` bytes are written. A character is started only while fewer than `byteLimit` bytes
+ * are written, so pass `out.length - 3` for a scratch buffer (room for the last 4-byte character)
+ * or `out.length` when `out` has exactly {@link utf8ByteLength} bytes.
+ *
+ * @returns the next code unit index to encode and the number of bytes written.
+ * @internal
+ */
+export function utf8EncodeInto(
+  text: string,
+  from: number,
+  out: Uint8Array,
+  byteLimit: number,
+): { read: number; written: number } {
   const n = text.length;
+  let i = from;
   let p = 0;
-  for (let i = 0; i < n; i++) {
-    let c = text.charCodeAt(i);
+  while (i < n && p < byteLimit) {
+    let c = text.charCodeAt(i++);
     if (c < 0x80) {
       out[p++] = c;
       continue;
@@ -46,14 +66,14 @@ export function utf8Encode(text: string): Uint8Array {
       continue;
     }
     if (c >= 0xd800 && c <= 0xdfff) {
-      const next = i + 1 < n ? text.charCodeAt(i + 1) : 0;
+      const next = i < n ? text.charCodeAt(i) : 0;
       if (c <= 0xdbff && isLowSurrogate(next)) {
         const cp = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
+        i++;
         out[p++] = 0xf0 | (cp >> 18);
         out[p++] = 0x80 | ((cp >> 12) & 0x3f);
         out[p++] = 0x80 | ((cp >> 6) & 0x3f);
         out[p++] = 0x80 | (cp & 0x3f);
-        i++;
         continue;
       }
       c = 0xfffd;
@@ -62,7 +82,7 @@ export function utf8Encode(text: string): Uint8Array {
     out[p++] = 0x80 | ((c >> 6) & 0x3f);
     out[p++] = 0x80 | (c & 0x3f);
   }
-  return out;
+  return { read: i, written: p };
 }
 
 function isLowSurrogate(c: number): boolean {

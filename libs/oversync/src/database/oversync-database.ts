@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { OversyncDatabaseOption } from '../oversync.options.js';
@@ -28,6 +29,9 @@ export class OversyncDatabase {
         max: option.poolSize ?? 10,
         application_name: 'oversync',
       });
+      // An idle client can die under us (server restart, DROP DATABASE … FORCE); pg-pool emits that
+      // as an 'error' event, which would crash the host process if nobody listened.
+      this.pool.on('error', (error) => new Logger('OversyncDatabase').warn(`idle PostgreSQL client error: ${error.message}`));
       this.kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: this.pool }) });
       this.#ownsKysely = true;
     }

@@ -15,3 +15,4 @@ export {
 } from './source.errors.js';
 export { HistoryPrunedError } from './history.errors.js';
 export { ServiceUnavailableError } from './lifecycle.errors.js';
+export { SyncWireError } from './wire.error.js';

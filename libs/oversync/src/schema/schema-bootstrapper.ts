@@ -37,8 +37,9 @@ export class SchemaBootstrapper {
   async run(): Promise<BootstrapResult> {
     const validated = await validateRegisteredTables(this.db, this.options.registeredTables);
     const catalog = new TableCatalog(validated);
-    const createdLayout = await this.#retry(() => this.#ensureLayout(catalog));
+    // FK rules are checked before any DDL, so a rejected configuration leaves no layout behind.
     const foreignKeys = await validateForeignKeys(this.db, catalog.tables, this.options.dependencyOverrides);
+    const createdLayout = await this.#retry(() => this.#ensureLayout(catalog));
     await this.#retry(() => this.#installFunctionsAndTriggers(catalog));
     this.#logger.log(
       `sync layout ${createdLayout ? 'created' : 'verified'}; ${catalog.tables.length} table(s) registered, apply order ${foreignKeys.tableOrder.join(' → ')}`,

@@ -1,0 +1,120 @@
+import { canonicalJson, type PushConflict } from '@oversync/protocol';
+
+import { InvalidConflictResolutionError, PushConflictError } from '../errors/sync.errors.js';
+import { isOversyncClientError } from '../errors/oversync-client.error.js';
+import { type TableSpec } from '../schema/table-spec.js';
+import { type ConflictResolution, type SyncConflict } from './conflict.types.js';
+import { restoreOutboxToDirty } from './freeze.js';
+import { authoritativeApply, deleteLocal, keyTextOf, livePayload, upsertLocal, upsertWire } from './local-rows.js';
+import { parseObject, wirePayloadToSql } from './row-codec.js';
+import { type SyncContext } from './sync-context.js';
+import { type OutboxRow } from './sync-state.store.js';
+
+type ServerState = 'live' | 'tombstone' | 'missing';
+
+function invalidReason(
+  table: TableSpec,
+  row: OutboxRow,
+  state: ServerState,
+  resolution: ConflictResolution | null | undefined,
+): string | null {
+  if (!resolution || typeof resolution !== 'object') return 'the resolver returned no resolution';
+  const action = (resolution as { action?: unknown }).action;
+  if (action === 'accept_server') return null;
+  if (action !== 'keep_local' && action !== 'keep_merged') return `unknown action ${String(action)}`;
+  if (row.op === 'UPDATE' && state !== 'live') return `cannot keep a local UPDATE: the server row is ${state}`;
+  if (action === 'keep_local') return null;
+  if (row.op === 'DELETE') return 'keep_merged cannot resolve a DELETE';
+  const merged = (resolution as { row?: unknown }).row;
+  if (typeof merged !== 'object' || merged === null || Array.isArray(merged)) return 'keep_merged needs a row object';
+  try {
+    wirePayloadToSql(table, resolution.action === 'keep_merged' ? resolution.row : {});
+  } catch (error) {
+    return isOversyncClientError(error) ? error.message : String(error);
+  }
+  return null;
+}
+
+/**
+ * Resolves one structured push conflict with the configured resolver and applies the plan in one
+ * transaction; every other outbox row goes back to the dirty set, and the outbox is cleared so the
+ * next freeze re-sends everything under the same `source_bundle_id`.
+ *
+ * A local intent written after the freeze for the conflicting key always survives: the local row
+ * is restored to it afterwards (rebased onto the server version only for `keep_local`).
+ *
+ * @throws PushConflictError when the conflict names no outbox row (the outbox stays).
+ * @throws InvalidConflictResolutionError for an invalid resolution (all intents restored to dirty).
+ */
+export async function resolvePushConflict(ctx: SyncContext, conflict: PushConflict, message: string): Promise<void> {
+  const outbox = ctx.store.outboxRows();
+  const row = outbox.find((r) => r.table === conflict.table && canonicalJson(r.wireKey) === canonicalJson(conflict.key));
+  if (!row || !ctx.tables.has(row.table)) throw new PushConflictError(conflict, message);
+  const table = ctx.tables.get(row.table);
+  const state: ServerState = conflict.server_row ? 'live' : conflict.server_row_deleted ? 'tombstone' : 'missing';
+  const input: SyncConflict = {
+    schema: conflict.schema,
+    table: conflict.table,
+    key: conflict.key,
+    op: row.op,
+    baseRowVersion: conflict.base_row_version,
+    serverRowVersion: conflict.server_row_version,
+    serverRowDeleted: conflict.server_row_deleted,
+    serverRow: conflict.server_row ?? null,
+    localRow: row.wirePayload,
+    serverConflict: conflict,
+  };
+  const resolution = await ctx.resolver(input);
+  const reason = invalidReason(table, row, state, resolution);
+  if (reason !== null) {
+    ctx.db.transaction(() => restoreOutboxToDirty(ctx));
+    await ctx.persist();
+    throw new InvalidConflictResolutionError(conflict, String((resolution as { action?: unknown })?.action), reason);
+  }
+  authoritativeApply(ctx, () => applyPlan(ctx, table, row, state, conflict.server_row_version, conflict, resolution));
+  await ctx.persist();
+}
+
+function applyPlan(
+  ctx: SyncContext,
+  table: TableSpec,
+  row: OutboxRow,
+  state: ServerState,
+  version: number,
+  conflict: PushConflict,
+  resolution: ConflictResolution,
+): void {
+  const keyText = keyTextOf(table, row.keyJson);
+  const postFreeze = ctx.store.dirty(table.name, row.keyJson);
+  const setState = () => {
+    if (state === 'missing') ctx.store.deleteRowState(table.name, row.keyJson);
+    else ctx.store.setRowState(table.name, row.keyJson, version, state === 'tombstone');
+  };
+  const requeueLive = () => {
+    const live = livePayload(ctx, table, keyText);
+    if (live === null) ctx.store.putDirty(table.name, row.keyJson, 'DELETE', version, null);
+    else ctx.store.putDirty(table.name, row.keyJson, state === 'live' ? 'UPDATE' : 'INSERT', version, live);
+  };
+  ctx.store.deleteDirty(table.name, row.keyJson);
+  if (resolution.action === 'accept_server') {
+    if (state === 'live') upsertWire(ctx, table, conflict.server_row ?? {});
+    else deleteLocal(ctx, table, keyText);
+    setState();
+  } else if (row.op === 'DELETE') {
+    deleteLocal(ctx, table, keyText);
+    setState();
+    if (state === 'live') ctx.store.putDirty(table.name, row.keyJson, 'DELETE', version, null);
+  } else {
+    if (resolution.action === 'keep_merged') upsertWire(ctx, table, resolution.row);
+    else if (row.localPayload) upsertLocal(ctx, table, row.localPayload);
+    setState();
+    requeueLive();
+  }
+  restoreOutboxToDirty(ctx, row);
+  if (postFreeze) {
+    if (postFreeze.payload === null) deleteLocal(ctx, table, keyText);
+    else upsertLocal(ctx, table, parseObject(postFreeze.payload));
+    const base = resolution.action === 'keep_local' ? version : postFreeze.baseRowVersion;
+    ctx.store.putDirty(table.name, row.keyJson, postFreeze.op, base, postFreeze.payload);
+  }
+}

@@ -1,0 +1,76 @@
+import { isSourceRecoveryReason, type SourceRecoveryReason } from '@oversync/protocol';
+
+import { InitializationResetError } from '../errors/lifecycle.errors.js';
+import { SourceRecoveryRequiredError, SourceReplacementDivergedError } from '../errors/sync.errors.js';
+import { type SyncContext } from './sync-context.js';
+import { type SyncStateStore } from './sync-state.store.js';
+
+/** A random UUIDv4 (Web Crypto; available in browsers and Node ≥ 19). */
+export function randomUuid(): string {
+  const c = globalThis.crypto;
+  if (typeof c.randomUUID === 'function') return c.randomUUID();
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** A fresh source id that this database has never used. */
+export function freshSourceId(store: SyncStateStore): string {
+  for (;;) {
+    const id = randomUuid();
+    if (!store.sourceExists(id)) return id;
+  }
+}
+
+/** The stored recovery reason; unknown values map to `history_pruned`. */
+export function recoveryReason(stored: string): SourceRecoveryReason {
+  return isSourceRecoveryReason(stored) ? stored : 'history_pruned';
+}
+
+/**
+ * Durably enters source recovery (`rebuild_required = 1`, operation `source_recovery`) and
+ * reserves the replacement source: an existing reservation is reused, else the server's
+ * `replaced_by_source_id`, else a fresh id. Always throws.
+ *
+ * @throws SourceReplacementDivergedError when a reservation exists and differs from the server's
+ * replacement (nothing is changed).
+ * @throws SourceRecoveryRequiredError otherwise, after the state is durable.
+ */
+export async function enterSourceRecovery(
+  ctx: SyncContext,
+  reason: SourceRecoveryReason,
+  serverMessage: string,
+  serverReplacement: string | undefined,
+  cause: unknown,
+): Promise<never> {
+  const reserved = ctx.store.operation().replacementSourceId;
+  if (reserved && serverReplacement && reserved !== serverReplacement) {
+    throw new SourceReplacementDivergedError(reserved, serverReplacement, cause);
+  }
+  ctx.db.transaction(() => {
+    const replacement = reserved || serverReplacement || freshSourceId(ctx.store);
+    ctx.store.setAttachment({ rebuildRequired: true });
+    ctx.store.setOperation({ kind: 'source_recovery', reason, replacementSourceId: replacement });
+  });
+  await ctx.persist();
+  throw new SourceRecoveryRequiredError(reason, serverMessage, cause);
+}
+
+/**
+ * The server dropped the seeding lease (`initialization_expired` / `initialization_stale`): the
+ * binding goes back to anonymous and the pending initialization id is cleared. Dirty rows, the
+ * outbox and business rows stay. Always throws.
+ */
+export async function resetInitialization(ctx: SyncContext, serverCode: string, cause: unknown): Promise<never> {
+  ctx.db.transaction(() => {
+    ctx.store.setAttachment({ bindingState: 'anonymous', attachedUserId: '', pendingInitializationId: '' });
+    ctx.store.clearOperation();
+    if (ctx.store.outbox().state !== 'none') ctx.store.setOutbox({ initializationId: '' });
+  });
+  ctx.session.connected = false;
+  ctx.session.userId = '';
+  await ctx.persist();
+  throw new InitializationResetError(serverCode, cause);
+}

@@ -1,0 +1,16 @@
+import { SetMetadata } from '@nestjs/common';
+
+/** @internal Per-route error codes used by the guard and the exception filter. */
+export interface OversyncRouteMetadata {
+  /** Code for unexpected errors on this route (`push_chunk_failed`, …). */
+  failure: string;
+  /** Code for an undecodable body or bad query on this route. @default 'invalid_request' */
+  invalid?: string;
+  /** Route needs no actor (`/syncx/*`). */
+  public?: boolean;
+}
+
+export const OVERSYNC_ROUTE_METADATA = 'oversync:route';
+
+/** Marks a controller method as an Oversync route and names its error codes. */
+export const OversyncRoute = (metadata: OversyncRouteMetadata): MethodDecorator => SetMetadata(OVERSYNC_ROUTE_METADATA, metadata);

@@ -1,0 +1,37 @@
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Observable } from 'rxjs';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
+import type { OversyncRequestState } from './sync-request.types.js';
+
+/**
+ * Counts every sync request as an in-flight operation so graceful shutdown can drain them, and
+ * answers 503 `service_unavailable` once shutdown began. Public `/syncx/*` routes are not counted
+ * (health must keep answering while draining).
+ */
+@Injectable()
+export class SyncLifecycleInterceptor implements NestInterceptor {
+  constructor(private readonly lifecycle: LifecycleService) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const req = context.switchToHttp().getRequest<OversyncRequestState>();
+    if (!req.oversyncActor) return next.handle();
+    const end = this.lifecycle.begin();
+    return new Observable((subscriber) => {
+      const subscription = next.handle().subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => {
+          end();
+          subscriber.error(error);
+        },
+        complete: () => {
+          end();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        end();
+        subscription.unsubscribe();
+      };
+    });
+  }
+}
