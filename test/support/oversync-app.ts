@@ -44,6 +44,8 @@ export async function createOversyncTestApp(opts: OversyncTestAppOptions = {}): 
         database: { connectionString: db.url, poolSize: 5 },
         registeredTables: businessTables(schema),
         appName: 'oversync-test',
+        // Test authentication: the bearer token is the user id (real apps verify a JWT here).
+        resolveUserId: (req: unknown) => bearerUserId(req),
         ...opts.options,
         routes: opts.routes ?? true,
       }),
@@ -73,4 +75,10 @@ export async function createOversyncTestApp(opts: OversyncTestAppOptions = {}): 
       if (!opts.database) await db.drop();
     },
   };
+}
+
+/** Test auth: `Authorization: Bearer <userId>`. */
+export function bearerUserId(req: unknown): string | undefined {
+  const header = (req as { headers?: Record<string, string | undefined> }).headers?.authorization;
+  return header?.startsWith('Bearer ') ? header.slice(7) : undefined;
 }

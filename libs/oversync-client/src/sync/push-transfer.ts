@@ -64,7 +64,9 @@ export async function uploadBundle(ctx: SyncContext, bundle: OutboxBundle): Prom
     source_bundle_id: bundle.sourceBundleId,
     planned_row_count: rows.length,
   };
-  if (bundle.initializationId) request.initialization_id = bundle.initializationId;
+  // The current id, not the frozen one: a reset plus re-attach may have issued a new lease.
+  const initializationId = ctx.store.attachment().pendingInitializationId;
+  if (initializationId) request.initialization_id = initializationId;
   const created = createGuard.object(
     await ctx.transport.json<PushSessionCreateResponse>('POST', '/sync/push-sessions', { body: request }),
   );
