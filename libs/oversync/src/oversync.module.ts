@@ -63,7 +63,13 @@ import { SyncService } from './sync.service.js';
   exports: [SyncService, ScopeManager, ScopeWriteContext],
 })
 export class OversyncModule extends OversyncConfigurableModule implements NestModule {
+  constructor(private readonly explorer: ScopeWriteExplorer) {
+    super();
+  }
+
   configure(consumer: MiddlewareConsumer): void {
+    // Runs before Nest registers routes, so @ScopeWrite controller handlers are wrapped in time.
+    this.explorer.explore();
     // Our own JSON reader with our size limit, on our controllers only.
     if (OVERSYNC_CONTROLLERS.length > 0) consumer.apply(SyncBodyMiddleware).forRoutes(...OVERSYNC_CONTROLLERS);
   }

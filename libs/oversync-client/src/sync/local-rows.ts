@@ -2,6 +2,7 @@ import { type JsonObject } from '@oversync/protocol';
 
 import { type SqlValue } from '../db/sql-js.adapter.js';
 import { keyWhereSql, payloadSql, quoteIdent, upsertSql } from '../schema/row-sql.js';
+import { managedTableNames } from '../schema/schema-installer.js';
 import { type TableSpec } from '../schema/table-spec.js';
 import { localKeyToSql, localPayloadToSql, wirePayloadToSql } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
@@ -54,3 +55,13 @@ export function authoritativeApply<T>(ctx: SyncContext, fn: () => T): T {
     return result;
   });
 }
+
+/** Deletes every row of every table ever managed in this database (registry ∪ config). */
+export function clearManagedTables(ctx: SyncContext): void {
+  const names = new Set([...managedTableNames(ctx.db, ctx.schema), ...ctx.tables.ordered.map((t) => t.name)]);
+  for (const name of names) {
+    const exists = ctx.db.count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND lower(name) = ?", [name]);
+    if (exists) ctx.db.run(`DELETE FROM ${quoteIdent(ctx.tables.has(name) ? ctx.tables.get(name).sqlName : name)}`);
+  }
+}
+

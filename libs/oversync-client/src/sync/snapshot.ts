@@ -7,10 +7,8 @@ import {
 
 import { AttachRequiredError } from '../errors/lifecycle.errors.js';
 import { InvalidRowError } from '../errors/sync.errors.js';
-import { managedTableNames } from '../schema/schema-installer.js';
-import { quoteIdent } from '../schema/row-sql.js';
 import { WireGuard } from '../transport/wire-guards.js';
-import { authoritativeApply, deleteLocal, keyTextOf, upsertLocal, upsertWire } from './local-rows.js';
+import { authoritativeApply, clearManagedTables, deleteLocal, keyTextOf, upsertLocal, upsertWire } from './local-rows.js';
 import { parseObject, wireKeyToLocalKey } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 
@@ -91,15 +89,6 @@ export interface SnapshotApplyOptions {
   sourceBundleFloor?: number;
   /** Extra durable changes in the same transaction (binding, source rotation). */
   finalize?: () => void;
-}
-
-/** Deletes every row of every table ever managed in this database (registry ∪ config). */
-function clearManagedTables(ctx: SyncContext): void {
-  const names = new Set([...managedTableNames(ctx.db, ctx.schema), ...ctx.tables.ordered.map((t) => t.name)]);
-  for (const name of names) {
-    const exists = ctx.db.count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND lower(name) = ?", [name]);
-    if (exists) ctx.db.run(`DELETE FROM ${quoteIdent(ctx.tables.has(name) ? ctx.tables.get(name).sqlName : name)}`);
-  }
 }
 
 /**

@@ -198,7 +198,7 @@ describe('canonicalBundleText', () => {
 
   it('changes the hash when any field changes', () => {
     const base = computeBundleHash(rows);
-    expect(computeBundleHash([rows[1]!, rows[0]!, rows[2]!])).not.toBe(base);
-    expect(computeBundleHash([{ ...rows[0]!, row_version: 13 }, rows[1]!, rows[2]!])).not.toBe(base);
+    expect(computeBundleHash([rows[1], rows[0], rows[2]])).not.toBe(base);
+    expect(computeBundleHash([{ ...rows[0], row_version: 13 }, rows[1], rows[2]])).not.toBe(base);
   });
 });

@@ -57,9 +57,16 @@ describe('Sha256 (incremental)', () => {
   });
 
   it('hashes long strings in slices without splitting surrogate pairs', () => {
-    const text = 'x' + '😀é<'.repeat(20000);
+    const text = 'x' + '😀é<\ud800'.repeat(20000) + '\udc00';
     expect(sha256HexUtf8(text)).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
   });
+
+  it.each(['', 'a', '€€€€€', '😀', '\ud800', 'é😀€\udfff'])(
+    'hashes the short string %j like node:crypto',
+    (text) => {
+      expect(sha256HexUtf8(text)).toBe(createHash('sha256').update(text, 'utf8').digest('hex'));
+    },
+  );
 
   it('returns a stable digest and refuses updates after digest()', () => {
     const hasher = new Sha256().update(data);

@@ -78,10 +78,11 @@ export class Sha256 {
    * @returns this hasher, for chaining.
    */
   updateUtf8(text: string): this {
-    const scratch = new Uint8Array(CHUNK_BYTES);
+    // At most 3 bytes per UTF-16 code unit, so short texts get a small buffer and one pass.
+    const scratch = new Uint8Array(Math.min(CHUNK_BYTES, text.length * 3 + 3));
     let from = 0;
     while (from < text.length) {
-      const { read, written } = utf8EncodeInto(text, from, scratch, CHUNK_BYTES - 3);
+      const { read, written } = utf8EncodeInto(text, from, scratch, scratch.length - 3);
       this.update(scratch.subarray(0, written));
       from = read;
     }

@@ -142,29 +142,45 @@ function writeArray(values: readonly JsonValue[]): string {
 }
 
 function writeObject(obj: JsonObject): string {
-  let keys = Object.keys(obj);
-  let source: JsonObject = obj;
-  if (keys.some(hasLoneSurrogate)) {
-    // Go decodes a lone surrogate to U+FFFD before sorting, so normalise first; later duplicates
-    // win, as they do in Go's map. A null prototype keeps a `__proto__` key an ordinary property.
-    source = Object.create(null) as JsonObject;
-    for (const key of keys) source[key.replace(LONE_SURROGATE_GLOBAL, '\ufffd')] = obj[key];
-    keys = Object.keys(source);
-  }
+  const keys = Object.keys(obj);
   if (!isSortedUtf8(keys)) keys.sort(compareUtf8);
   let out = '{';
-  let first = true;
   for (const key of keys) {
-    const child = source[key];
+    const child = obj[key];
     if (child === undefined) continue;
-    out += (first ? '' : ',') + canonicalJsonString(key) + ':' + write(child);
-    first = false;
+    const prefix = keyPrefix(key);
+    if (prefix === null) return writeObject(withoutLoneSurrogateKeys(obj, keys));
+    out += (out.length === 1 ? '' : ',') + prefix + write(child);
   }
   return out + '}';
 }
 
-function hasLoneSurrogate(key: string): boolean {
-  return LONE_SURROGATE.test(key);
+// Go decodes a lone surrogate to U+FFFD before it sorts keys, so such keys are normalised first
+// (rare: only reachable through `\udXXX` escapes). Later duplicates win, as in Go's map. A null
+// prototype keeps a `__proto__` key an ordinary property.
+function withoutLoneSurrogateKeys(obj: JsonObject, keys: readonly string[]): JsonObject {
+  const normalised = Object.create(null) as JsonObject;
+  for (const key of keys) {
+    if (obj[key] !== undefined) normalised[key.replace(LONE_SURROGATE_GLOBAL, '\ufffd')] = obj[key];
+  }
+  return normalised;
+}
+
+// Payloads repeat the same column names row after row; caching `"name":` saves the escape and
+// lone-surrogate checks per property. Bounded so adversarial keys cannot grow it without limit.
+const KEY_CACHE = new Map<string, string>();
+const KEY_CACHE_LIMIT = 4096;
+
+/** `"key":` for a key, or null when the key holds a lone surrogate and must be normalised. */
+function keyPrefix(key: string): string | null {
+  let prefix = KEY_CACHE.get(key);
+  if (prefix === undefined) {
+    if (LONE_SURROGATE.test(key)) return null;
+    prefix = canonicalJsonString(key) + ':';
+    if (KEY_CACHE.size >= KEY_CACHE_LIMIT) KEY_CACHE.clear();
+    KEY_CACHE.set(key, prefix);
+  }
+  return prefix;
 }
 
 // Canonical inputs (e.g. re-canonicalising stored payloads) are already sorted; skip the sort then.

@@ -14,6 +14,9 @@ type AnyMethod = (this: unknown, ...args: unknown[]) => unknown;
  * in front of the class prototype: the class itself is untouched, so two Nest apps in one process
  * never see each other's wrappers, and Nest's router (which reads handlers from the instance's
  * prototype) calls the wrapped version. All metadata of the original method is copied across.
+ *
+ * Nest registers routes before `onModuleInit`, so `OversyncModule.configure()` (which runs before
+ * route registration in HTTP apps) triggers the scan; `onModuleInit` covers standalone contexts.
  */
 @Injectable()
 export class ScopeWriteExplorer implements OnModuleInit {
@@ -26,11 +29,19 @@ export class ScopeWriteExplorer implements OnModuleInit {
     private readonly context: ScopeWriteContext,
   ) {}
 
+  readonly #seen = new WeakSet<object>();
+
   onModuleInit(): void {
+    this.explore();
+  }
+
+  /** Wraps every not-yet-wrapped `@ScopeWrite` method of this app's instances. Idempotent. */
+  explore(): void {
     let count = 0;
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
       const instance: unknown = wrapper.instance;
-      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic()) continue;
+      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic() || this.#seen.has(instance)) continue;
+      this.#seen.add(instance);
       count += this.#wrapInstance(instance as Record<string, unknown>);
     }
     if (count > 0) this.#logger.log(`${count} @ScopeWrite method(s) wrapped`);

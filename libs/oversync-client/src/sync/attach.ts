@@ -1,0 +1,150 @@
+import { type CapabilitiesResponse, type ConnectResponse } from '@oversync/protocol';
+
+import {
+  AttachBindingConflictError,
+  AttachLifecycleUnsupportedError,
+  AttachLocalStateConflictError,
+} from '../errors/lifecycle.errors.js';
+import { isOversyncClientError } from '../errors/oversync-client.error.js';
+import { WireGuard } from '../transport/wire-guards.js';
+import { type RestoreInfo } from './rebuild.js';
+import { applySnapshot, downloadSnapshot } from './snapshot.js';
+import { type SyncContext } from './sync-context.js';
+
+/** `attach()` status strings. */
+export type AttachStatus = 'connected' | 'retry_later';
+/** `attach()` outcome strings (go-oversync). */
+export type AttachOutcome = 'resumed_attached_state' | 'used_remote_state' | 'seeded_from_local' | 'started_empty';
+
+/** Result of `attach(userId)`. */
+export type AttachResult =
+  | { status: 'connected'; outcome: AttachOutcome; restore?: RestoreInfo }
+  | { status: 'retry_later'; retryAfterSeconds: number };
+
+const UNSUPPORTED_STATUSES = new Set([404, 405, 501]);
+
+async function unsupportedAware<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isOversyncClientError(error, 'http_status') && UNSUPPORTED_STATUSES.has(error.details['status'] as number)) {
+      throw new AttachLifecycleUnsupportedError(`${operation} answered HTTP ${String(error.details['status'])}`, error);
+    }
+    throw error;
+  }
+}
+
+/** Reads (and caches) `GET /sync/capabilities`. */
+export async function fetchCapabilities(ctx: SyncContext, operation = 'connect_capabilities'): Promise<CapabilitiesResponse> {
+  const caps = await ctx.transport.retry(operation, () =>
+    ctx.transport.json<CapabilitiesResponse>('GET', '/sync/capabilities'),
+  );
+  if (typeof caps.features !== 'object' || caps.features === null) {
+    throw new AttachLifecycleUnsupportedError('capabilities carry no features map');
+  }
+  ctx.session.capabilities = caps;
+  return caps;
+}
+
+function markConnected(ctx: SyncContext, userId: string): void {
+  ctx.session.userId = userId;
+  ctx.session.connected = true;
+}
+
+/**
+ * Finishes a pending remote replace: downloads a snapshot and, in one transaction, discards the
+ * anonymous local rows, applies the snapshot and binds the user.
+ */
+async function finishRemoteReplace(ctx: SyncContext, userId: string): Promise<AttachResult> {
+  const download = await downloadSnapshot(ctx);
+  try {
+    applySnapshot(ctx, download, {
+      requireAttached: false,
+      keepDirty: false,
+      keepOutbox: false,
+      finalize: () => {
+        ctx.store.setAttachment({ bindingState: 'attached', attachedUserId: userId, pendingInitializationId: '' });
+        ctx.store.clearOperation();
+      },
+    });
+    await ctx.persist();
+  } finally {
+    await ctx.transport.bestEffortDelete(`/sync/snapshot-sessions/${encodeURIComponent(download.session.snapshot_id)}`);
+  }
+  markConnected(ctx, userId);
+  return {
+    status: 'connected',
+    outcome: 'used_remote_state',
+    restore: { bundleSeq: download.session.snapshot_bundle_seq, rowCount: download.session.row_count },
+  };
+}
+
+/**
+ * Binds the database to `userId` and connects the session (client-spec §10). Resuming the same
+ * attached user needs no network. A fresh binding resets the pull checkpoint and rebuild gate, so
+ * nothing of a previous user's state can leak into this one.
+ */
+export async function attachUser(ctx: SyncContext, userId: string): Promise<AttachResult> {
+  const operation = ctx.store.operation();
+  const attachment = ctx.store.attachment();
+  if (operation.kind === 'remote_replace') {
+    if (operation.targetUserId !== userId) {
+      throw new AttachLocalStateConflictError(
+        `a remote replace for user "${operation.targetUserId}" is pending; attach that user or detach() to cancel it`,
+      );
+    }
+    return finishRemoteReplace(ctx, userId);
+  }
+  if (attachment.bindingState === 'attached') {
+    if (attachment.attachedUserId !== userId) throw new AttachBindingConflictError(attachment.attachedUserId, userId);
+    if (attachment.currentSourceId !== ctx.session.sourceId) {
+      throw new AttachLocalStateConflictError('the attached state belongs to another source');
+    }
+    markConnected(ctx, userId);
+    return { status: 'connected', outcome: 'resumed_attached_state' };
+  }
+  const caps = await unsupportedAware('GET /sync/capabilities', () => fetchCapabilities(ctx));
+  if (caps.features.connect_lifecycle !== true) {
+    throw new AttachLifecycleUnsupportedError('capabilities report connect_lifecycle=false');
+  }
+  const guard = new WireGuard('connect');
+  const response = await unsupportedAware('POST /sync/connect', () =>
+    ctx.transport.retry('connect_request', () =>
+      ctx.transport.json<ConnectResponse>('POST', '/sync/connect', {
+        body: { has_local_pending_rows: ctx.store.dirtyCount() > 0 },
+      }),
+    ),
+  );
+  const raw = guard.object(response);
+  const bind = (pendingInitializationId: string) => {
+    ctx.db.transaction(() =>
+      ctx.store.setAttachment({
+        bindingState: 'attached',
+        attachedUserId: userId,
+        pendingInitializationId,
+        lastBundleSeqSeen: 0,
+        rebuildRequired: false,
+      }),
+    );
+  };
+  switch (response.resolution) {
+    case 'retry_later':
+      return { status: 'retry_later', retryAfterSeconds: Math.max(1, guard.int(raw, 'retry_after_seconds', 1)) };
+    case 'initialize_empty':
+      bind('');
+      await ctx.persist();
+      markConnected(ctx, userId);
+      return { status: 'connected', outcome: 'started_empty' };
+    case 'initialize_local':
+      bind(guard.string(raw, 'initialization_id'));
+      await ctx.persist();
+      markConnected(ctx, userId);
+      return { status: 'connected', outcome: 'seeded_from_local' };
+    case 'remote_authoritative':
+      ctx.db.transaction(() => ctx.store.setOperation({ kind: 'remote_replace', targetUserId: userId }));
+      await ctx.persist();
+      return finishRemoteReplace(ctx, userId);
+    default:
+      return guard.fail(`unknown resolution ${String(raw['resolution'])}`);
+  }
+}

@@ -1,0 +1,206 @@
+import { isOversyncClientError } from '../errors/oversync-client.error.js';
+import { readWatchStream } from '../transport/watch-stream.js';
+
+/** Background sync tuning. */
+export interface BackgroundSyncOptions {
+  /**
+   * Delay after a precondition failure and the first error backoff.
+   * @default 1000
+   */
+  minBackoffMs?: number;
+  /**
+   * Cap of the doubling error backoff.
+   * @default 60000
+   */
+  maxBackoffMs?: number;
+  /**
+   * Sync interval when no watch stream is open (polling).
+   * @default 10000
+   */
+  pollIntervalMs?: number;
+  /**
+   * `'auto'` opens `GET /sync/watch` when capabilities advertise `bundle_change_watch`; `'off'` polls.
+   * @default 'auto'
+   */
+  watch?: 'auto' | 'off';
+  /**
+   * Safety sync interval while a watch stream is open.
+   * @default 60000
+   */
+  watchFallbackIntervalMs?: number;
+  /**
+   * Delay between a local write and the push it triggers (coalesces bursts).
+   * @default 200
+   */
+  localChangeDebounceMs?: number;
+}
+
+/** What the loops need from the client. */
+export interface BackgroundSyncDeps {
+  /** One full sync (push, then pull) through the client's public entry point. */
+  sync(): Promise<unknown>;
+  /** True when attached and connected (checked without network). */
+  isConnected(): boolean;
+  /** Whether to use watch (capabilities, cached). */
+  watchSupported(signal: AbortSignal): Promise<boolean>;
+  /** Opens the SSE response for the current checkpoint and source. */
+  openWatch(signal: AbortSignal): Promise<Response>;
+  lastBundleSeqSeen(): number;
+  onError(error: unknown): void;
+}
+
+const LIFECYCLE_CODES = new Set(['open_required', 'attach_required', 'destructive_transition_in_progress']);
+
+/**
+ * Two cooperating loops: a sync loop (push + pull on a timer, on local writes and on watch events,
+ * with doubling backoff on errors) and, when the server supports it, a watch loop that keeps an SSE
+ * stream open and wakes the sync loop for every new bundle. Watch events never write to SQLite.
+ */
+export class BackgroundSync {
+  readonly #o: Required<BackgroundSyncOptions>;
+  #abort = new AbortController();
+  #running = false;
+  #kicked = false;
+  #watching = false;
+  #wake: (() => void) | undefined;
+  #debounce: ReturnType<typeof setTimeout> | undefined;
+  #loops: Promise<void>[] = [];
+
+  constructor(
+    private readonly deps: BackgroundSyncDeps,
+    options: BackgroundSyncOptions = {},
+  ) {
+    this.#o = {
+      minBackoffMs: options.minBackoffMs ?? 1000,
+      maxBackoffMs: options.maxBackoffMs ?? 60_000,
+      pollIntervalMs: options.pollIntervalMs ?? 10_000,
+      watch: options.watch ?? 'auto',
+      watchFallbackIntervalMs: options.watchFallbackIntervalMs ?? 60_000,
+      localChangeDebounceMs: options.localChangeDebounceMs ?? 200,
+    };
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  /** True while a watch stream is open. */
+  get watching(): boolean {
+    return this.#watching;
+  }
+
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#abort = new AbortController();
+    this.#loops = [this.#syncLoop()];
+    if (this.#o.watch === 'auto') this.#loops.push(this.#watchLoop());
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#abort.abort();
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+    this.#debounce = undefined;
+    this.#wake?.();
+    await Promise.allSettled(this.#loops);
+    this.#loops = [];
+  }
+
+  /** Runs a sync cycle as soon as possible. */
+  kick(): void {
+    this.#kicked = true;
+    this.#wake?.();
+  }
+
+  /** A local write happened: sync after the debounce delay. */
+  notifyLocalChange(): void {
+    if (!this.#running || this.#debounce !== undefined) return;
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      this.kick();
+    }, this.#o.localChangeDebounceMs);
+  }
+
+  /** Sleeps; `wakeable` sleeps also end on `kick()`. Always ends on `stop()`. */
+  #sleep(ms: number, wakeable: boolean): Promise<void> {
+    if (!this.#running || (wakeable && this.#kicked)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#abort.signal.removeEventListener('abort', done);
+        if (this.#wake === wake) this.#wake = undefined;
+        resolve();
+      };
+      const wake = wakeable ? done : undefined;
+      const timer = setTimeout(done, ms);
+      this.#abort.signal.addEventListener('abort', done, { once: true });
+      if (wake) this.#wake = wake;
+    });
+  }
+
+  async #syncLoop(): Promise<void> {
+    let backoff = this.#o.minBackoffMs;
+    while (this.#running) {
+      if (!this.deps.isConnected()) {
+        await this.#sleep(this.#o.minBackoffMs, true);
+        continue;
+      }
+      this.#kicked = false;
+      try {
+        await this.deps.sync();
+        backoff = this.#o.minBackoffMs;
+        await this.#sleep(this.#watching ? this.#o.watchFallbackIntervalMs : this.#o.pollIntervalMs, true);
+      } catch (error) {
+        if (!this.#running) return;
+        const code = isOversyncClientError(error) ? error.code : '';
+        if (code === 'sync_in_progress' || LIFECYCLE_CODES.has(code)) {
+          backoff = this.#o.minBackoffMs;
+          await this.#sleep(this.#o.minBackoffMs, code === 'sync_in_progress');
+          continue;
+        }
+        this.deps.onError(error);
+        await this.#sleep(backoff, false);
+        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+      }
+    }
+  }
+
+  async #watchLoop(): Promise<void> {
+    let backoff = this.#o.minBackoffMs;
+    const signal = this.#abort.signal;
+    while (this.#running) {
+      if (!this.deps.isConnected()) {
+        await this.#sleep(this.#o.minBackoffMs, false);
+        continue;
+      }
+      try {
+        if (!(await this.deps.watchSupported(signal))) return;
+        const response = await this.deps.openWatch(signal);
+        this.#watching = true;
+        backoff = this.#o.minBackoffMs;
+        await readWatchStream(
+          response,
+          (event) => {
+            if (event.bundle_seq > this.deps.lastBundleSeqSeen()) this.kick();
+          },
+          signal,
+        );
+      } catch (error) {
+        if (!this.#running) return;
+        if (isOversyncClientError(error, 'http_status') && error.details['error'] === 'bundle_change_watch_forbidden') {
+          this.#watching = false;
+          return;
+        }
+        this.deps.onError(error);
+      }
+      this.#watching = false;
+      if (!this.#running) return;
+      // The stream ended or failed: pull once now in case an event was missed, then reconnect.
+      this.kick();
+      await this.#sleep(backoff, false);
+      backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+    }
+  }
+}

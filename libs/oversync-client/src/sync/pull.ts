@@ -1,0 +1,115 @@
+import { type Bundle, type PullResponse } from '@oversync/protocol';
+
+import { isOversyncClientError } from '../errors/oversync-client.error.js';
+import { WireGuard } from '../transport/wire-guards.js';
+import { authoritativeApply, deleteLocal, upsertWire } from './local-rows.js';
+import { keepSourceRebuild, type RestoreInfo } from './rebuild.js';
+import { wireKeyToLocalKey } from './row-codec.js';
+import { type SyncContext } from './sync-context.js';
+
+/** Outcome of `pullToStable()` / `rebuild()`, with go-oversync's strings. */
+export type RemoteOutcome = 'already_at_target' | 'applied_incremental' | 'applied_snapshot' | 'skipped_paused';
+
+/** Result of a pull or rebuild. */
+export interface RemoteSyncReport {
+  outcome: RemoteOutcome;
+  /** Present when a snapshot was applied. */
+  restore?: RestoreInfo;
+}
+
+function validatePage(ctx: SyncContext, raw: Record<string, unknown>, after: number, stable: number | undefined) {
+  const guard = new WireGuard('pull');
+  const stableSeq = guard.int(raw, 'stable_bundle_seq', 0);
+  if (stableSeq < after) guard.fail(`stable_bundle_seq ${stableSeq} is below after_bundle_seq ${after}`);
+  if (stable !== undefined && stableSeq !== stable) guard.fail(`stable bundle seq changed from ${stable} to ${stableSeq}`);
+  const bundles = guard.array(raw, 'bundles').map((value): Bundle => {
+    const b = guard.object(value, 'bundle');
+    return {
+      bundle_seq: guard.int(b, 'bundle_seq', 1),
+      source_id: guard.string(b, 'source_id'),
+      source_bundle_id: guard.int(b, 'source_bundle_id', 1),
+      rows: guard.array(b, 'rows').map((r) => guard.bundleRow(r)),
+    };
+  });
+  if (bundles.length > 0 && stableSeq === 0) guard.fail('missing stable_bundle_seq');
+  let previous = after;
+  for (const bundle of bundles) {
+    if (bundle.bundle_seq <= previous) guard.fail(`bundle_seq ${bundle.bundle_seq} does not increase above ${previous}`);
+    if (bundle.bundle_seq > stableSeq) guard.fail(`bundle_seq ${bundle.bundle_seq} exceeds stable ${stableSeq}`);
+    for (const row of bundle.rows) if (row.schema !== ctx.schema) guard.fail(`row schema ${row.schema} is not ${ctx.schema}`);
+    previous = bundle.bundle_seq;
+  }
+  return { stable: stableSeq, bundles, hasMore: guard.bool(raw, 'has_more'), guard };
+}
+
+/**
+ * Applies one complete bundle in its own transaction. Rows at or below the known row version are
+ * skipped (idempotent; own bundles arrive already applied). A key with a pending local intent
+ * (written while the pull was in flight) keeps its local value and intent; only its row version
+ * advances, so the next push conflicts and the resolver decides.
+ */
+function applyBundle(ctx: SyncContext, bundle: Bundle): void {
+  authoritativeApply(ctx, () => {
+    for (const row of bundle.rows) {
+      const table = ctx.tables.get(row.table);
+      const keyText = wireKeyToLocalKey(table, row.key);
+      const keyJson = ctx.store.localKeyJson(table.keyColumn.wireName, keyText);
+      const state = ctx.store.rowState(table.name, keyJson);
+      if (state && state.rowVersion >= row.row_version) continue;
+      const deleted = row.op === 'DELETE';
+      if (!ctx.store.dirty(table.name, keyJson)) {
+        if (deleted) deleteLocal(ctx, table, keyText);
+        else upsertWire(ctx, table, row.payload ?? {});
+      }
+      ctx.store.setRowState(table.name, keyJson, row.row_version, deleted);
+    }
+    const seen = ctx.store.attachment().lastBundleSeqSeen;
+    ctx.store.setAttachment({ lastBundleSeqSeen: Math.max(seen, bundle.bundle_seq) });
+  });
+}
+
+/**
+ * Pulls complete bundles up to a `stable_bundle_seq` frozen by the first response, applying each
+ * bundle atomically and persisting after every page, so the checkpoint only moves after a durable
+ * apply. `history_pruned` falls back to a keep-source snapshot rebuild.
+ *
+ * Preconditions (connected, no dirty rows or outbox, …) are checked by the caller.
+ */
+export async function pullToStable(ctx: SyncContext): Promise<RemoteSyncReport> {
+  let after = ctx.store.attachment().lastBundleSeqSeen;
+  let stable: number | undefined;
+  let applied = false;
+  for (;;) {
+    let raw: PullResponse;
+    try {
+      raw = await ctx.transport.retry('pull_request', () =>
+        ctx.transport.json<PullResponse>('GET', '/sync/pull', {
+          query: { after_bundle_seq: after, max_bundles: ctx.limits.downloadLimit, target_bundle_seq: stable },
+        }),
+      );
+    } catch (error) {
+      if (isOversyncClientError(error, 'http_status') && error.details['error'] === 'history_pruned') {
+        return { outcome: 'applied_snapshot', restore: await keepSourceRebuild(ctx) };
+      }
+      throw error;
+    }
+    const page = validatePage(ctx, raw as unknown as Record<string, unknown>, after, stable);
+    stable = page.stable;
+    try {
+      for (const bundle of page.bundles) {
+        applyBundle(ctx, bundle);
+        after = bundle.bundle_seq;
+        applied = true;
+      }
+    } finally {
+      await ctx.persist();
+    }
+    if (after >= stable) break;
+    if (!page.hasMore) {
+      page.guard.fail(
+        page.bundles.length === 0 ? 'pull ended before reaching stable bundle seq' : 'pull ended early',
+      );
+    }
+  }
+  return { outcome: applied ? 'applied_incremental' : 'already_at_target' };
+}

@@ -1,0 +1,109 @@
+import { isPushConflictErrorBody, isSourceRecoveryReason } from '@oversync/protocol';
+
+import { isOversyncClientError } from '../errors/oversync-client.error.js';
+import { ConflictRetryExhaustedError, PushConflictError } from '../errors/sync.errors.js';
+import { type HttpStatusError } from '../errors/transport.errors.js';
+import { resolvePushConflict } from './conflict-resolution.js';
+import { freezeOutbox } from './freeze.js';
+import { fetchCommittedRows, uploadBundle, type CommittedBundleInfo } from './push-transfer.js';
+import { keepSourceRebuild } from './rebuild.js';
+import { replayCommittedBundle } from './replay.js';
+import { enterSourceRecovery, resetInitialization } from './source-recovery.js';
+import { type SyncContext } from './sync-context.js';
+import { type OutboxBundle } from './sync-state.store.js';
+
+/** Outcome of `pushPending()`, with go-oversync's strings. */
+export type PushOutcome = 'no_change' | 'committed' | 'skipped_paused';
+
+const MAX_CONFLICT_RETRIES = 2;
+
+/**
+ * Pushes at most one bundle: freezes the dirty set (or resumes the existing outbox), uploads,
+ * commits, fetches and verifies the committed rows and replays them locally. Every durable step is
+ * persisted before the next network call, so a crash anywhere resumes under the same
+ * `(source_id, source_bundle_id)`. Structured conflicts are resolved and retried at most twice.
+ *
+ * Preconditions (connected, no recovery, no rebuild gate) are checked by the caller.
+ */
+export async function pushPending(ctx: SyncContext): Promise<PushOutcome> {
+  for (let retry = 0; ; retry++) {
+    const bundle = freezeOutbox(ctx);
+    await ctx.persist();
+    if (!bundle) return 'no_change';
+    try {
+      await transfer(ctx, bundle);
+      return 'committed';
+    } catch (error) {
+      const conflict = structuredConflict(error);
+      if (!conflict) return handleFailure(ctx, error);
+      await resolvePushConflict(ctx, conflict.body, conflict.message);
+      if (ctx.store.dirtyCount() === 0 && ctx.store.outbox().state === 'none') return 'no_change';
+      if (retry >= MAX_CONFLICT_RETRIES) throw new ConflictRetryExhaustedError(MAX_CONFLICT_RETRIES, ctx.store.dirtyCount());
+    }
+  }
+}
+
+/** Upload (unless already committed remotely), fetch + verify, replay. The whole chain is retried. */
+async function transfer(ctx: SyncContext, frozen: OutboxBundle): Promise<void> {
+  const { info, rows } = await ctx.transport.retry('push_pending', async () => {
+    const bundle = ctx.store.outbox();
+    let committed: CommittedBundleInfo;
+    if (bundle.state === 'committed_remote') {
+      committed = {
+        bundleSeq: bundle.remoteBundleSeq,
+        sourceId: bundle.sourceId,
+        sourceBundleId: bundle.sourceBundleId,
+        rowCount: bundle.rowCount,
+        bundleHash: bundle.remoteBundleHash,
+        alreadyCommitted: false,
+      };
+    } else {
+      committed = await uploadBundle(ctx, bundle.state === 'none' ? frozen : bundle);
+      ctx.db.transaction(() => {
+        ctx.store.setAttachment({ pendingInitializationId: '' });
+        ctx.store.setOutbox({
+          state: 'committed_remote',
+          remoteBundleSeq: committed.bundleSeq,
+          remoteBundleHash: committed.bundleHash,
+          rowCount: committed.rowCount,
+          initializationId: '',
+        });
+      });
+      await ctx.persist();
+    }
+    return { info: committed, rows: await fetchCommittedRows(ctx, committed) };
+  });
+  await ctx.hooks.beforePushReplay?.();
+  replayCommittedBundle(ctx, ctx.store.outbox(), info, rows);
+  await ctx.persist();
+}
+
+function structuredConflict(error: unknown) {
+  if (!isOversyncClientError(error, 'http_status')) return null;
+  const body = (error as HttpStatusError).details.body;
+  if (!isPushConflictErrorBody(body)) return null;
+  return { body: body.conflict, message: body.message };
+}
+
+/** Maps a failed transfer to the durable state transition the protocol asks for. */
+async function handleFailure(ctx: SyncContext, error: unknown): Promise<PushOutcome> {
+  const http = isOversyncClientError(error, 'http_status') ? (error as HttpStatusError) : undefined;
+  if (!http) throw error;
+  const { error: code, serverMessage, body, status } = http.details;
+  if (code === 'push_conflict') throw new PushConflictError(null, `${status} ${serverMessage}`, error);
+  if (code === 'initialization_expired' || code === 'initialization_stale') {
+    return resetInitialization(ctx, code, error);
+  }
+  const outbox = ctx.store.outbox();
+  if (code === 'history_pruned' && outbox.state === 'committed_remote') {
+    // The bundle is committed but its rows are no longer fetchable: the snapshot contains it.
+    const rebaseKeys = new Set(ctx.store.outboxRows().map((r) => `${r.table}\u0000${r.keyJson}`));
+    await keepSourceRebuild(ctx, { sourceBundleFloor: outbox.sourceBundleId + 1, rebaseKeys });
+    return 'committed';
+  }
+  if (isSourceRecoveryReason(code) && outbox.state === 'prepared') {
+    const replacedBy = code === 'source_retired' ? body?.['replaced_by_source_id'] : undefined;
+    return enterSourceRecovery(ctx, code, serverMessage, typeof replacedBy === 'string' ? replacedBy : undefined, error);
+  }
+  throw error;
+}
