@@ -1,55 +1,40 @@
 /**
- * A minimal promise mutex. `tryAcquire` never waits (the client's public operations fail fast with
- * `sync_in_progress`); `runExclusive` queues (used for persistence writes).
+ * A fail-fast mutex for the client's public operations: `tryAcquire` never waits (a second
+ * operation fails with `sync_in_progress`), and `idle()` lets `close()` wait for the running one.
  */
 export class AsyncMutex {
-  #tail: Promise<void> = Promise.resolve();
-  #held = false;
   #label = '';
+  #token: object | undefined;
+  #idle: Promise<void> = Promise.resolve();
 
-  /** True while someone holds the mutex. */
+  /** True while an operation holds the mutex. */
   get isLocked(): boolean {
-    return this.#held;
+    return this.#label !== '';
   }
 
-  /** The label given by the current holder (for error messages). */
+  /** The label of the current holder (for error messages). */
   get holder(): string {
     return this.#label;
   }
 
   /** Takes the mutex if it is free, else returns `null`. Call the returned function to release. */
   tryAcquire(label: string): (() => void) | null {
-    if (this.#held) return null;
-    this.#held = true;
-    this.#label = label;
-    let release!: () => void;
-    const done = new Promise<void>((resolve) => (release = resolve));
-    this.#tail = this.#tail.then(() => done);
-    let released = false;
+    if (this.#label !== '') return null;
+    const token = {};
+    this.#token = token;
+    this.#label = label || 'operation';
+    let resolve!: () => void;
+    this.#idle = new Promise<void>((r) => (resolve = r));
     return () => {
-      if (released) return;
-      released = true;
-      this.#held = false;
+      if (this.#token !== token) return;
+      this.#token = undefined;
       this.#label = '';
-      release();
+      resolve();
     };
   }
 
-  /** Waits for the mutex, runs `fn`, then releases. */
-  async runExclusive<T>(label: string, fn: () => Promise<T> | T): Promise<T> {
-    const previous = this.#tail;
-    let release!: () => void;
-    const done = new Promise<void>((resolve) => (release = resolve));
-    this.#tail = previous.then(() => done);
-    await previous;
-    this.#held = true;
-    this.#label = label;
-    try {
-      return await fn();
-    } finally {
-      this.#held = false;
-      this.#label = '';
-      release();
-    }
+  /** Resolves when no operation holds the mutex. */
+  async idle(): Promise<void> {
+    while (this.#label !== '') await this.#idle;
   }
 }

@@ -92,7 +92,6 @@ export async function uploadBundle(ctx: SyncContext, bundle: OutboxBundle): Prom
         chunkGuard.fail(`next_expected_row_ordinal must be ${start + chunk.length}`);
       }
     }
-    await ctx.hooks.beforePushCommit?.();
     const commitGuard = new WireGuard('push commit');
     const committed = commitGuard.object(
       await ctx.transport.json<PushSessionCommitResponse>('POST', `${sessionPath}/commit`),

@@ -73,7 +73,6 @@ async function transfer(ctx: SyncContext, frozen: OutboxBundle): Promise<void> {
     }
     return { info: committed, rows: await fetchCommittedRows(ctx, committed) };
   });
-  await ctx.hooks.beforePushReplay?.();
   replayCommittedBundle(ctx, ctx.store.outbox(), info, rows);
   await ctx.persist();
 }

@@ -54,14 +54,6 @@ export interface SyncSession {
   capabilities: CapabilitiesResponse | undefined;
 }
 
-/** One-shot test hooks (crash simulation between steps). */
-export interface SyncHooks {
-  /** After all chunks are uploaded, before commit. */
-  beforePushCommit?: () => void | Promise<void>;
-  /** After the committed bundle is fetched and verified, before the local replay. */
-  beforePushReplay?: () => void | Promise<void>;
-}
-
 /** Everything the sync modules share. */
 export interface SyncContext {
   readonly db: SqlJsAdapter;
@@ -72,7 +64,6 @@ export interface SyncContext {
   readonly limits: SyncLimits;
   readonly resolver: ConflictResolver;
   readonly session: SyncSession;
-  readonly hooks: SyncHooks;
   /** Exports and saves the database; resolves once durable. */
   persist(): Promise<void>;
 }

@@ -1,0 +1,125 @@
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { businessSchemaSql, businessTables, execSql } from '../../../../test/support/business-schema.js';
+import { createTestDatabase, type TestDatabase } from '../../../../test/support/test-database.js';
+import { UnsupportedSchemaError } from '../errors/index.js';
+import { resolveOversyncOptions } from '../oversync-options.resolver.js';
+import { SchemaBootstrapper } from './schema-bootstrapper.js';
+import { SYNC_LAYOUT } from './sync-layout.constants.js';
+
+describe('SchemaBootstrapper (real PostgreSQL)', () => {
+  let db: TestDatabase;
+  let kysely: Kysely<unknown>;
+  const q = (text: string) => execSql(db.url, text);
+  const boot = (tables = businessTables('business'), k = kysely) =>
+    new SchemaBootstrapper(k, resolveOversyncOptions({ database: { kysely: k }, registeredTables: tables })).run();
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    await q(businessSchemaSql('business'));
+    const pool = new pg.Pool({ connectionString: db.url, max: 12 });
+    pool.on('error', () => undefined);
+    kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  });
+  afterAll(async () => {
+    await kysely.destroy();
+    await db.drop();
+  });
+
+  it('creates the layout marker and an exact catalog sorted by schema.table, with all the indexes', async () => {
+    const result = await boot();
+    expect(result.createdLayout).toBe(true);
+    expect((await q(`SELECT * FROM sync.meta`)).rows).toEqual([
+      { singleton_key: true, protocol_label: SYNC_LAYOUT.protocolLabel, layout_name: SYNC_LAYOUT.layoutName },
+    ]);
+    const catalog = await q(`SELECT table_id, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id`);
+    expect(catalog.rows.map((r) => [r.table_id, r.table_name, r.sync_key_column, r.sync_key_kind])).toEqual([
+      [1, 'categories', 'id', 1],
+      [2, 'docs', 'doc_id', 2],
+      [3, 'files', 'id', 1],
+      [4, 'posts', 'id', 1],
+      [5, 'typed_rows', 'id', 1],
+      [6, 'users', 'id', 1],
+    ]);
+    const indexes = (await q(`SELECT indexname FROM pg_indexes WHERE schemaname = 'sync'`)).rows.map((r) => r.indexname);
+    expect(indexes).toEqual(
+      expect.arrayContaining(['bcs_tx_user_ordinal_idx', 'rs_user_live_snapshot_idx', 'ps_expires_at_idx', 'ss_expires_at_idx', 'ssr_snapshot_table_key_idx']),
+    );
+    expect((await q(`SELECT to_regclass('sync.applied_pushes') AS t`)).rows[0].t).toBeNull();
+    const triggers = await q(`SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'business' AND t.tgname LIKE 'oversync_%'`);
+    expect(triggers.rows[0].n).toBe(6 * 5);
+    expect(result.foreignKeys.tableOrder.indexOf('business.users')).toBeLessThan(result.foreignKeys.tableOrder.indexOf('business.posts'));
+  });
+
+  it('is idempotent: a second run verifies, creates nothing and re-installs dropped triggers', async () => {
+    await q(`DROP TRIGGER oversync_owner_guard ON business.users`);
+    const again = await boot();
+    expect(again.createdLayout).toBe(false);
+    const guard = await q(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'oversync_owner_guard' AND tgrelid = 'business.users'::regclass`);
+    expect(guard.rows[0].n).toBe(1);
+  });
+
+  it('survives several instances bootstrapping at once', async () => {
+    const results = await Promise.all(Array.from({ length: 6 }, () => boot()));
+    expect(results.every((r) => r.createdLayout === false)).toBe(true);
+    expect((await q(`SELECT count(*)::int AS n FROM sync.table_catalog`)).rows[0].n).toBe(6);
+  });
+
+  it('fails closed when the registered tables differ from the stored catalog', async () => {
+    const err = await boot(businessTables('business').slice(0, 5)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnsupportedSchemaError);
+    expect((err as UnsupportedSchemaError).details.rule).toBe('catalog_mismatch');
+    expect((err as Error).message).toMatch(/Fix: /);
+  });
+
+  it('refuses a layout marker it does not know and a foreign sync schema', async () => {
+    await q(`UPDATE sync.meta SET layout_name = 'server_postgres_sync_v1'`);
+    await expect(boot()).rejects.toThrow(/unsupported layout/);
+    await q(`UPDATE sync.meta SET layout_name = '${SYNC_LAYOUT.layoutName}'`);
+
+    const other = await createTestDatabase();
+    const pool = new pg.Pool({ connectionString: other.url });
+    const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await execSql(other.url, businessSchemaSql('business') + `CREATE SCHEMA sync; CREATE TABLE sync.foreign_thing (id int);`);
+      await expect(boot(businessTables('business'), k2)).rejects.toThrow(/existing sync schema uses unsupported layout/);
+      await execSql(other.url, `DROP TABLE sync.foreign_thing; CREATE TABLE sync.meta (x int);`);
+      await expect(boot(businessTables('business'), k2)).rejects.toThrow(/missing required marker tables/);
+    } finally {
+      await k2.destroy();
+      await other.drop();
+    }
+  });
+
+  it('creates the layout exactly once when several instances start at once on a fresh database', async () => {
+    const fresh = await createTestDatabase();
+    const pool = new pg.Pool({ connectionString: fresh.url, max: 12 });
+    const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await execSql(fresh.url, businessSchemaSql('business'));
+      const results = await Promise.all(Array.from({ length: 5 }, () => boot(businessTables('business'), k2)));
+      expect(results.filter((r) => r.createdLayout)).toHaveLength(1);
+      expect((await execSql(fresh.url, `SELECT count(*)::int AS n FROM sync.meta`)).rows[0].n).toBe(1);
+    } finally {
+      await k2.destroy();
+      await fresh.drop();
+    }
+  });
+
+  it('leaves no layout behind when foreign keys are rejected', async () => {
+    const other = await createTestDatabase();
+    const pool = new pg.Pool({ connectionString: other.url });
+    const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      await execSql(other.url, businessSchemaSql('business'));
+      const onlyPosts = businessTables('business').filter((t) => t.table === 'posts');
+      await expect(boot(onlyPosts, k2)).rejects.toThrow(/FK-closed/);
+      const { rows } = await sql<{ s: string | null }>`SELECT to_regnamespace('sync')::text AS s`.execute(k2);
+      expect(rows[0]!.s).toBeNull();
+    } finally {
+      await k2.destroy();
+      await other.drop();
+    }
+  });
+});
