@@ -97,7 +97,8 @@ export interface ResolvedClientOptions {
 
 function positiveInt(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value <= 0) throw new InvalidConfigError(`${name} must be a positive integer`);
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new InvalidConfigError(`${name} must be a positive integer`);
   return value;
 }
 
@@ -108,7 +109,8 @@ export function resolveClientOptions(options: OversyncClientOptions): ResolvedCl
   if (typeof options.getToken !== 'function') throw new InvalidConfigError('`getToken` must be a function');
   const schema = options.schema?.trim().toLowerCase();
   if (!schema) throw new InvalidConfigError('`schema` is required: there is no default schema');
-  if (!/^[a-z0-9_]+$/.test(schema)) throw new InvalidConfigError(`schema "${schema}" must match ^[a-z0-9_]+$`);
+  if (!/^[a-z0-9_]+$/.test(schema))
+    throw new InvalidConfigError(`schema "${schema}" must match ^[a-z0-9_]+$`);
   const fetchImpl = options.fetch ?? (globalThis.fetch ? globalThis.fetch.bind(globalThis) : undefined);
   if (!fetchImpl) throw new InvalidConfigError('no `fetch` available; pass options.fetch');
   const downloadLimit = positiveInt(options.downloadLimit, 1000, 'downloadLimit');

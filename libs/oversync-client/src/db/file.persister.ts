@@ -1,6 +1,15 @@
 import { type OversyncPersister } from './persister.types.js';
 
-type FsPromises = typeof import('node:fs/promises');
+/** The slice of `node:fs/promises` this persister uses (typed locally: the build has no Node types). */
+interface FsPromises {
+  readFile(path: string): Promise<Uint8Array>;
+  open(
+    path: string,
+    flags: string,
+  ): Promise<{ writeFile(data: Uint8Array): Promise<void>; sync(): Promise<void>; close(): Promise<void> }>;
+  rename(from: string, to: string): Promise<void>;
+  rm(path: string, options: { force: boolean }): Promise<void>;
+}
 
 /**
  * Stores the database image in a file (Node.js only). Writes go to a temporary file that is

@@ -45,8 +45,7 @@ export function isOversyncClientError<C extends ClientErrorCode>(
   code?: C,
 ): error is OversyncClientError & { code: C } {
   if (typeof error !== 'object' || error === null) return false;
-  const branded =
-    error instanceof OversyncClientError || (error as Record<symbol, unknown>)[BRAND] === true;
+  const branded = error instanceof OversyncClientError || (error as Record<symbol, unknown>)[BRAND] === true;
   if (!branded) return false;
   return code === undefined || (error as OversyncClientError).code === code;
 }

@@ -68,7 +68,10 @@ export class SourceReplacementDivergedError extends OversyncClientError<{
 }
 
 /** A push conflict the client could not resolve (unknown key or no structured conflict). */
-export class PushConflictError extends OversyncClientError<{ conflict: PushConflict | null; serverMessage: string }> {
+export class PushConflictError extends OversyncClientError<{
+  conflict: PushConflict | null;
+  serverMessage: string;
+}> {
   override readonly name = 'PushConflictError';
   constructor(conflict: PushConflict | null, serverMessage: string, cause?: unknown) {
     super(
@@ -115,6 +118,11 @@ export class ConflictRetryExhaustedError extends OversyncClientError<{
 export class InvalidRowError extends OversyncClientError<{ table: string; reason: string }> {
   override readonly name = 'InvalidRowError';
   constructor(table: string, reason: string, cause?: unknown) {
-    super(ClientErrorCode.InvalidRow, `invalid row for table "${table}": ${reason}`, { table, reason }, { cause });
+    super(
+      ClientErrorCode.InvalidRow,
+      `invalid row for table "${table}": ${reason}`,
+      { table, reason },
+      { cause },
+    );
   }
 }

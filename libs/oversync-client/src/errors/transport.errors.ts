@@ -32,9 +32,14 @@ export class NetworkError extends OversyncClientError<{ method: string; path: st
   override readonly name = 'NetworkError';
   constructor(method: string, path: string, cause: unknown) {
     const reason = cause instanceof Error ? cause.message : String(cause);
-    super(ClientErrorCode.Network, `${method} ${path} failed before an HTTP answer: ${reason}`, { method, path }, {
-      cause,
-    });
+    super(
+      ClientErrorCode.Network,
+      `${method} ${path} failed before an HTTP answer: ${reason}`,
+      { method, path },
+      {
+        cause,
+      },
+    );
   }
 }
 

@@ -54,10 +54,7 @@ export function upsertSql(table: TableSpec): string {
   const updates = table.columns
     .filter((c) => c !== table.keyColumn)
     .map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
-  const conflict =
-    updates.length === 0
-      ? 'DO NOTHING'
-      : `DO UPDATE SET ${updates.join(', ')}`;
+  const conflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
   return (
     `INSERT INTO ${quoteIdent(table.sqlName)} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) ` +
     `ON CONFLICT(${quoteIdent(table.keyColumn.name)}) ${conflict}`

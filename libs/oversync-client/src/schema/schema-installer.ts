@@ -13,7 +13,11 @@ import { buildTriggers, TRIGGER_SUFFIXES, triggerName } from './triggers.js';
  *
  * @returns the table specs in apply order (parents first).
  */
-export function installSchema(adapter: SqlJsAdapter, schema: string, configs: readonly SyncTableConfig[]): TableSpec[] {
+export function installSchema(
+  adapter: SqlJsAdapter,
+  schema: string,
+  configs: readonly SyncTableConfig[],
+): TableSpec[] {
   // foreign_keys cannot change inside a transaction; sql.js connections start with it off.
   adapter.exec('PRAGMA foreign_keys = ON');
   return adapter.transaction(() => {
@@ -40,12 +44,15 @@ export function installSchema(adapter: SqlJsAdapter, schema: string, configs: re
       .map((r) => r.t)
       .filter((t) => !configured.has(t));
     for (const table of legacy) {
-      for (const suffix of TRIGGER_SUFFIXES) adapter.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(triggerName(table, suffix))}`);
+      for (const suffix of TRIGGER_SUFFIXES)
+        adapter.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(triggerName(table, suffix))}`);
       adapter.run('DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ?', [schema, table]);
     }
     for (const spec of specs) {
       for (const [name, sql] of buildTriggers(schema, spec)) {
-        const existing = adapter.scalar("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", [name]);
+        const existing = adapter.scalar("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", [
+          name,
+        ]);
         if (existing === sql) continue;
         adapter.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(name)}`);
         adapter.exec(sql);
@@ -63,7 +70,11 @@ export function installSchema(adapter: SqlJsAdapter, schema: string, configs: re
  * Records every existing row of every managed table as a dirty `INSERT` with base 0 (first open
  * only), using the same key and payload expressions as the triggers.
  */
-export function captureExistingRows(adapter: SqlJsAdapter, schema: string, specs: readonly TableSpec[]): void {
+export function captureExistingRows(
+  adapter: SqlJsAdapter,
+  schema: string,
+  specs: readonly TableSpec[],
+): void {
   for (const spec of specs) {
     adapter.run(
       'INSERT OR IGNORE INTO _sync_dirty_rows (schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal, updated_at) ' +

@@ -56,7 +56,8 @@ function quoteIdent(name: string): string {
 function introspect(adapter: SqlJsAdapter, config: SyncTableConfig) {
   const name = config.table.trim().toLowerCase();
   if (!name) throw new InvalidConfigError('a table name is empty');
-  if (name.includes('.')) throw new InvalidConfigError(`table "${config.table}" must not include a schema qualifier`);
+  if (name.includes('.'))
+    throw new InvalidConfigError(`table "${config.table}" must not include a schema qualifier`);
   const master = adapter.get<{ name: string }>(
     "SELECT name FROM sqlite_master WHERE type = 'table' AND lower(name) = ?",
     [name],
@@ -90,10 +91,16 @@ export function loadTableSpecs(adapter: SqlJsAdapter, configs: readonly SyncTabl
     if (!column) throw new InvalidConfigError(`sync key column "${name}.${keyName}" does not exist`);
     const pkColumns = info.filter((c) => c.pk > 0);
     if (column.pk === 0 || pkColumns.length !== 1) {
-      throw new InvalidConfigError(`sync key column "${name}.${keyName}" must be the table's single PRIMARY KEY`);
+      throw new InvalidConfigError(
+        `sync key column "${name}.${keyName}" must be the table's single PRIMARY KEY`,
+      );
     }
     const type = column.type.toLowerCase();
-    const kind: KeyKind | undefined = type.includes('blob') ? 'uuid' : type.includes('text') ? 'text' : undefined;
+    const kind: KeyKind | undefined = type.includes('blob')
+      ? 'uuid'
+      : type.includes('text')
+        ? 'text'
+        : undefined;
     if (!kind) {
       throw new InvalidConfigError(
         `table "${name}" key "${keyName}" is ${column.type || 'untyped'}; oversync supports only TEXT keys and UUID-backed BLOB keys`,
@@ -109,8 +116,9 @@ export function loadTableSpecs(adapter: SqlJsAdapter, configs: readonly SyncTabl
     const uuidFks = new Set<string>();
     const parents = new Set<string>();
     for (const group of byId.values()) {
-      if (group.length > 1) throw new InvalidConfigError(`table "${name}" has unsupported composite foreign keys`);
-      const fk = group[0]!;
+      if (group.length > 1)
+        throw new InvalidConfigError(`table "${name}" has unsupported composite foreign keys`);
+      const fk = group[0];
       const target = fk.table.toLowerCase();
       const from = fk.from.toLowerCase();
       const parent = keyKinds.get(target);
@@ -127,9 +135,20 @@ export function loadTableSpecs(adapter: SqlJsAdapter, configs: readonly SyncTabl
     const columns = info.map<ColumnSpec>((c) => {
       const wireName = c.name.toLowerCase();
       const isBlob = c.type.toLowerCase().includes('blob');
-      return { name: c.name, wireName, isBlob, isUuid: isBlob && (wireName === key || uuidFks.has(wireName)) };
+      return {
+        name: c.name,
+        wireName,
+        isBlob,
+        isUuid: isBlob && (wireName === key || uuidFks.has(wireName)),
+      };
     });
-    specs.push({ name, sqlName, keyKind: kind, keyColumn: columns.find((c) => c.wireName === key)!, columns });
+    specs.push({
+      name,
+      sqlName,
+      keyKind: kind,
+      keyColumn: columns.find((c) => c.wireName === key)!,
+      columns,
+    });
   }
   return orderParentsFirst(specs, edges);
 }

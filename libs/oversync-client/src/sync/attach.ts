@@ -14,7 +14,8 @@ import { type SyncContext } from './sync-context.js';
 /** `attach()` status strings. */
 export type AttachStatus = 'connected' | 'retry_later';
 /** `attach()` outcome strings (go-oversync). */
-export type AttachOutcome = 'resumed_attached_state' | 'used_remote_state' | 'seeded_from_local' | 'started_empty';
+export type AttachOutcome =
+  'resumed_attached_state' | 'used_remote_state' | 'seeded_from_local' | 'started_empty';
 
 /** Result of `attach(userId)`. */
 export type AttachResult =
@@ -27,15 +28,24 @@ async function unsupportedAware<T>(operation: string, fn: () => Promise<T>): Pro
   try {
     return await fn();
   } catch (error) {
-    if (isOversyncClientError(error, 'http_status') && UNSUPPORTED_STATUSES.has(error.details['status'] as number)) {
-      throw new AttachLifecycleUnsupportedError(`${operation} answered HTTP ${String(error.details['status'])}`, error);
+    if (
+      isOversyncClientError(error, 'http_status') &&
+      UNSUPPORTED_STATUSES.has(error.details['status'] as number)
+    ) {
+      throw new AttachLifecycleUnsupportedError(
+        `${operation} answered HTTP ${String(error.details['status'])}`,
+        error,
+      );
     }
     throw error;
   }
 }
 
 /** Reads (and caches) `GET /sync/capabilities`. */
-export async function fetchCapabilities(ctx: SyncContext, operation = 'connect_capabilities'): Promise<CapabilitiesResponse> {
+export async function fetchCapabilities(
+  ctx: SyncContext,
+  operation = 'connect_capabilities',
+): Promise<CapabilitiesResponse> {
   const caps = await ctx.transport.retry(operation, () =>
     ctx.transport.json<CapabilitiesResponse>('GET', '/sync/capabilities'),
   );
@@ -63,13 +73,19 @@ async function finishRemoteReplace(ctx: SyncContext, userId: string): Promise<At
       keepDirty: false,
       keepOutbox: false,
       finalize: () => {
-        ctx.store.setAttachment({ bindingState: 'attached', attachedUserId: userId, pendingInitializationId: '' });
+        ctx.store.setAttachment({
+          bindingState: 'attached',
+          attachedUserId: userId,
+          pendingInitializationId: '',
+        });
         ctx.store.clearOperation();
       },
     });
     await ctx.persist();
   } finally {
-    await ctx.transport.bestEffortDelete(`/sync/snapshot-sessions/${encodeURIComponent(download.session.snapshot_id)}`);
+    await ctx.transport.bestEffortDelete(
+      `/sync/snapshot-sessions/${encodeURIComponent(download.session.snapshot_id)}`,
+    );
   }
   markConnected(ctx, userId);
   return {
@@ -96,7 +112,8 @@ export async function attachUser(ctx: SyncContext, userId: string): Promise<Atta
     return finishRemoteReplace(ctx, userId);
   }
   if (attachment.bindingState === 'attached') {
-    if (attachment.attachedUserId !== userId) throw new AttachBindingConflictError(attachment.attachedUserId, userId);
+    if (attachment.attachedUserId !== userId)
+      throw new AttachBindingConflictError(attachment.attachedUserId, userId);
     if (attachment.currentSourceId !== ctx.session.sourceId) {
       throw new AttachLocalStateConflictError('the attached state belongs to another source');
     }
@@ -129,7 +146,10 @@ export async function attachUser(ctx: SyncContext, userId: string): Promise<Atta
   };
   switch (response.resolution) {
     case 'retry_later':
-      return { status: 'retry_later', retryAfterSeconds: Math.max(1, guard.int(raw, 'retry_after_seconds', 1)) };
+      return {
+        status: 'retry_later',
+        retryAfterSeconds: Math.max(1, guard.int(raw, 'retry_after_seconds', 1)),
+      };
     case 'initialize_empty':
       bind('');
       await ctx.persist();

@@ -189,7 +189,10 @@ export class BackgroundSync {
         );
       } catch (error) {
         if (!this.#running) return;
-        if (isOversyncClientError(error, 'http_status') && error.details['error'] === 'bundle_change_watch_forbidden') {
+        if (
+          isOversyncClientError(error, 'http_status') &&
+          error.details['error'] === 'bundle_change_watch_forbidden'
+        ) {
           this.#watching = false;
           return;
         }

@@ -5,7 +5,14 @@ import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { type TableSpec } from '../schema/table-spec.js';
 import { type ConflictResolution, type SyncConflict } from './conflict.types.js';
 import { restoreOutboxToDirty } from './freeze.js';
-import { authoritativeApply, deleteLocal, keyTextOf, livePayload, upsertLocal, upsertWire } from './local-rows.js';
+import {
+  authoritativeApply,
+  deleteLocal,
+  keyTextOf,
+  livePayload,
+  upsertLocal,
+  upsertWire,
+} from './local-rows.js';
 import { parseObject, wirePayloadToSql } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 import { type OutboxRow } from './sync-state.store.js';
@@ -22,11 +29,13 @@ function invalidReason(
   const action = (resolution as { action?: unknown }).action;
   if (action === 'accept_server') return null;
   if (action !== 'keep_local' && action !== 'keep_merged') return `unknown action ${String(action)}`;
-  if (row.op === 'UPDATE' && state !== 'live') return `cannot keep a local UPDATE: the server row is ${state}`;
+  if (row.op === 'UPDATE' && state !== 'live')
+    return `cannot keep a local UPDATE: the server row is ${state}`;
   if (action === 'keep_local') return null;
   if (row.op === 'DELETE') return 'keep_merged cannot resolve a DELETE';
   const merged = (resolution as { row?: unknown }).row;
-  if (typeof merged !== 'object' || merged === null || Array.isArray(merged)) return 'keep_merged needs a row object';
+  if (typeof merged !== 'object' || merged === null || Array.isArray(merged))
+    return 'keep_merged needs a row object';
   try {
     wirePayloadToSql(table, resolution.action === 'keep_merged' ? resolution.row : {});
   } catch (error) {
@@ -46,12 +55,22 @@ function invalidReason(
  * @throws PushConflictError when the conflict names no outbox row (the outbox stays).
  * @throws InvalidConflictResolutionError for an invalid resolution (all intents restored to dirty).
  */
-export async function resolvePushConflict(ctx: SyncContext, conflict: PushConflict, message: string): Promise<void> {
+export async function resolvePushConflict(
+  ctx: SyncContext,
+  conflict: PushConflict,
+  message: string,
+): Promise<void> {
   const outbox = ctx.store.outboxRows();
-  const row = outbox.find((r) => r.table === conflict.table && canonicalJson(r.wireKey) === canonicalJson(conflict.key));
+  const row = outbox.find(
+    (r) => r.table === conflict.table && canonicalJson(r.wireKey) === canonicalJson(conflict.key),
+  );
   if (!row || !ctx.tables.has(row.table)) throw new PushConflictError(conflict, message);
   const table = ctx.tables.get(row.table);
-  const state: ServerState = conflict.server_row ? 'live' : conflict.server_row_deleted ? 'tombstone' : 'missing';
+  const state: ServerState = conflict.server_row
+    ? 'live'
+    : conflict.server_row_deleted
+      ? 'tombstone'
+      : 'missing';
   const input: SyncConflict = {
     schema: conflict.schema,
     table: conflict.table,
@@ -69,9 +88,15 @@ export async function resolvePushConflict(ctx: SyncContext, conflict: PushConfli
   if (reason !== null) {
     ctx.db.transaction(() => restoreOutboxToDirty(ctx));
     await ctx.persist();
-    throw new InvalidConflictResolutionError(conflict, String((resolution as { action?: unknown })?.action), reason);
+    throw new InvalidConflictResolutionError(
+      conflict,
+      String((resolution as { action?: unknown })?.action),
+      reason,
+    );
   }
-  authoritativeApply(ctx, () => applyPlan(ctx, table, row, state, conflict.server_row_version, conflict, resolution));
+  authoritativeApply(ctx, () =>
+    applyPlan(ctx, table, row, state, conflict.server_row_version, conflict, resolution),
+  );
   await ctx.persist();
 }
 

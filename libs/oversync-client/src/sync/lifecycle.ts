@@ -34,7 +34,8 @@ export function openSource(ctx: SyncContext): void {
     if (!sourceId) {
       sourceId = freshSourceId(ctx.store);
       ctx.store.setAttachment({ currentSourceId: sourceId });
-      if (attachment.bindingState === 'anonymous') captureExistingRows(ctx.db, ctx.schema, ctx.tables.ordered);
+      if (attachment.bindingState === 'anonymous')
+        captureExistingRows(ctx.db, ctx.schema, ctx.tables.ordered);
     }
     ctx.store.ensureSource(sourceId);
     ctx.store.setApplyMode(false);
@@ -66,7 +67,8 @@ export function pendingStatus(ctx: SyncContext): PendingSyncStatus {
 export async function detachUser(ctx: SyncContext): Promise<DetachResult> {
   const status = pendingStatus(ctx);
   const attachment = ctx.store.attachment();
-  if (status.blocksDetach) return { outcome: 'blocked_unsynced_data', pendingRowCount: status.pendingRowCount };
+  if (status.blocksDetach)
+    return { outcome: 'blocked_unsynced_data', pendingRowCount: status.pendingRowCount };
   if (attachment.bindingState === 'anonymous') {
     ctx.db.transaction(() => {
       if (ctx.store.operation().kind === 'remote_replace') ctx.store.clearOperation();

@@ -30,7 +30,9 @@ export function upsertLocal(ctx: SyncContext, table: TableSpec, payload: JsonObj
 
 /** Deletes a row by local key text (local cascades fire; capture is off during applies). */
 export function deleteLocal(ctx: SyncContext, table: TableSpec, keyText: string): void {
-  ctx.db.run(`DELETE FROM ${quoteIdent(table.sqlName)} WHERE ${keyWhereSql(table)}`, [localKeyToSql(table, keyText)]);
+  ctx.db.run(`DELETE FROM ${quoteIdent(table.sqlName)} WHERE ${keyWhereSql(table)}`, [
+    localKeyToSql(table, keyText),
+  ]);
 }
 
 /** The current row serialised exactly like the capture triggers do, or `null` when absent. */
@@ -60,8 +62,11 @@ export function authoritativeApply<T>(ctx: SyncContext, fn: () => T): T {
 export function clearManagedTables(ctx: SyncContext): void {
   const names = new Set([...managedTableNames(ctx.db, ctx.schema), ...ctx.tables.ordered.map((t) => t.name)]);
   for (const name of names) {
-    const exists = ctx.db.count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND lower(name) = ?", [name]);
-    if (exists) ctx.db.run(`DELETE FROM ${quoteIdent(ctx.tables.has(name) ? ctx.tables.get(name).sqlName : name)}`);
+    const exists = ctx.db.count(
+      "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND lower(name) = ?",
+      [name],
+    );
+    if (exists)
+      ctx.db.run(`DELETE FROM ${quoteIdent(ctx.tables.has(name) ? ctx.tables.get(name).sqlName : name)}`);
   }
 }
-

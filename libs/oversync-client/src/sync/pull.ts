@@ -8,7 +8,8 @@ import { wireKeyToLocalKey } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 
 /** Outcome of `pullToStable()` / `rebuild()`, with go-oversync's strings. */
-export type RemoteOutcome = 'already_at_target' | 'applied_incremental' | 'applied_snapshot' | 'skipped_paused';
+export type RemoteOutcome =
+  'already_at_target' | 'applied_incremental' | 'applied_snapshot' | 'skipped_paused';
 
 /** Result of a pull or rebuild. */
 export interface RemoteSyncReport {
@@ -17,11 +18,17 @@ export interface RemoteSyncReport {
   restore?: RestoreInfo;
 }
 
-function validatePage(ctx: SyncContext, raw: Record<string, unknown>, after: number, stable: number | undefined) {
+function validatePage(
+  ctx: SyncContext,
+  raw: Record<string, unknown>,
+  after: number,
+  stable: number | undefined,
+) {
   const guard = new WireGuard('pull');
   const stableSeq = guard.int(raw, 'stable_bundle_seq', 0);
   if (stableSeq < after) guard.fail(`stable_bundle_seq ${stableSeq} is below after_bundle_seq ${after}`);
-  if (stable !== undefined && stableSeq !== stable) guard.fail(`stable bundle seq changed from ${stable} to ${stableSeq}`);
+  if (stable !== undefined && stableSeq !== stable)
+    guard.fail(`stable bundle seq changed from ${stable} to ${stableSeq}`);
   const bundles = guard.array(raw, 'bundles').map((value): Bundle => {
     const b = guard.object(value, 'bundle');
     return {
@@ -34,9 +41,12 @@ function validatePage(ctx: SyncContext, raw: Record<string, unknown>, after: num
   if (bundles.length > 0 && stableSeq === 0) guard.fail('missing stable_bundle_seq');
   let previous = after;
   for (const bundle of bundles) {
-    if (bundle.bundle_seq <= previous) guard.fail(`bundle_seq ${bundle.bundle_seq} does not increase above ${previous}`);
-    if (bundle.bundle_seq > stableSeq) guard.fail(`bundle_seq ${bundle.bundle_seq} exceeds stable ${stableSeq}`);
-    for (const row of bundle.rows) if (row.schema !== ctx.schema) guard.fail(`row schema ${row.schema} is not ${ctx.schema}`);
+    if (bundle.bundle_seq <= previous)
+      guard.fail(`bundle_seq ${bundle.bundle_seq} does not increase above ${previous}`);
+    if (bundle.bundle_seq > stableSeq)
+      guard.fail(`bundle_seq ${bundle.bundle_seq} exceeds stable ${stableSeq}`);
+    for (const row of bundle.rows)
+      if (row.schema !== ctx.schema) guard.fail(`row schema ${row.schema} is not ${ctx.schema}`);
     previous = bundle.bundle_seq;
   }
   return { stable: stableSeq, bundles, hasMore: guard.bool(raw, 'has_more'), guard };
@@ -84,7 +94,11 @@ export async function pullToStable(ctx: SyncContext): Promise<RemoteSyncReport> 
     try {
       raw = await ctx.transport.retry('pull_request', () =>
         ctx.transport.json<PullResponse>('GET', '/sync/pull', {
-          query: { after_bundle_seq: after, max_bundles: ctx.limits.downloadLimit, target_bundle_seq: stable },
+          query: {
+            after_bundle_seq: after,
+            max_bundles: ctx.limits.downloadLimit,
+            target_bundle_seq: stable,
+          },
         }),
       );
     } catch (error) {

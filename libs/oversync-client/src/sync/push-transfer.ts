@@ -36,7 +36,11 @@ function toPushRow(ctx: SyncContext, row: OutboxRow): PushRequestRow {
   return wire;
 }
 
-function checkCommitted(guard: WireGuard, raw: Record<string, unknown>, bundle: OutboxBundle): CommittedBundleInfo {
+function checkCommitted(
+  guard: WireGuard,
+  raw: Record<string, unknown>,
+  bundle: OutboxBundle,
+): CommittedBundleInfo {
   const info = {
     bundleSeq: guard.int(raw, 'bundle_seq', 1),
     sourceId: guard.string(raw, 'source_id'),
@@ -45,7 +49,8 @@ function checkCommitted(guard: WireGuard, raw: Record<string, unknown>, bundle: 
     bundleHash: guard.string(raw, 'bundle_hash'),
     alreadyCommitted: raw['status'] === 'already_committed',
   };
-  if (info.sourceId !== bundle.sourceId) guard.fail(`source_id ${info.sourceId} differs from ${bundle.sourceId}`);
+  if (info.sourceId !== bundle.sourceId)
+    guard.fail(`source_id ${info.sourceId} differs from ${bundle.sourceId}`);
   if (info.sourceBundleId !== bundle.sourceBundleId) {
     guard.fail(`source_bundle_id ${info.sourceBundleId} differs from ${bundle.sourceBundleId}`);
   }
@@ -73,7 +78,8 @@ export async function uploadBundle(ctx: SyncContext, bundle: OutboxBundle): Prom
   if (created['status'] === 'already_committed') return checkCommitted(createGuard, created, bundle);
   if (created['status'] !== 'staging') createGuard.fail(`unknown status ${String(created['status'])}`);
   const pushId = createGuard.string(created, 'push_id');
-  if (createGuard.int(created, 'planned_row_count', 1) !== rows.length) createGuard.fail('planned_row_count echo differs');
+  if (createGuard.int(created, 'planned_row_count', 1) !== rows.length)
+    createGuard.fail('planned_row_count echo differs');
   if (createGuard.int(created, 'next_expected_row_ordinal', 0, true) !== 0) {
     createGuard.fail('next_expected_row_ordinal must be 0');
   }
@@ -113,9 +119,13 @@ export async function fetchCommittedRows(ctx: SyncContext, info: CommittedBundle
   let after = -1;
   for (;;) {
     const page = guard.object(
-      await ctx.transport.json<CommittedBundleRowsResponse>('GET', `/sync/committed-bundles/${info.bundleSeq}/rows`, {
-        query: { after_row_ordinal: after < 0 ? undefined : after, max_rows: ctx.limits.downloadLimit },
-      }),
+      await ctx.transport.json<CommittedBundleRowsResponse>(
+        'GET',
+        `/sync/committed-bundles/${info.bundleSeq}/rows`,
+        {
+          query: { after_row_ordinal: after < 0 ? undefined : after, max_rows: ctx.limits.downloadLimit },
+        },
+      ),
     );
     const same =
       guard.int(page, 'bundle_seq') === info.bundleSeq &&
@@ -138,8 +148,10 @@ export async function fetchCommittedRows(ctx: SyncContext, info: CommittedBundle
     after += pageRows.length;
     if (!hasMore) break;
   }
-  if (rows.length !== info.rowCount) guard.fail(`fetched ${rows.length} rows, commit reported row_count ${info.rowCount}`);
+  if (rows.length !== info.rowCount)
+    guard.fail(`fetched ${rows.length} rows, commit reported row_count ${info.rowCount}`);
   const hash = computeBundleHash(rows);
-  if (hash !== info.bundleHash) guard.fail(`bundle_hash mismatch: computed ${hash}, server sent ${info.bundleHash}`);
+  if (hash !== info.bundleHash)
+    guard.fail(`bundle_hash mismatch: computed ${hash}, server sent ${info.bundleHash}`);
   return rows;
 }

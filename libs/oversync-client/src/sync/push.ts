@@ -38,7 +38,8 @@ export async function pushPending(ctx: SyncContext): Promise<PushOutcome> {
       if (!conflict) return handleFailure(ctx, error);
       await resolvePushConflict(ctx, conflict.body, conflict.message);
       if (ctx.store.dirtyCount() === 0 && ctx.store.outbox().state === 'none') return 'no_change';
-      if (retry >= MAX_CONFLICT_RETRIES) throw new ConflictRetryExhaustedError(MAX_CONFLICT_RETRIES, ctx.store.dirtyCount());
+      if (retry >= MAX_CONFLICT_RETRIES)
+        throw new ConflictRetryExhaustedError(MAX_CONFLICT_RETRIES, ctx.store.dirtyCount());
     }
   }
 }
@@ -102,7 +103,13 @@ async function handleFailure(ctx: SyncContext, error: unknown): Promise<PushOutc
   }
   if (isSourceRecoveryReason(code) && outbox.state === 'prepared') {
     const replacedBy = code === 'source_retired' ? body?.['replaced_by_source_id'] : undefined;
-    return enterSourceRecovery(ctx, code, serverMessage, typeof replacedBy === 'string' ? replacedBy : undefined, error);
+    return enterSourceRecovery(
+      ctx,
+      code,
+      serverMessage,
+      typeof replacedBy === 'string' ? replacedBy : undefined,
+      error,
+    );
   }
   throw error;
 }

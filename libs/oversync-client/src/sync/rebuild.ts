@@ -19,7 +19,9 @@ function restoreOf(download: SnapshotDownload): RestoreInfo {
 }
 
 async function deleteSession(ctx: SyncContext, download: SnapshotDownload): Promise<void> {
-  await ctx.transport.bestEffortDelete(`/sync/snapshot-sessions/${encodeURIComponent(download.session.snapshot_id)}`);
+  await ctx.transport.bestEffortDelete(
+    `/sync/snapshot-sessions/${encodeURIComponent(download.session.snapshot_id)}`,
+  );
 }
 
 /** Options of {@link keepSourceRebuild}. */
@@ -35,7 +37,10 @@ export interface KeepSourceRebuildOptions {
  * set durably before any request, so a failure leaves the gate closed until a rebuild succeeds;
  * the old data and checkpoint stay intact until the single final apply. Dirty intents survive.
  */
-export async function keepSourceRebuild(ctx: SyncContext, options: KeepSourceRebuildOptions = {}): Promise<RestoreInfo> {
+export async function keepSourceRebuild(
+  ctx: SyncContext,
+  options: KeepSourceRebuildOptions = {},
+): Promise<RestoreInfo> {
   ctx.db.transaction(() => ctx.store.setAttachment({ rebuildRequired: true }));
   await ctx.persist();
   const download = await downloadSnapshot(ctx);
@@ -88,7 +93,11 @@ export async function rotatedRebuild(ctx: SyncContext): Promise<RestoreInfo> {
   } catch (error) {
     if (isOversyncClientError(error, 'http_status') && error.details['error'] === 'source_retired') {
       const replacedBy = (error.details['body'] as Record<string, unknown> | null)?.['replaced_by_source_id'];
-      throw new SourceReplacementDivergedError(replacement, typeof replacedBy === 'string' ? replacedBy : '', error);
+      throw new SourceReplacementDivergedError(
+        replacement,
+        typeof replacedBy === 'string' ? replacedBy : '',
+        error,
+      );
     }
     throw error;
   }
@@ -101,7 +110,10 @@ export async function rotatedRebuild(ctx: SyncContext): Promise<RestoreInfo> {
       finalize: () => {
         const fresh = ctx.store.source(newSource);
         if (fresh && (fresh.nextSourceBundleId !== 1 || fresh.replacedBySourceId !== '')) {
-          throw new InvalidRowError('_sync_source_state', `replacement source ${newSource} was already used locally`);
+          throw new InvalidRowError(
+            '_sync_source_state',
+            `replacement source ${newSource} was already used locally`,
+          );
         }
         ctx.store.ensureSource(newSource);
         ctx.store.markReplaced(previous, newSource);

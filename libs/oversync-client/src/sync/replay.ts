@@ -72,7 +72,8 @@ export function replayCommittedBundle(
       if (!mine) {
         const state = ctx.store.rowState(table.name, keyJson);
         if (state && state.rowVersion >= version) continue;
-        if (ctx.store.dirty(table.name, keyJson)) ctx.store.setRowState(table.name, keyJson, version, serverDeleted);
+        if (ctx.store.dirty(table.name, keyJson))
+          ctx.store.setRowState(table.name, keyJson, version, serverDeleted);
         else applyServer();
         continue;
       }

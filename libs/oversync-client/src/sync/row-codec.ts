@@ -89,7 +89,8 @@ function toWireValue(table: TableSpec, column: ColumnSpec, value: JsonValue | un
 /** Converts a local payload (hex BLOBs) to its wire form (dashed UUIDs, base64 BLOBs). */
 export function localPayloadToWire(table: TableSpec, payload: JsonObject): JsonObject {
   const out: JsonObject = {};
-  for (const column of table.columns) out[column.wireName] = toWireValue(table, column, payload[column.wireName]);
+  for (const column of table.columns)
+    out[column.wireName] = toWireValue(table, column, payload[column.wireName]);
   return out;
 }
 
@@ -98,10 +99,14 @@ function checkColumns(table: TableSpec, payload: JsonObject): void {
   const wanted = new Set(table.columns.map((c) => c.wireName));
   const lowered = new Set(keys.map((k) => k.toLowerCase()));
   if (keys.length !== table.columns.length || lowered.size !== keys.length) {
-    throw new InvalidRowError(table.name, `payload for ${table.name} must contain every table column exactly once`);
+    throw new InvalidRowError(
+      table.name,
+      `payload for ${table.name} must contain every table column exactly once`,
+    );
   }
   for (const name of wanted) {
-    if (!lowered.has(name)) throw new InvalidRowError(table.name, `payload for ${table.name} is missing column "${name}"`);
+    if (!lowered.has(name))
+      throw new InvalidRowError(table.name, `payload for ${table.name} is missing column "${name}"`);
   }
 }
 
@@ -128,7 +133,8 @@ export function wirePayloadToSql(table: TableSpec, payload: JsonObject): SqlValu
   return table.columns.map((column) => {
     const value = lookup(payload, column.wireName);
     if (!column.isBlob || value === null || value === undefined) return scalarToSql(value);
-    if (typeof value !== 'string') throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be a string`);
+    if (typeof value !== 'string')
+      throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be a string`);
     if (column.isUuid) {
       if (!isCanonicalUuid(value)) {
         throw new InvalidRowError(table.name, `column "${column.wireName}" must be a canonical dashed UUID`);
@@ -149,7 +155,8 @@ export function localPayloadToSql(table: TableSpec, payload: JsonObject): SqlVal
   return table.columns.map((column) => {
     const value = lookup(payload, column.wireName);
     if (!column.isBlob || value === null || value === undefined) return scalarToSql(value);
-    if (typeof value !== 'string') throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be hex`);
+    if (typeof value !== 'string')
+      throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be hex`);
     try {
       return hexToBytes(value);
     } catch (error) {

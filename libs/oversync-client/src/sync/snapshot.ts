@@ -8,7 +8,14 @@ import {
 import { AttachRequiredError } from '../errors/lifecycle.errors.js';
 import { InvalidRowError } from '../errors/sync.errors.js';
 import { WireGuard } from '../transport/wire-guards.js';
-import { authoritativeApply, clearManagedTables, deleteLocal, keyTextOf, upsertLocal, upsertWire } from './local-rows.js';
+import {
+  authoritativeApply,
+  clearManagedTables,
+  deleteLocal,
+  keyTextOf,
+  upsertLocal,
+  upsertWire,
+} from './local-rows.js';
 import { parseObject, wireKeyToLocalKey } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 
@@ -23,7 +30,10 @@ export interface SnapshotDownload {
  * on transient failures; any other failure deletes the session best-effort and rethrows. Business
  * tables are untouched until {@link applySnapshot}.
  */
-export async function downloadSnapshot(ctx: SyncContext, body?: SnapshotSessionCreateRequest): Promise<SnapshotDownload> {
+export async function downloadSnapshot(
+  ctx: SyncContext,
+  body?: SnapshotSessionCreateRequest,
+): Promise<SnapshotDownload> {
   const guard = new WireGuard('snapshot session create');
   const raw = guard.object(
     await ctx.transport.retry('snapshot_session_create', () =>
@@ -36,7 +46,8 @@ export async function downloadSnapshot(ctx: SyncContext, body?: SnapshotSessionC
     row_count: guard.int(raw, 'row_count'),
     expires_at: guard.string(raw, 'expires_at'),
   };
-  if (session.row_count > 0 && session.snapshot_bundle_seq === 0) guard.fail('row_count > 0 needs snapshot_bundle_seq > 0');
+  if (session.row_count > 0 && session.snapshot_bundle_seq === 0)
+    guard.fail('row_count > 0 needs snapshot_bundle_seq > 0');
   const path = `/sync/snapshot-sessions/${encodeURIComponent(session.snapshot_id)}`;
   try {
     const chunkGuard = new WireGuard('snapshot chunk fetch');
@@ -50,7 +61,8 @@ export async function downloadSnapshot(ctx: SyncContext, body?: SnapshotSessionC
           }),
         ),
       );
-      if (chunkGuard.string(page, 'snapshot_id') !== session.snapshot_id) chunkGuard.fail('snapshot_id echo differs');
+      if (chunkGuard.string(page, 'snapshot_id') !== session.snapshot_id)
+        chunkGuard.fail('snapshot_id echo differs');
       if (chunkGuard.int(page, 'snapshot_bundle_seq') !== session.snapshot_bundle_seq) {
         chunkGuard.fail('snapshot_bundle_seq differs from the session');
       }
@@ -60,7 +72,8 @@ export async function downloadSnapshot(ctx: SyncContext, body?: SnapshotSessionC
       }
       const hasMore = chunkGuard.bool(page, 'has_more');
       if (hasMore && pageRows.length === 0) chunkGuard.fail('has_more without rows');
-      for (const row of pageRows) if (row.schema !== ctx.schema) chunkGuard.fail(`row schema ${row.schema} is not ${ctx.schema}`);
+      for (const row of pageRows)
+        if (row.schema !== ctx.schema) chunkGuard.fail(`row schema ${row.schema} is not ${ctx.schema}`);
       rows.push(...pageRows);
       after += pageRows.length;
       if (!hasMore) break;
@@ -97,7 +110,11 @@ export interface SnapshotApplyOptions {
  * (outbox and/or dirty rows, as asked) are written back on top so no pending edit is lost. Sets
  * the checkpoint to the snapshot's bundle seq and clears `rebuild_required`.
  */
-export function applySnapshot(ctx: SyncContext, download: SnapshotDownload, options: SnapshotApplyOptions): void {
+export function applySnapshot(
+  ctx: SyncContext,
+  download: SnapshotDownload,
+  options: SnapshotApplyOptions,
+): void {
   authoritativeApply(ctx, () => {
     if (options.requireAttached && ctx.store.attachment().bindingState !== 'attached') {
       throw new AttachRequiredError('rebuild');
@@ -112,10 +129,18 @@ export function applySnapshot(ctx: SyncContext, download: SnapshotDownload, opti
       const table = ctx.tables.get(row.table);
       const keyText = wireKeyToLocalKey(table, row.key);
       upsertWire(ctx, table, row.payload);
-      ctx.store.setRowState(table.name, ctx.store.localKeyJson(table.keyColumn.wireName, keyText), row.row_version, false);
+      ctx.store.setRowState(
+        table.name,
+        ctx.store.localKeyJson(table.keyColumn.wireName, keyText),
+        row.row_version,
+        false,
+      );
     }
     if (download.rows.length !== download.session.row_count) {
-      throw new InvalidRowError('snapshot', `staged ${download.rows.length} rows, expected ${download.session.row_count}`);
+      throw new InvalidRowError(
+        'snapshot',
+        `staged ${download.rows.length} rows, expected ${download.session.row_count}`,
+      );
     }
     const writeBack = (tableName: string, keyJson: string, payload: string | null) => {
       const table = ctx.tables.get(tableName);
@@ -132,7 +157,10 @@ export function applySnapshot(ctx: SyncContext, download: SnapshotDownload, opti
         : d.baseRowVersion;
       ctx.store.putDirty(d.table, d.keyJson, d.op, base, d.payload);
     }
-    ctx.store.setAttachment({ lastBundleSeqSeen: download.session.snapshot_bundle_seq, rebuildRequired: false });
+    ctx.store.setAttachment({
+      lastBundleSeqSeen: download.session.snapshot_bundle_seq,
+      rebuildRequired: false,
+    });
     if (options.sourceBundleFloor !== undefined) {
       ctx.store.raiseNextSourceBundleId(ctx.session.sourceId, options.sourceBundleFloor);
     }

@@ -10,8 +10,8 @@ export function randomUuid(): string {
   const c = globalThis.crypto;
   if (typeof c.randomUUID === 'function') return c.randomUUID();
   const b = c.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6]! & 0x0f) | 0x40;
-  b[8] = (b[8]! & 0x3f) | 0x80;
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
   const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
@@ -63,7 +63,11 @@ export async function enterSourceRecovery(
  * binding goes back to anonymous and the pending initialization id is cleared. Dirty rows, the
  * outbox and business rows stay. Always throws.
  */
-export async function resetInitialization(ctx: SyncContext, serverCode: string, cause: unknown): Promise<never> {
+export async function resetInitialization(
+  ctx: SyncContext,
+  serverCode: string,
+  cause: unknown,
+): Promise<never> {
   ctx.db.transaction(() => {
     ctx.store.setAttachment({ bindingState: 'anonymous', attachedUserId: '', pendingInitializationId: '' });
     ctx.store.clearOperation();

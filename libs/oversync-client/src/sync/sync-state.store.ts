@@ -97,10 +97,16 @@ export class SyncStateStore {
   ) {}
 
   #patch<T extends object>(table: string, columns: Record<keyof T, string>, patch: Partial<T>): void {
-    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [keyof T, string | number | boolean][];
+    const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [
+      keyof T,
+      string | number | boolean,
+    ][];
     if (entries.length === 0) return;
     const sets = entries.map(([k]) => `${columns[k]} = ?`).join(', ');
-    this.db.run(`UPDATE ${table} SET ${sets} WHERE singleton_key = 1`, entries.map(([, v]) => toSql(v)));
+    this.db.run(
+      `UPDATE ${table} SET ${sets} WHERE singleton_key = 1`,
+      entries.map(([, v]) => toSql(v)),
+    );
   }
 
   attachment(): AttachmentState {
@@ -153,7 +159,12 @@ export class SyncStateStore {
 
   source(sourceId: string): { nextSourceBundleId: number; replacedBySourceId: string } | undefined {
     const r = this.db.get('SELECT * FROM _sync_source_state WHERE source_id = ?', [sourceId]);
-    return r && { nextSourceBundleId: Number(r['next_source_bundle_id']), replacedBySourceId: String(r['replaced_by_source_id']) };
+    return (
+      r && {
+        nextSourceBundleId: Number(r['next_source_bundle_id']),
+        replacedBySourceId: String(r['replaced_by_source_id']),
+      }
+    );
   }
 
   nextSourceBundleId(sourceId: string): number {
@@ -163,14 +174,17 @@ export class SyncStateStore {
   /** Raises (never lowers) the next source bundle id. */
   raiseNextSourceBundleId(sourceId: string, atLeast: number): void {
     this.ensureSource(sourceId);
-    this.db.run('UPDATE _sync_source_state SET next_source_bundle_id = max(next_source_bundle_id, ?) WHERE source_id = ?', [
-      atLeast,
-      sourceId,
-    ]);
+    this.db.run(
+      'UPDATE _sync_source_state SET next_source_bundle_id = max(next_source_bundle_id, ?) WHERE source_id = ?',
+      [atLeast, sourceId],
+    );
   }
 
   markReplaced(oldSourceId: string, newSourceId: string): void {
-    this.db.run('UPDATE _sync_source_state SET replaced_by_source_id = ? WHERE source_id = ?', [newSourceId, oldSourceId]);
+    this.db.run('UPDATE _sync_source_state SET replaced_by_source_id = ? WHERE source_id = ?', [
+      newSourceId,
+      oldSourceId,
+    ]);
   }
 
   outbox(): OutboxBundle {
@@ -244,15 +258,16 @@ export class SyncStateStore {
   }
 
   dirtyRows(): DirtyRow[] {
-    return this.db.all('SELECT * FROM _sync_dirty_rows WHERE schema_name = ? ORDER BY dirty_ordinal', [this.schema]).map(toDirty);
+    return this.db
+      .all('SELECT * FROM _sync_dirty_rows WHERE schema_name = ? ORDER BY dirty_ordinal', [this.schema])
+      .map(toDirty);
   }
 
   dirty(table: string, keyJson: string): DirtyRow | undefined {
-    const r = this.db.get('SELECT * FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json = ?', [
-      this.schema,
-      table,
-      keyJson,
-    ]);
+    const r = this.db.get(
+      'SELECT * FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json = ?',
+      [this.schema, table, keyJson],
+    );
     return r && toDirty(r);
   }
 
@@ -271,7 +286,13 @@ export class SyncStateStore {
   }
 
   /** Writes a dirty intent only when the key has none (a newer local intent always wins). */
-  putDirtyIfAbsent(table: string, keyJson: string, op: RowOp, baseRowVersion: number, payload: string | null): void {
+  putDirtyIfAbsent(
+    table: string,
+    keyJson: string,
+    op: RowOp,
+    baseRowVersion: number,
+    payload: string | null,
+  ): void {
     if (!this.dirty(table, keyJson)) this.putDirty(table, keyJson, op, baseRowVersion, payload);
   }
 

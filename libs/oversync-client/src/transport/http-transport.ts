@@ -129,7 +129,11 @@ function parseErrorBody(text: string): ServerErrorBody | null {
   try {
     const value: unknown = JSON.parse(text);
     if (!isErrorBody(value)) return null;
-    return { ...(value as unknown as Record<string, unknown>), error: value.error, message: String(value.message ?? '') };
+    return {
+      ...(value as unknown as Record<string, unknown>),
+      error: value.error,
+      message: String(value.message ?? ''),
+    };
   } catch {
     return null;
   }

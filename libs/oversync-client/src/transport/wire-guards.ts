@@ -1,4 +1,11 @@
-import { ROW_OPS, type BundleRow, type JsonObject, type RowOp, type SnapshotRow, type SyncKey } from '@oversync/protocol';
+import {
+  ROW_OPS,
+  type BundleRow,
+  type JsonObject,
+  type RowOp,
+  type SnapshotRow,
+  type SyncKey,
+} from '@oversync/protocol';
 
 import { ProtocolViolationError } from '../errors/transport.errors.js';
 
@@ -16,7 +23,8 @@ export class WireGuard {
   }
 
   object(value: unknown, what = 'body'): Raw {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) this.fail(`${what} is not an object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      this.fail(`${what} is not an object`);
     return value as Raw;
   }
 
@@ -50,7 +58,8 @@ export class WireGuard {
   #key(o: Raw): SyncKey {
     const key = this.object(o['key'], 'row key');
     const entries = Object.entries(key);
-    if (entries.length === 0 || entries.some(([, v]) => typeof v !== 'string')) this.fail('row key must map names to strings');
+    if (entries.length === 0 || entries.some(([, v]) => typeof v !== 'string'))
+      this.fail('row key must map names to strings');
     return key as SyncKey;
   }
 
@@ -62,7 +71,8 @@ export class WireGuard {
   bundleRow(value: unknown): BundleRow {
     const o = this.object(value, 'bundle row');
     const op = o['op'];
-    if (typeof op !== 'string' || !(ROW_OPS as readonly string[]).includes(op)) this.fail(`invalid row op ${String(op)}`);
+    if (typeof op !== 'string' || !(ROW_OPS as readonly string[]).includes(op))
+      this.fail(`invalid row op ${String(op)}`);
     const row: BundleRow = {
       schema: this.string(o, 'schema'),
       table: this.string(o, 'table'),

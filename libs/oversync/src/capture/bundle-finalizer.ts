@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, type BundleRow, type JsonObject, type RowOp } from '@oversync/protocol';
+import { canonicalJson, type BundleRow, type RowOp } from '@oversync/protocol';
 import { sql, type Kysely } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import type { TableCatalog } from '../schema/table-catalog.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
-import { keyStringFromBytes, toWirePayloadText, wireKey } from './wire-payload.util.js';
+import { keyStringFromBytes, toWirePayloadObject, wireKey } from './wire-payload.util.js';
 
 /** Everything finalisation needs about the bundle being committed (all read under the scope lock). */
 export interface BundleFinalizeTarget {
@@ -25,10 +25,22 @@ export interface BundleFinalizeSettings {
   notifyChannel: string | null;
 }
 
-interface CollapsedRow {
+interface StageEvent {
+  capture_ordinal: string;
   table_id: number;
   key_bytes: Buffer;
   op_code: number;
+  payload: string | null;
+}
+
+/** Net effect of one (table, key) over the whole transaction. */
+interface NetEffect {
+  firstOp: number;
+  lastOp: number;
+  /** capture_ordinal of the last event: finalisation reads table and key back from that stage row. */
+  lastOrdinal: string;
+  tableId: number;
+  keyBytes: Buffer;
   payload: string | null;
 }
 
@@ -39,6 +51,24 @@ export function nextRetainedFloor(latest: number, currentFloor: number, window: 
   const target = Math.max(0, latest - window);
   if (target <= currentFloor) return currentFloor;
   return Math.min(target, currentFloor + batch);
+}
+
+/** Collapses events (in capture order) to one net effect per (table, key), in first-capture order. */
+export function collapseEvents(events: readonly StageEvent[]): NetEffect[] {
+  const byKey = new Map<string, NetEffect>();
+  for (const e of events) {
+    const id = `${e.table_id}:${e.key_bytes.toString('latin1')}`;
+    const seen = byKey.get(id);
+    if (seen) {
+      seen.lastOp = e.op_code;
+      seen.lastOrdinal = e.capture_ordinal;
+      seen.payload = e.payload;
+    } else {
+      byKey.set(id, { firstOp: e.op_code, lastOp: e.op_code, lastOrdinal: e.capture_ordinal, tableId: e.table_id, keyBytes: e.key_bytes, payload: e.payload });
+    }
+  }
+  // INSERT followed (eventually) by DELETE never existed outside this transaction.
+  return [...byKey.values()].filter((e) => !(e.firstOp === 1 && e.lastOp === 3));
 }
 
 /**
@@ -53,57 +83,51 @@ export async function finalizeCapturedBundle(
   target: BundleFinalizeTarget,
   settings: BundleFinalizeSettings,
 ): Promise<CommittedBundle | null> {
-  // Net effect per (table, key): keep the first op and the last op/payload. INSERT…DELETE vanishes;
-  // a first INSERT stays an INSERT; any later re-insert of an existing row becomes an UPDATE.
-  const collapsed = await sql<CollapsedRow>`
-    WITH ev AS (
-      SELECT capture_ordinal, table_id, key_bytes, op_code, payload_db
-        FROM sync.bundle_capture_stage
-       WHERE txid = txid_current() AND user_pk = ${target.userPk}
-    ), agg AS (
-      SELECT table_id, key_bytes, min(capture_ordinal) AS first_ord, max(capture_ordinal) AS last_ord
-        FROM ev GROUP BY table_id, key_bytes
-    )
-    SELECT a.table_id, a.key_bytes,
-           CASE WHEN l.op_code = 3 THEN 3 WHEN f.op_code = 1 THEN 1 ELSE 2 END::int AS op_code,
-           l.payload_db::text AS payload
-      FROM agg a
-      JOIN ev f ON f.capture_ordinal = a.first_ord
-      JOIN ev l ON l.capture_ordinal = a.last_ord
-     WHERE NOT (f.op_code = 1 AND l.op_code = 3)
-     ORDER BY a.first_ord, a.table_id, a.key_bytes`.execute(trx);
+  // Events in capture order; the collapse happens here rather than in SQL because one ordered
+  // index scan plus a Map is several times cheaper than GROUP BY and two self-joins.
+  const events = await sql<StageEvent>`
+    SELECT capture_ordinal, table_id, key_bytes, op_code, payload_db::text AS payload
+      FROM sync.bundle_capture_stage
+     WHERE txid = txid_current() AND user_pk = ${target.userPk}
+     ORDER BY capture_ordinal`.execute(trx);
+  const effects = collapseEvents(events.rows);
 
-  if (collapsed.rows.length === 0) {
-    await sql`DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = ${target.userPk}`.execute(trx);
+  if (effects.length === 0) {
+    if (events.rows.length > 0) {
+      await sql`DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = ${target.userPk}`.execute(trx);
+    }
     return null;
   }
 
   const bundleSeq = target.nextBundleSeq;
   const rows: BundleRow[] = [];
-  const tableIds: number[] = [];
-  const keyBytes: Buffer[] = [];
+  const ordinals: string[] = [];
   const opCodes: number[] = [];
-  const payloads: (string | null)[] = [];
+  const payloads: string[] = [];
   const parts: string[] = [];
   const rowVersionText = String(bundleSeq);
-  for (const [i, r] of collapsed.rows.entries()) {
-    const table = catalog.byId(toInt(r.table_id));
-    const op = OP_NAMES[r.op_code]!;
-    const keyString = keyStringFromBytes(table, r.key_bytes);
+  for (const [i, effect] of effects.entries()) {
+    const table = catalog.byId(toInt(effect.tableId));
+    // First INSERT stays INSERT; a row that existed before the transaction is an UPDATE.
+    const opCode = effect.lastOp === 3 ? 3 : effect.firstOp === 1 ? 1 : 2;
+    const op = OP_NAMES[opCode]!;
+    const keyString = keyStringFromBytes(table, effect.keyBytes);
     const key = wireKey(table, keyString);
-    const payloadText = r.op_code === 3 || r.payload === null ? null : toWirePayloadText(table, r.payload);
+    const payloadObject = opCode === 3 || effect.payload === null ? null : toWirePayloadObject(table, effect.payload);
+    const payloadText = payloadObject === null ? null : canonicalJson(payloadObject);
     // Canonical hash text assembled from already-canonical parts, in sorted key order
     // (key, op, payload, row_ordinal, row_version, schema, table).
     parts.push(
       `{"key":${canonicalJson(key)},"op":"${op}","payload":${payloadText ?? 'null'},"row_ordinal":${i},"row_version":${rowVersionText},"schema":${canonicalJson(table.schema)},"table":${canonicalJson(table.table)}}`,
     );
     const row: BundleRow = { schema: table.schema, table: table.table, key, op, row_version: bundleSeq };
-    if (payloadText !== null) row.payload = JSON.parse(payloadText) as JsonObject;
+    // The parsed object equals the canonical text's value (canonicalisation only reorders keys and
+    // normalises number text), so there is no need to parse the text again.
+    if (payloadObject !== null) row.payload = payloadObject;
     rows.push(row);
-    tableIds.push(table.tableId);
-    keyBytes.push(r.key_bytes);
-    opCodes.push(r.op_code);
-    payloads.push(payloadText);
+    ordinals.push(effect.lastOrdinal);
+    opCodes.push(opCode);
+    payloads.push(payloadText ?? 'null');
   }
   const canonical = `[${parts.join(',')}]`;
   const byteCount = Buffer.byteLength(canonical, 'utf8');
@@ -116,7 +140,10 @@ export async function finalizeCapturedBundle(
     source_bundle_id: target.sourceBundleId,
   });
 
-  await sql`
+  // One statement writes everything. Table and key come back from the stage rows (joined on the
+  // last event's ordinal) and payloads travel as one JSON array text, so nothing large needs
+  // per-element escaping on the way in.
+  const written = await sql<{ written: string }>`
     WITH seq AS (
       UPDATE sync.user_state SET next_bundle_seq = ${bundleSeq + 1}, retained_bundle_floor = ${newFloor}
        WHERE user_pk = ${target.userPk} AND next_bundle_seq = ${bundleSeq}
@@ -126,15 +153,18 @@ export async function finalizeCapturedBundle(
       SELECT user_pk, ${bundleSeq}, ${target.sourceId}, ${target.sourceBundleId}, ${rows.length}, ${byteCount}, decode(${bundleHash}, 'hex')
         FROM seq
       RETURNING bundle_seq
+    ), eff AS MATERIALIZED (
+      SELECT u.n, s.table_id, s.key_bytes, u.op
+        FROM unnest(${ordinals}::bigint[], ${opCodes}::smallint[]) WITH ORDINALITY AS u(ord, op, n)
+        JOIN sync.bundle_capture_stage s ON s.capture_ordinal = u.ord
     ), br AS (
       INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-      SELECT ${target.userPk}, log.bundle_seq, t.ord, t.table_id, t.key_bytes, t.op_code, t.payload
-        FROM log, unnest(${tableIds}::int[], ${keyBytes}::bytea[], ${opCodes}::smallint[], ${payloads}::json[])
-             WITH ORDINALITY AS t(table_id, key_bytes, op_code, payload, ord)
+      SELECT ${target.userPk}, log.bundle_seq, e.n, e.table_id, e.key_bytes, e.op, CASE WHEN e.op = 3 THEN NULL ELSE p.payload END
+        FROM log, eff e
+        JOIN json_array_elements(${`[${payloads.join(',')}]`}::json) WITH ORDINALITY AS p(payload, n) ON p.n = e.n
     ), rs AS (
       INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-      SELECT ${target.userPk}, t.table_id, t.key_bytes, log.bundle_seq, t.op_code = 3
-        FROM log, unnest(${tableIds}::int[], ${keyBytes}::bytea[], ${opCodes}::smallint[]) AS t(table_id, key_bytes, op_code)
+      SELECT ${target.userPk}, e.table_id, e.key_bytes, log.bundle_seq, e.op = 3 FROM log, eff e
       ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted
     ), src AS (
       INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id)
@@ -142,15 +172,21 @@ export async function finalizeCapturedBundle(
       ON CONFLICT (user_pk, source_id) DO UPDATE
         SET state = 'active', max_committed_source_bundle_id = EXCLUDED.max_committed_source_bundle_id,
             replaced_by_source_id = '', retirement_reason = ''
-    ), pruned AS (
+    ), pruned_log AS (
       DELETE FROM sync.bundle_log
+       WHERE user_pk = ${target.userPk} AND bundle_seq > ${target.retainedFloor} AND bundle_seq <= ${newFloor}
+    ), pruned_rows AS (
+      DELETE FROM sync.bundle_rows
        WHERE user_pk = ${target.userPk} AND bundle_seq > ${target.retainedFloor} AND bundle_seq <= ${newFloor}
     ), stage AS (
       DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = ${target.userPk}
     )
-    SELECT (SELECT count(*) FROM log) AS written,
+    SELECT (SELECT count(*) FROM log)::text AS written,
            CASE WHEN ${settings.notifyChannel}::text IS NOT NULL
                 THEN pg_notify(${settings.notifyChannel}::text, ${notifyPayload}) END AS notified`.execute(trx);
+  if (written.rows[0]?.written !== '1') {
+    throw new Error(`bundle ${bundleSeq} for ${target.userId} was not written: user_state.next_bundle_seq moved under the scope lock`);
+  }
 
   return {
     bundle_seq: bundleSeq,

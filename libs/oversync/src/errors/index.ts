@@ -16,3 +16,5 @@ export {
 export { HistoryPrunedError } from './history.errors.js';
 export { ServiceUnavailableError } from './lifecycle.errors.js';
 export { SyncWireError } from './wire.error.js';
+export * from './push.errors.js';
+export * from './snapshot.errors.js';

@@ -6,6 +6,8 @@ export interface OversyncRouteMetadata {
   failure: string;
   /** Code for an undecodable body or bad query on this route. @default 'invalid_request' */
   invalid?: string;
+  /** Message for an undecodable body (`Failed to parse … request`); default: the parser's message. */
+  invalidMessage?: string;
   /** Route needs no actor (`/syncx/*`). */
   public?: boolean;
 }

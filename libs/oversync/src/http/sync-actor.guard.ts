@@ -44,7 +44,7 @@ export class SyncActorGuard implements CanActivate {
     const bodyError = req.oversyncBodyError;
     if (bodyError) {
       if (bodyError.tooLarge) throw new SyncWireError('request_too_large', bodyError.message);
-      throw new SyncWireError(invalid, bodyError.message);
+      throw new SyncWireError(invalid, route?.invalidMessage ?? bodyError.message);
     }
     return true;
   }

@@ -92,7 +92,7 @@ BEGIN
   IF TG_OP = 'INSERT' THEN
     EXECUTE format(
       'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-       SELECT txid_current(), $1, $2, 1, %s, to_jsonb(r) - ''_sync_scope_id'' FROM oversync_new r', v_new_key)
+       SELECT txid_current(), $1, $2, 1, %s, row_to_json(r) FROM oversync_new r', v_new_key)
       USING v_user_pk, v_table_id;
   ELSIF TG_OP = 'DELETE' THEN
     EXECUTE format(
@@ -105,7 +105,7 @@ BEGIN
     -- staged first as in row-level capture.
     EXECUTE format(
       'WITH o AS (SELECT %s AS kb, row_number() OVER () AS ord FROM oversync_old r),
-            n AS (SELECT %s AS kb, to_jsonb(r) - ''_sync_scope_id'' AS payload, row_number() OVER () AS ord FROM oversync_new r)
+            n AS (SELECT %s AS kb, row_to_json(r) AS payload, row_number() OVER () AS ord FROM oversync_new r)
        INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
        SELECT txid_current(), $1, $2,
               CASE WHEN n.kb IS NULL THEN 3 WHEN o.kb IS NULL THEN 1 ELSE 2 END,

@@ -64,9 +64,12 @@ CREATE TABLE sync.source_state (
   CONSTRAINT source_state_retired_chk CHECK (state <> 'retired' OR (replaced_by_source_id <> '' AND retirement_reason <> ''))
 );
 
+-- row_state and bundle_rows get one row per synced row effect. They deliberately carry no foreign
+-- keys: a per-row RI check tripled the cost of large bundles, and every writer of these tables is
+-- this library, inside the scope lock (retention prunes bundle_rows explicitly).
 CREATE TABLE sync.row_state (
-  user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
-  table_id integer NOT NULL REFERENCES sync.table_catalog (table_id),
+  user_pk bigint NOT NULL,
+  table_id integer NOT NULL,
   key_bytes bytea NOT NULL,
   bundle_seq bigint NOT NULL,
   deleted boolean NOT NULL DEFAULT false,
@@ -82,7 +85,8 @@ CREATE UNLOGGED TABLE sync.bundle_capture_stage (
   table_id integer NOT NULL,
   op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
   key_bytes bytea NOT NULL,
-  payload_db jsonb,
+  -- row_to_json text of the after-image (scope column included; stripped when finalising).
+  payload_db json,
   CHECK ((payload_db IS NULL) = (op_code = 3))
 );
 
@@ -103,12 +107,11 @@ CREATE TABLE sync.bundle_rows (
   user_pk bigint NOT NULL,
   bundle_seq bigint NOT NULL,
   row_ordinal bigint NOT NULL,
-  table_id integer NOT NULL REFERENCES sync.table_catalog (table_id),
+  table_id integer NOT NULL,
   key_bytes bytea NOT NULL,
   op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
   payload_wire json,
   PRIMARY KEY (user_pk, bundle_seq, row_ordinal),
-  FOREIGN KEY (user_pk, bundle_seq) REFERENCES sync.bundle_log (user_pk, bundle_seq) ON DELETE CASCADE,
   CHECK ((payload_wire IS NULL) = (op_code = 3))
 );
 

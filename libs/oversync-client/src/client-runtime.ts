@@ -1,0 +1,62 @@
+import { ExportScheduler } from './db/export-scheduler.js';
+import { acquireOwnership, type OwnershipLease } from './db/ownership.js';
+import { SqlJsAdapter } from './db/sql-js.adapter.js';
+import { type ResolvedClientOptions } from './oversync-client.options.js';
+import { installSchema } from './schema/schema-installer.js';
+import { TableRegistry, type SyncContext, type SyncSession } from './sync/sync-context.js';
+import { SyncStateStore } from './sync/sync-state.store.js';
+import { HttpTransport } from './transport/http-transport.js';
+
+/** Everything `open()` builds; released by `close()`. */
+export interface ClientRuntime {
+  readonly ctx: SyncContext;
+  readonly exports: ExportScheduler;
+  readonly lease: OwnershipLease;
+}
+
+/**
+ * Claims ownership of the database, installs metadata tables and triggers, and wires the sync
+ * context. On failure the ownership claim is released again.
+ */
+export async function createRuntime(
+  options: ResolvedClientOptions,
+  session: SyncSession,
+): Promise<ClientRuntime> {
+  const lease = await acquireOwnership(options.db, options.lockName);
+  try {
+    const db = new SqlJsAdapter(options.db);
+    const tables = new TableRegistry(installSchema(db, options.schema, options.tables));
+    const exports = new ExportScheduler(
+      db,
+      options.persistence,
+      options.exportDebounceMs,
+      options.onBackgroundError,
+    );
+    const transport = new HttpTransport({
+      baseUrl: options.baseUrl,
+      fetch: options.fetch,
+      getToken: options.getToken,
+      sourceId: () => session.sourceId,
+      retry: options.retry,
+    });
+    const ctx: SyncContext = {
+      db,
+      store: new SyncStateStore(db, options.schema),
+      tables,
+      schema: options.schema,
+      transport,
+      limits: {
+        uploadChunkRows: options.uploadChunkRows,
+        downloadLimit: options.downloadLimit,
+        snapshotChunkRows: options.snapshotChunkRows,
+      },
+      resolver: options.conflictResolver,
+      session,
+      persist: () => exports.persistNow(),
+    };
+    return { ctx, exports, lease };
+  } catch (error) {
+    lease.release();
+    throw error;
+  }
+}
