@@ -17,13 +17,18 @@ export function printTable(title, rows) {
   console.log('| benchmark | ours | baseline | ratio | target | ok |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.name} | ${r.ours} ${r.unit} | ${r.baseline ?? '–'}${r.baseline === undefined ? '' : ' ' + r.unit} | ${r.ratio ?? '–'} | ${r.target ?? '–'} | ${r.pass === undefined ? '–' : r.pass ? 'yes' : 'NO'} |`);
+    console.log(
+      `| ${r.name} | ${r.ours} ${r.unit} | ${r.baseline ?? '–'}${r.baseline === undefined ? '' : ' ' + r.unit} | ${r.ratio ?? '–'} | ${r.target ?? '–'} | ${r.pass === undefined ? '–' : r.pass ? 'yes' : 'NO'} |`,
+    );
   }
 }
 
 export function writeJson(name, data) {
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), node: process.version, ...data }, null, 2));
+  writeFileSync(
+    file,
+    JSON.stringify({ at: new Date().toISOString(), node: process.version, ...data }, null, 2),
+  );
   return file;
 }

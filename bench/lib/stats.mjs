@@ -7,7 +7,12 @@ export function percentile(samples, p) {
 }
 
 export function summarize(samples) {
-  return { n: samples.length, p50: percentile(samples, 50), p95: percentile(samples, 95), mean: samples.reduce((a, b) => a + b, 0) / samples.length };
+  return {
+    n: samples.length,
+    p50: percentile(samples, 50),
+    p95: percentile(samples, 95),
+    mean: samples.reduce((a, b) => a + b, 0) / samples.length,
+  };
 }
 
 /** Runs `fn` `warmup` times untimed, then `runs` times timed (ms). */

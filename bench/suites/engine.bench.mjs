@@ -21,34 +21,86 @@ export async function run({ pg }) {
   try {
     for (const n of [1, 100, 1000]) {
       const ours = summarize(
-        await sample(() => scopes.execWrite(`bench-${n}`, { writerId: 'bench' }, (trx) => insertRows('bench.items', n, `bench-${n}`).execute(trx)), {
-          warmup: 5,
-          runs: n === 1000 ? 30 : 60,
-        }),
+        await sample(
+          () =>
+            scopes.execWrite(`bench-${n}`, { writerId: 'bench' }, (trx) =>
+              insertRows('bench.items', n, `bench-${n}`).execute(trx),
+            ),
+          {
+            warmup: 5,
+            runs: n === 1000 ? 30 : 60,
+          },
+        ),
       );
       const plain = summarize(
-        await sample(() => engine.plain.transaction().execute((trx) => insertRows('bench.items_plain', n, `bench-${n}`).execute(trx)), {
-          warmup: 5,
-          runs: n === 1000 ? 30 : 60,
-        }),
+        await sample(
+          () =>
+            engine.plain
+              .transaction()
+              .execute((trx) => insertRows('bench.items_plain', n, `bench-${n}`).execute(trx)),
+          {
+            warmup: 5,
+            runs: n === 1000 ? 30 : 60,
+          },
+        ),
       );
       const ratio = round(ours.p50 / plain.p50);
       extra[`execWrite_${n}`] = { ours, plain };
       rows.push(
-        row(`execWrite ${n} row(s), p50`, round(ours.p50), round(plain.p50), 'ms', ratio, n === 1000 ? '≤ 3×' : undefined, n === 1000 ? ratio <= 3 : undefined),
-        row(`execWrite ${n} row(s), p95`, round(ours.p95), round(plain.p95), 'ms', round(ours.p95 / plain.p95)),
+        row(
+          `execWrite ${n} row(s), p50`,
+          round(ours.p50),
+          round(plain.p50),
+          'ms',
+          ratio,
+          n === 1000 ? '≤ 3×' : undefined,
+          n === 1000 ? ratio <= 3 : undefined,
+        ),
+        row(
+          `execWrite ${n} row(s), p95`,
+          round(ours.p95),
+          round(plain.p95),
+          'ms',
+          round(ours.p95 / plain.p95),
+        ),
       );
     }
     const bulkOurs = [];
     const bulkPlain = [];
     for (let i = 0; i < 3; i++) {
-      bulkOurs.push((await timeOnce(() => scopes.execWrite(`bulk-${i}`, { writerId: 'bench' }, (trx) => insertRows('bench.items', 100_000, `bulk-${i}`).execute(trx)))).ms);
-      bulkPlain.push((await timeOnce(() => engine.plain.transaction().execute((trx) => insertRows('bench.items_plain', 100_000, `bulk-${i}`).execute(trx)))).ms);
+      bulkOurs.push(
+        (
+          await timeOnce(() =>
+            scopes.execWrite(`bulk-${i}`, { writerId: 'bench' }, (trx) =>
+              insertRows('bench.items', 100_000, `bulk-${i}`).execute(trx),
+            ),
+          )
+        ).ms,
+      );
+      bulkPlain.push(
+        (
+          await timeOnce(() =>
+            engine.plain
+              .transaction()
+              .execute((trx) => insertRows('bench.items_plain', 100_000, `bulk-${i}`).execute(trx)),
+          )
+        ).ms,
+      );
     }
     const o = summarize(bulkOurs).p50;
     const p = summarize(bulkPlain).p50;
     extra.bulk_100k = { ours: bulkOurs, plain: bulkPlain };
-    rows.push(row('bulk capture 100k rows (median of 3)', round(o, 0), round(p, 0), 'ms', round(o / p), '≤ 3.5×', o / p <= 3.5));
+    rows.push(
+      row(
+        'bulk capture 100k rows (median of 3)',
+        round(o, 0),
+        round(p, 0),
+        'ms',
+        round(o / p),
+        '≤ 3.5×',
+        o / p <= 3.5,
+      ),
+    );
   } finally {
     await engine.close();
     await db.drop();

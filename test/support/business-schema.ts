@@ -38,7 +38,9 @@ CREATE TABLE ${s}.unregistered_notes (id uuid PRIMARY KEY, body text);
 }
 
 /** Registered tables for {@link businessSchemaSql} (everything except `unregistered_notes`). */
-export function businessTables(schema: string): Array<{ schema: string; table: string; syncKeyColumns: string[] }> {
+export function businessTables(
+  schema: string,
+): Array<{ schema: string; table: string; syncKeyColumns: string[] }> {
   return [
     { schema, table: 'users', syncKeyColumns: ['id'] },
     { schema, table: 'posts', syncKeyColumns: ['id'] },

@@ -22,7 +22,10 @@ export interface SyncReply<T = Record<string, unknown>> {
   json: T;
 }
 
-export async function syncCall<T = Record<string, unknown>>(baseUrl: string, call: SyncCall): Promise<SyncReply<T>> {
+export async function syncCall<T = Record<string, unknown>>(
+  baseUrl: string,
+  call: SyncCall,
+): Promise<SyncReply<T>> {
   const headers: Record<string, string> = { ...(call.headers ?? {}) };
   if (call.user !== undefined) headers.authorization = `Bearer ${call.user}`;
   if (call.source !== undefined) headers['oversync-source-id'] = call.source;
@@ -31,7 +34,11 @@ export async function syncCall<T = Record<string, unknown>>(baseUrl: string, cal
     body = typeof call.body === 'string' ? call.body : JSON.stringify(call.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(`${baseUrl}${call.path}`, { method: call.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const res = await fetch(`${baseUrl}${call.path}`, {
+    method: call.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+  });
   const text = await res.text();
   let json: unknown;
   try {
@@ -44,5 +51,6 @@ export async function syncCall<T = Record<string, unknown>>(baseUrl: string, cal
 
 /** A client bound to one user and source. */
 export function syncClient(baseUrl: string, user: string, source: string) {
-  return <T = Record<string, unknown>>(call: Omit<SyncCall, 'user' | 'source'>) => syncCall<T>(baseUrl, { user, source, ...call });
+  return <T = Record<string, unknown>>(call: Omit<SyncCall, 'user' | 'source'>) =>
+    syncCall<T>(baseUrl, { user, source, ...call });
 }

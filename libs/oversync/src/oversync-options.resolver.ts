@@ -48,19 +48,36 @@ function fail(field: string, problem: string, fix: string): never {
 function resolveLimits(raw: OversyncLimitsOption | undefined): Required<OversyncLimitsOption> {
   const limits = { ...DEFAULT_LIMITS };
   for (const [name, value] of Object.entries(raw ?? {}) as [keyof OversyncLimitsOption, unknown][]) {
-    if (!(name in DEFAULT_LIMITS)) fail(`limits.${name}`, 'is not a known limit', `remove it; known limits: ${Object.keys(DEFAULT_LIMITS).join(', ')}`);
+    if (!(name in DEFAULT_LIMITS))
+      fail(
+        `limits.${name}`,
+        'is not a known limit',
+        `remove it; known limits: ${Object.keys(DEFAULT_LIMITS).join(', ')}`,
+      );
     if (value === undefined) continue;
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-      fail(`limits.${name}`, `must be a non-negative integer (got ${String(value)})`, 'pass a whole number');
+      fail(
+        `limits.${name}`,
+        `must be a non-negative integer (got ${JSON.stringify(value)})`,
+        'pass a whole number',
+      );
     }
     // go-oversync treats a zero limit as "use the default"; keep that except where 0 means unlimited.
     limits[name] = value === 0 && !ZERO_ALLOWED.has(name) ? DEFAULT_LIMITS[name] : value;
   }
   if (limits.defaultRowsPerPushChunk > limits.maxRowsPerPushChunk) {
-    fail('limits.defaultRowsPerPushChunk', 'exceeds limits.maxRowsPerPushChunk', 'lower the default or raise the maximum');
+    fail(
+      'limits.defaultRowsPerPushChunk',
+      'exceeds limits.maxRowsPerPushChunk',
+      'lower the default or raise the maximum',
+    );
   }
   if (limits.maxRowsPerPushChunk < 1000) {
-    fail('limits.maxRowsPerPushChunk', `is ${limits.maxRowsPerPushChunk}, below the 1000-row chunks go-oversync clients send`, 'use at least 1000');
+    fail(
+      'limits.maxRowsPerPushChunk',
+      `is ${limits.maxRowsPerPushChunk}, below the 1000-row chunks go-oversync clients send`,
+      'use at least 1000',
+    );
   }
   return limits;
 }
@@ -69,9 +86,14 @@ function resolveRetention(raw: OversyncRetentionOption | undefined): Required<Ov
   const retained = raw?.retainedBundlesPerUser ?? 10000;
   const batch = raw?.pruneBatchSize ?? 1000;
   if (!Number.isSafeInteger(retained) || retained < 1) {
-    fail('retention.retainedBundlesPerUser', `must be an integer ≥ 1 (got ${retained})`, 'retention cannot be switched off; pick a window such as 10000');
+    fail(
+      'retention.retainedBundlesPerUser',
+      `must be an integer ≥ 1 (got ${retained})`,
+      'retention cannot be switched off; pick a window such as 10000',
+    );
   }
-  if (!Number.isSafeInteger(batch) || batch < 1) fail('retention.pruneBatchSize', `must be an integer ≥ 1 (got ${batch})`, 'use e.g. 1000');
+  if (!Number.isSafeInteger(batch) || batch < 1)
+    fail('retention.pruneBatchSize', `must be an integer ≥ 1 (got ${batch})`, 'use e.g. 1000');
   return { retainedBundlesPerUser: retained, pruneBatchSize: batch };
 }
 
@@ -83,30 +105,50 @@ function resolveWatch(raw: OversyncWatchOption | undefined): Required<OversyncWa
   };
   const bytes = new TextEncoder().encode(watch.notifyChannel).length;
   if (bytes === 0 || bytes > 63 || watch.notifyChannel.includes('\0')) {
-    fail('watch.notifyChannel', 'must be 1–63 bytes without NUL', 'use a short identifier such as oversync_bundle_change_v1');
+    fail(
+      'watch.notifyChannel',
+      'must be 1–63 bytes without NUL',
+      'use a short identifier such as oversync_bundle_change_v1',
+    );
   }
-  if (!(watch.heartbeatIntervalSeconds > 0)) fail('watch.heartbeatIntervalSeconds', 'must be > 0', 'use e.g. 25');
+  if (!(watch.heartbeatIntervalSeconds > 0))
+    fail('watch.heartbeatIntervalSeconds', 'must be > 0', 'use e.g. 25');
   return watch;
 }
 
 function checkDatabase(options: OversyncModuleOptions): void {
   const db = options.database as unknown as Record<string, unknown> | undefined;
-  if (!db || typeof db !== 'object') fail('database', 'is required', 'pass { connectionString }, { pool } or { kysely }');
+  if (!db || typeof db !== 'object')
+    fail('database', 'is required', 'pass { connectionString }, { pool } or { kysely }');
   const given = ['connectionString', 'pool', 'kysely'].filter((k) => db[k] !== undefined);
-  if (given.length !== 1) fail('database', `must set exactly one of connectionString, pool, kysely (got ${given.join(', ') || 'none'})`, 'pick one source of connections');
-  if (given[0] === 'connectionString' && (typeof db.connectionString !== 'string' || db.connectionString.trim() === '')) {
+  if (given.length !== 1)
+    fail(
+      'database',
+      `must set exactly one of connectionString, pool, kysely (got ${given.join(', ') || 'none'})`,
+      'pick one source of connections',
+    );
+  if (
+    given[0] === 'connectionString' &&
+    (typeof db.connectionString !== 'string' || db.connectionString.trim() === '')
+  ) {
     fail('database.connectionString', 'must be a non-empty string', 'pass e.g. postgres://user@host:5432/db');
   }
 }
 
 function checkTables(options: OversyncModuleOptions): void {
   if (!Array.isArray(options.registeredTables) || options.registeredTables.length === 0) {
-    fail('registeredTables', 'must list at least one table', 'register e.g. { schema: "business", table: "posts", syncKeyColumns: ["id"] }');
+    fail(
+      'registeredTables',
+      'must list at least one table',
+      'register e.g. { schema: "business", table: "posts", syncKeyColumns: ["id"] }',
+    );
   }
   const seen = new Set<string>();
   options.registeredTables.forEach((t, i) => {
-    if (!t || typeof t.table !== 'string' || t.table.trim() === '') fail(`registeredTables[${i}].table`, 'is required', 'name the table');
-    if (!Array.isArray(t.syncKeyColumns)) fail(`registeredTables[${i}].syncKeyColumns`, 'must be an array', 'pass e.g. ["id"]');
+    if (!t || typeof t.table !== 'string' || t.table.trim() === '')
+      fail(`registeredTables[${i}].table`, 'is required', 'name the table');
+    if (!Array.isArray(t.syncKeyColumns))
+      fail(`registeredTables[${i}].syncKeyColumns`, 'must be an array', 'pass e.g. ["id"]');
     const name = `${(t.schema ?? '').trim().toLowerCase() || 'public'}.${t.table.trim().toLowerCase()}`;
     if (seen.has(name)) fail(`registeredTables[${i}]`, `registers ${name} twice`, 'list each table once');
     seen.add(name);
@@ -115,14 +157,18 @@ function checkTables(options: OversyncModuleOptions): void {
 
 /** Validates module options once at start-up and returns them with defaults applied, frozen. */
 export function resolveOversyncOptions(options: OversyncModuleOptions): ResolvedOversyncOptions {
-  if (!options || typeof options !== 'object') fail('options', 'are required', 'call OversyncModule.forRoot({ database, registeredTables })');
+  if (!options || typeof options !== 'object')
+    fail('options', 'are required', 'call OversyncModule.forRoot({ database, registeredTables })');
   checkDatabase(options);
   checkTables(options);
   const version = options.maxSupportedSchemaVersion ?? 1;
-  if (!Number.isSafeInteger(version) || version < 1) fail('maxSupportedSchemaVersion', 'must be an integer ≥ 1', 'use 1');
+  if (!Number.isSafeInteger(version) || version < 1)
+    fail('maxSupportedSchemaVersion', 'must be an integer ≥ 1', 'use 1');
   const resolved: ResolvedOversyncOptions = {
     database: options.database,
-    registeredTables: Object.freeze(options.registeredTables.map((t) => Object.freeze({ ...t, syncKeyColumns: [...t.syncKeyColumns] }))),
+    registeredTables: Object.freeze(
+      options.registeredTables.map((t) => Object.freeze({ ...t, syncKeyColumns: [...t.syncKeyColumns] })),
+    ),
     appName: options.appName?.trim() || 'oversync-app',
     maxSupportedSchemaVersion: version,
     dependencyOverrides: Object.freeze({ ...(options.dependencyOverrides ?? {}) }),

@@ -71,6 +71,7 @@ export class OversyncModule extends OversyncConfigurableModule implements NestMo
     // Runs before Nest registers routes, so @ScopeWrite controller handlers are wrapped in time.
     this.explorer.explore();
     // Our own JSON reader with our size limit, on our controllers only.
-    if (OVERSYNC_CONTROLLERS.length > 0) consumer.apply(SyncBodyMiddleware).forRoutes(...OVERSYNC_CONTROLLERS);
+    if (OVERSYNC_CONTROLLERS.length > 0)
+      consumer.apply(SyncBodyMiddleware).forRoutes(...OVERSYNC_CONTROLLERS);
   }
 }

@@ -3,9 +3,14 @@ import type { Pool } from 'pg';
 
 /** Where the module gets its PostgreSQL connections. The module closes only what it creates. */
 export type OversyncDatabaseOption =
-  | { /** A libpq connection string; the module creates and closes its own pool. */ connectionString: string; /** @default 10 */ poolSize?: number }
+  | {
+      /** A libpq connection string; the module creates and closes its own pool. */ connectionString: string;
+      /** @default 10 */ poolSize?: number;
+    }
   | { /** A `pg.Pool` the host owns (the module never ends it). */ pool: Pool }
-  | { /** A Kysely instance over `pg` the host owns (the module never destroys it). */ kysely: Kysely<unknown> };
+  | {
+      /** A Kysely instance over `pg` the host owns (the module never destroys it). */ kysely: Kysely<unknown>;
+    };
 
 /** One business table synced to clients. */
 export interface RegisteredTableOption {

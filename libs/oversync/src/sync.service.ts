@@ -55,13 +55,22 @@ export class SyncService {
     if (!userId) throw new ScopeWriteInvalidError('withinSyncBundle requires actor.userId');
     if (!sourceId) throw new ScopeWriteInvalidError('withinSyncBundle requires a non-blank sourceId');
     if (!Number.isSafeInteger(tuple.sourceBundleId) || tuple.sourceBundleId <= 0) {
-      throw new ScopeWriteInvalidError(`withinSyncBundle requires sourceBundleId > 0 (got ${tuple.sourceBundleId})`);
+      throw new ScopeWriteInvalidError(
+        `withinSyncBundle requires sourceBundleId > 0 (got ${tuple.sourceBundleId})`,
+      );
     }
     if (typeof fn !== 'function') throw new ScopeWriteInvalidError('withinSyncBundle requires a callback');
     return this.runner.run(userId, sourceId, async (trx, scope) => {
-      if (scope.stateCode === ScopeStateCode.initializing) throw new ScopeInitializingError(userId, scope.leaseExpiresAt);
+      if (scope.stateCode === ScopeStateCode.initializing)
+        throw new ScopeInitializingError(userId, scope.leaseExpiresAt);
       if (scope.stateCode !== ScopeStateCode.initialized) throw new ScopeUninitializedError(userId);
-      const replay = await this.#findRetained(trx, scope.userPk, scope.retainedFloor, sourceId, tuple.sourceBundleId);
+      const replay = await this.#findRetained(
+        trx,
+        scope.userPk,
+        scope.retainedFloor,
+        sourceId,
+        tuple.sourceBundleId,
+      );
       if (replay) return { bundle: replay, replayed: true, result: undefined };
       checkSourceSequence(scope, sourceId, tuple.sourceBundleId);
       const identity = { sourceId, sourceBundleId: tuple.sourceBundleId };
@@ -84,9 +93,16 @@ export class SyncService {
     sourceId: string,
     sourceBundleId: number,
   ): Promise<CommittedBundle | null> {
-    const { rows } = await sql<{ bundle_seq: string; row_count: string; byte_count: string; bundle_hash: string }>`
+    const { rows } = await sql<{
+      bundle_seq: string;
+      row_count: string;
+      byte_count: string;
+      bundle_hash: string;
+    }>`
       SELECT bundle_seq, row_count, byte_count, encode(bundle_hash, 'hex') AS bundle_hash FROM sync.bundle_log
-       WHERE user_pk = ${userPk} AND source_id = ${sourceId} AND source_bundle_id = ${sourceBundleId} AND bundle_seq > ${floor}`.execute(trx);
+       WHERE user_pk = ${userPk} AND source_id = ${sourceId} AND source_bundle_id = ${sourceBundleId} AND bundle_seq > ${floor}`.execute(
+      trx,
+    );
     const r = rows[0];
     if (!r) return null;
     return {

@@ -13,7 +13,7 @@ describe('pushPending', () => {
 
     const chunks = server.requests.filter((r) => r.path.endsWith('/chunks'));
     expect(chunks).toHaveLength(1);
-    expect(chunks[0]!.body).toEqual({
+    expect(chunks[0].body).toEqual({
       start_row_ordinal: 0,
       rows: [
         {
@@ -41,7 +41,7 @@ describe('pushPending', () => {
     await client.attach('user-1');
     db.run("INSERT INTO users VALUES ('u1', 'Ada', 'a@x')");
     server.rewrite('GET /sync/committed-bundles/', (body) => {
-      (body['rows'] as { payload: Record<string, unknown> }[])[0]!.payload['name'] = 'Tampered';
+      (body['rows'] as { payload: Record<string, unknown> }[])[0].payload['name'] = 'Tampered';
     });
     const error = await client.pushPending().catch((e: unknown) => e);
     expect(isOversyncClientError(error, 'protocol_violation')).toBe(true);

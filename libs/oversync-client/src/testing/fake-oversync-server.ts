@@ -86,7 +86,7 @@ export class FakeOversyncServer {
   rewrite(match: string, fn: (body: Record<string, unknown>) => void): () => void {
     const [method, prefix] = match.split(' ');
     return this.intercept(async (req) => {
-      if (req.method !== method || !req.path.startsWith(prefix!)) return undefined;
+      if (req.method !== method || !req.path.startsWith(prefix)) return undefined;
       const real = this.handle(req);
       if (!real.ok) return real;
       const body = (await real.json()) as Record<string, unknown>;
@@ -104,7 +104,7 @@ export class FakeOversyncServer {
   /** Requests matching `method path-prefix` (e.g. `'POST /sync/push-sessions'`). */
   count(match: string): number {
     const [method, prefix] = match.split(' ');
-    return this.requests.filter((r) => r.method === method && r.path.startsWith(prefix!)).length;
+    return this.requests.filter((r) => r.method === method && r.path.startsWith(prefix)).length;
   }
 
   scope(userId: string): FakeScope {
@@ -175,19 +175,19 @@ export class FakeOversyncServer {
     if (key === 'POST /sync/push-sessions' && parts.length === 2) {
       return jsonResponse(200, createPushSession(this, scope, req, sourceId));
     }
-    if (key === 'POST /sync/push-sessions' && parts[3] === 'chunks') return jsonResponse(200, uploadChunk(this, scope, req, parts[2]!));
-    if (key === 'POST /sync/push-sessions' && parts[3] === 'commit') return jsonResponse(200, commitSession(this, scope, parts[2]!));
+    if (key === 'POST /sync/push-sessions' && parts[3] === 'chunks') return jsonResponse(200, uploadChunk(this, scope, req, parts[2]));
+    if (key === 'POST /sync/push-sessions' && parts[3] === 'commit') return jsonResponse(200, commitSession(this, scope, parts[2]));
     if (key === 'DELETE /sync/push-sessions') {
-      const session = this.sessions.get(parts[2]!);
+      const session = this.sessions.get(parts[2]);
       if (!session || session.userId !== userId) fail(404, 'push_session_not_found', 'push session not found');
-      this.sessions.delete(parts[2]!);
+      this.sessions.delete(parts[2]);
       return new Response(null, { status: 204 });
     }
-    if (key === 'GET /sync/committed-bundles') return jsonResponse(200, committedRows(scope, req, parts[2]!));
+    if (key === 'GET /sync/committed-bundles') return jsonResponse(200, committedRows(scope, req, parts[2]));
     if (key === 'POST /sync/snapshot-sessions') return jsonResponse(200, createSnapshot(this, scope, req, sourceId));
-    if (key === 'GET /sync/snapshot-sessions') return jsonResponse(200, snapshotChunk(this, scope, req, parts[2]!));
+    if (key === 'GET /sync/snapshot-sessions') return jsonResponse(200, snapshotChunk(this, scope, req, parts[2]));
     if (key === 'DELETE /sync/snapshot-sessions') {
-      if (!this.snapshots.delete(parts[2]!)) fail(404, 'snapshot_session_not_found', 'snapshot not found');
+      if (!this.snapshots.delete(parts[2])) fail(404, 'snapshot_session_not_found', 'snapshot not found');
       return new Response(null, { status: 204 });
     }
     return new Response('404 page not found', { status: 404 });

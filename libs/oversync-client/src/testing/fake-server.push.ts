@@ -136,7 +136,7 @@ export function commitSession(server: FakeOversyncServer, scope: FakeScope, push
     fail(409, 'source_sequence_changed', `expected next source_bundle_id changed to ${source.maxCommitted + 1}`);
   }
   for (const row of s.staged) {
-    const keyValue = Object.values(row.key)[0]!;
+    const keyValue = Object.values(row.key)[0];
     const current = scope.rows.get(FakeScope.rowId(row.table, keyValue));
     const conflict = (message: string) =>
       fail(409, 'push_conflict', message, {
@@ -168,7 +168,7 @@ export function commitSession(server: FakeOversyncServer, scope: FakeScope, push
     s.staged.map((row) => ({
       table: row.table,
       key: row.key,
-      keyValue: Object.values(row.key)[0]!,
+      keyValue: Object.values(row.key)[0],
       op: row.op,
       payload: row.payload ?? null,
     })),

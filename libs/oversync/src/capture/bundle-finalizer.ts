@@ -47,7 +47,12 @@ interface NetEffect {
 const OP_NAMES: Record<number, RowOp> = { 1: 'INSERT', 2: 'UPDATE', 3: 'DELETE' };
 
 /** The retained floor after committing `latest`: window-limited, advanced by at most one batch. */
-export function nextRetainedFloor(latest: number, currentFloor: number, window: number, batch: number): number {
+export function nextRetainedFloor(
+  latest: number,
+  currentFloor: number,
+  window: number,
+  batch: number,
+): number {
   const target = Math.max(0, latest - window);
   if (target <= currentFloor) return currentFloor;
   return Math.min(target, currentFloor + batch);
@@ -64,7 +69,14 @@ export function collapseEvents(events: readonly StageEvent[]): NetEffect[] {
       seen.lastOrdinal = e.capture_ordinal;
       seen.payload = e.payload;
     } else {
-      byKey.set(id, { firstOp: e.op_code, lastOp: e.op_code, lastOrdinal: e.capture_ordinal, tableId: e.table_id, keyBytes: e.key_bytes, payload: e.payload });
+      byKey.set(id, {
+        firstOp: e.op_code,
+        lastOp: e.op_code,
+        lastOrdinal: e.capture_ordinal,
+        tableId: e.table_id,
+        keyBytes: e.key_bytes,
+        payload: e.payload,
+      });
     }
   }
   // INSERT followed (eventually) by DELETE never existed outside this transaction.
@@ -94,7 +106,9 @@ export async function finalizeCapturedBundle(
 
   if (effects.length === 0) {
     if (events.rows.length > 0) {
-      await sql`DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = ${target.userPk}`.execute(trx);
+      await sql`DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = ${target.userPk}`.execute(
+        trx,
+      );
     }
     return null;
   }
@@ -110,10 +124,11 @@ export async function finalizeCapturedBundle(
     const table = catalog.byId(toInt(effect.tableId));
     // First INSERT stays INSERT; a row that existed before the transaction is an UPDATE.
     const opCode = effect.lastOp === 3 ? 3 : effect.firstOp === 1 ? 1 : 2;
-    const op = OP_NAMES[opCode]!;
+    const op = OP_NAMES[opCode];
     const keyString = keyStringFromBytes(table, effect.keyBytes);
     const key = wireKey(table, keyString);
-    const payloadObject = opCode === 3 || effect.payload === null ? null : toWirePayloadObject(table, effect.payload);
+    const payloadObject =
+      opCode === 3 || effect.payload === null ? null : toWirePayloadObject(table, effect.payload);
     const payloadText = payloadObject === null ? null : canonicalJson(payloadObject);
     // Canonical hash text assembled from already-canonical parts, in sorted key order
     // (key, op, payload, row_ordinal, row_version, schema, table).
@@ -132,7 +147,12 @@ export async function finalizeCapturedBundle(
   const canonical = `[${parts.join(',')}]`;
   const byteCount = Buffer.byteLength(canonical, 'utf8');
   const bundleHash = createHash('sha256').update(canonical, 'utf8').digest('hex');
-  const newFloor = nextRetainedFloor(bundleSeq, target.retainedFloor, settings.retainedBundlesPerUser, settings.pruneBatchSize);
+  const newFloor = nextRetainedFloor(
+    bundleSeq,
+    target.retainedFloor,
+    settings.retainedBundlesPerUser,
+    settings.pruneBatchSize,
+  );
   const notifyPayload = JSON.stringify({
     user_pk: target.userPk,
     bundle_seq: bundleSeq,
@@ -183,9 +203,13 @@ export async function finalizeCapturedBundle(
     )
     SELECT (SELECT count(*) FROM log)::text AS written,
            CASE WHEN ${settings.notifyChannel}::text IS NOT NULL
-                THEN pg_notify(${settings.notifyChannel}::text, ${notifyPayload}) END AS notified`.execute(trx);
+                THEN pg_notify(${settings.notifyChannel}::text, ${notifyPayload}) END AS notified`.execute(
+    trx,
+  );
   if (written.rows[0]?.written !== '1') {
-    throw new Error(`bundle ${bundleSeq} for ${target.userId} was not written: user_state.next_bundle_seq moved under the scope lock`);
+    throw new Error(
+      `bundle ${bundleSeq} for ${target.userId} was not written: user_state.next_bundle_seq moved under the scope lock`,
+    );
   }
 
   return {

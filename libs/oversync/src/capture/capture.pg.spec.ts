@@ -27,7 +27,11 @@ BEGIN
 END $$;
 CREATE TRIGGER users_add_profile AFTER INSERT ON j.users FOR EACH ROW EXECUTE FUNCTION j.add_profile();
 `;
-const TABLES = ['parents', 'children', 'users', 'profiles'].map((table) => ({ schema: 'j', table, syncKeyColumns: ['id'] }));
+const TABLES = ['parents', 'children', 'users', 'profiles'].map((table) => ({
+  schema: 'j',
+  table,
+  syncKeyColumns: ['id'],
+}));
 
 describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
   let t: OversyncTestApp;
@@ -38,7 +42,11 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
   beforeAll(async () => {
     const db = await createTestDatabase();
     await execSql(db.url, SCHEMA);
-    t = await createOversyncTestApp({ database: db, skipSchema: true, options: { registeredTables: TABLES, retention: { retainedBundlesPerUser: 3, pruneBatchSize: 2 } } });
+    t = await createOversyncTestApp({
+      database: db,
+      skipSchema: true,
+      options: { registeredTables: TABLES, retention: { retainedBundlesPerUser: 3, pruneBatchSize: 2 } },
+    });
     scopes = t.get(ScopeManager);
     sync = t.get(SyncService);
   });
@@ -55,8 +63,12 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
     const res = await scopes.execWrite('u-cascade', { writerId: 'w' }, async (trx) => {
       await sql`UPDATE j.parents SET id = 'p2' WHERE id = 'p1' AND _sync_scope_id = 'u-cascade'`.execute(trx);
     });
-    expect(res.bundle.rows.map((r) => `${r.table} ${r.op} ${r.key.id}`)).toEqual(['parents DELETE p1', 'parents INSERT p2', 'children UPDATE c1']);
-    expect(res.bundle.rows[2]!.payload).toEqual({ id: 'c1', parent_id: 'p2', name: 'C' });
+    expect(res.bundle.rows.map((r) => `${r.table} ${r.op} ${r.key.id}`)).toEqual([
+      'parents DELETE p1',
+      'parents INSERT p2',
+      'children UPDATE c1',
+    ]);
+    expect(res.bundle.rows[2].payload).toEqual({ id: 'c1', parent_id: 'p2', name: 'C' });
   });
 
   it('captures rows written by user triggers on registered tables', async () => {
@@ -65,35 +77,67 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
     });
     // Statement-level capture: rows a trigger writes while the statement runs are captured before
     // the statement's own rows (clients apply a bundle with foreign keys deferred, so order is free).
-    expect(res.bundle.rows.map((r) => `${r.table} ${r.op}`).sort()).toEqual(['profiles INSERT', 'users INSERT']);
-    expect(res.bundle.rows.find((r) => r.table === 'profiles')!.payload).toEqual({ id: 'ada', nickname: 'Ada' });
+    expect(res.bundle.rows.map((r) => `${r.table} ${r.op}`).sort()).toEqual([
+      'profiles INSERT',
+      'users INSERT',
+    ]);
+    expect(res.bundle.rows.find((r) => r.table === 'profiles')!.payload).toEqual({
+      id: 'ada',
+      nickname: 'Ada',
+    });
   });
 
   it('withinSyncBundle commits the next tuple, replays a committed one without running the callback, and refuses gaps', async () => {
-    await expect(sync.withinSyncBundle({ userId: 'u-within' }, { sourceId: 'server-app', sourceBundleId: 1 }, async () => 1)).rejects.toThrow(
-      ScopeUninitializedError,
-    );
+    await expect(
+      sync.withinSyncBundle(
+        { userId: 'u-within' },
+        { sourceId: 'server-app', sourceBundleId: 1 },
+        async () => 1,
+      ),
+    ).rejects.toThrow(ScopeUninitializedError);
     await scopes.execWrite('u-within', { writerId: 'seed' }, async (trx) => {
       await sql`INSERT INTO j.parents (id) VALUES ('seed')`.execute(trx);
     });
-    const first = await sync.withinSyncBundle({ userId: 'u-within' }, { sourceId: 'server-app', sourceBundleId: 1 }, async (trx) => {
-      await sql`INSERT INTO j.parents (id, name) VALUES ('w1', 'x')`.execute(trx);
-      return 'ran';
+    const first = await sync.withinSyncBundle(
+      { userId: 'u-within' },
+      { sourceId: 'server-app', sourceBundleId: 1 },
+      async (trx) => {
+        await sql`INSERT INTO j.parents (id, name) VALUES ('w1', 'x')`.execute(trx);
+        return 'ran';
+      },
+    );
+    expect(first).toMatchObject({
+      replayed: false,
+      result: 'ran',
+      bundle: { bundle_seq: 2, source_id: 'server-app', source_bundle_id: 1 },
     });
-    expect(first).toMatchObject({ replayed: false, result: 'ran', bundle: { bundle_seq: 2, source_id: 'server-app', source_bundle_id: 1 } });
     let ranAgain = false;
-    const replay = await sync.withinSyncBundle({ userId: 'u-within' }, { sourceId: 'server-app', sourceBundleId: 1 }, async () => {
-      ranAgain = true;
-    });
+    const replay = await sync.withinSyncBundle(
+      { userId: 'u-within' },
+      { sourceId: 'server-app', sourceBundleId: 1 },
+      async () => {
+        ranAgain = true;
+      },
+    );
     expect(ranAgain).toBe(false);
     expect(replay.replayed).toBe(true);
     expect(replay.bundle).toMatchObject({ bundle_seq: 2, bundle_hash: first.bundle!.bundle_hash });
-    await expect(sync.withinSyncBundle({ userId: 'u-within' }, { sourceId: 'server-app', sourceBundleId: 3 }, async () => 1)).rejects.toThrow(
-      SourceSequenceOutOfOrderError,
+    await expect(
+      sync.withinSyncBundle(
+        { userId: 'u-within' },
+        { sourceId: 'server-app', sourceBundleId: 3 },
+        async () => 1,
+      ),
+    ).rejects.toThrow(SourceSequenceOutOfOrderError);
+    const empty = await sync.withinSyncBundle(
+      { userId: 'u-within' },
+      { sourceId: 'server-app', sourceBundleId: 2 },
+      async () => 'nothing',
     );
-    const empty = await sync.withinSyncBundle({ userId: 'u-within' }, { sourceId: 'server-app', sourceBundleId: 2 }, async () => 'nothing');
     expect(empty).toEqual({ bundle: null, replayed: false, result: 'nothing' });
-    const wm = await q(`SELECT max_committed_source_bundle_id::int AS m FROM sync.source_state WHERE source_id = 'server-app'`);
+    const wm = await q(
+      `SELECT max_committed_source_bundle_id::int AS m FROM sync.source_state WHERE source_id = 'server-app'`,
+    );
     expect(wm.rows[0].m).toBe(1);
   });
 
@@ -103,32 +147,58 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
       await scopes.execWrite('u-retain', { writerId: 'w' }, async (trx) => {
         await sql`INSERT INTO j.parents (id) VALUES (${randomUUID()})`.execute(trx);
       });
-      const r = await q(`SELECT next_bundle_seq::int - 1 AS latest, retained_bundle_floor::int AS floor FROM sync.user_state WHERE user_id = 'u-retain'`);
+      const r = await q(
+        `SELECT next_bundle_seq::int - 1 AS latest, retained_bundle_floor::int AS floor FROM sync.user_state WHERE user_id = 'u-retain'`,
+      );
       floors.push([r.rows[0].latest, r.rows[0].floor]);
     }
     // window 3, batch 2: floor = min(latest - 3, floor + 2)
-    expect(floors).toEqual([[1, 0], [2, 0], [3, 0], [4, 1], [5, 2], [6, 3], [7, 4], [8, 5]]);
-    const kept = await q(`SELECT bundle_seq::int AS s FROM sync.bundle_log WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'u-retain') ORDER BY 1`);
+    expect(floors).toEqual([
+      [1, 0],
+      [2, 0],
+      [3, 0],
+      [4, 1],
+      [5, 2],
+      [6, 3],
+      [7, 4],
+      [8, 5],
+    ]);
+    const kept = await q(
+      `SELECT bundle_seq::int AS s FROM sync.bundle_log WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'u-retain') ORDER BY 1`,
+    );
     expect(kept.rows.map((r) => r.s)).toEqual([6, 7, 8]);
-    const rowsLeft = await q(`SELECT count(*)::int AS n FROM sync.bundle_rows WHERE bundle_seq <= 5 AND user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'u-retain')`);
+    const rowsLeft = await q(
+      `SELECT count(*)::int AS n FROM sync.bundle_rows WHERE bundle_seq <= 5 AND user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'u-retain')`,
+    );
     expect(rowsLeft.rows[0].n).toBe(0);
     // A pruned tuple of a source is history.
-    await expect(sync.withinSyncBundle({ userId: 'u-retain' }, { sourceId: 'w', sourceBundleId: 2 }, async () => 1)).rejects.toThrow(
-      SourceTupleHistoryPrunedError,
-    );
+    await expect(
+      sync.withinSyncBundle({ userId: 'u-retain' }, { sourceId: 'w', sourceBundleId: 2 }, async () => 1),
+    ).rejects.toThrow(SourceTupleHistoryPrunedError);
   });
 
   it('reports status counters from what is retained', async () => {
     const status = await sync.getStatus();
-    expect(status).toMatchObject({ status: 'healthy', version: 'v1', lifecycle: 'running', accepting_operations: true, app_name: 'oversync-test' });
+    expect(status).toMatchObject({
+      status: 'healthy',
+      version: 'v1',
+      lifecycle: 'running',
+      accepting_operations: true,
+      app_name: 'oversync-test',
+    });
     expect(status.registered_tables).toEqual(['j.children', 'j.parents', 'j.profiles', 'j.users']);
     const log = await q(`SELECT count(*)::int AS n, sum(byte_count)::int AS b FROM sync.bundle_log`);
     expect(status.committed_bundle_count).toBe(log.rows[0].n);
     expect(status.committed_bundle_bytes).toBe(log.rows[0].b);
     expect(status.latest_bundle_seq_max).toBe(8);
     expect(status.retained_bundle_floor_max).toBe(5);
-    const windows = await q(`SELECT min(next_bundle_seq - 1 - retained_bundle_floor)::int AS lo, max(next_bundle_seq - 1 - retained_bundle_floor)::int AS hi FROM sync.user_state WHERE next_bundle_seq > 1`);
-    expect([status.retained_bundle_window_min, status.retained_bundle_window_max]).toEqual([windows.rows[0].lo, windows.rows[0].hi]);
+    const windows = await q(
+      `SELECT min(next_bundle_seq - 1 - retained_bundle_floor)::int AS lo, max(next_bundle_seq - 1 - retained_bundle_floor)::int AS hi FROM sync.user_state WHERE next_bundle_seq > 1`,
+    );
+    expect([status.retained_bundle_window_min, status.retained_bundle_window_max]).toEqual([
+      windows.rows[0].lo,
+      windows.rows[0].hi,
+    ]);
     expect(status.retained_bundle_window_max).toBe(3);
   });
 });

@@ -35,10 +35,16 @@ export class ScopeTransactionRunner {
    * Runs `body` in one transaction after locking the scope. Not retried: a body may have side
    * effects outside the database. Trigger rejections surface as {@link RegisteredWriteRejectedError}.
    */
-  async run<R>(userId: string, sourceId: string, body: (trx: Transaction<unknown>, scope: LockedScope) => Promise<R>): Promise<R> {
+  async run<R>(
+    userId: string,
+    sourceId: string,
+    body: (trx: Transaction<unknown>, scope: LockedScope) => Promise<R>,
+  ): Promise<R> {
     return this.lifecycle.track(async () => {
       try {
-        return await this.runtime.db.transaction().execute(async (trx) => body(trx, await lockScope(trx, userId, sourceId)));
+        return await this.runtime.db
+          .transaction()
+          .execute(async (trx) => body(trx, await lockScope(trx, userId, sourceId)));
       } catch (error) {
         throw translateTriggerError(error);
       }
@@ -52,7 +58,11 @@ export class ScopeTransactionRunner {
   }
 
   /** Collapses and writes the captured effects; null when nothing was captured. */
-  async finalizeBundle(trx: Kysely<unknown>, scope: LockedScope, identity: BundleIdentity): Promise<CommittedBundle | null> {
+  async finalizeBundle(
+    trx: Kysely<unknown>,
+    scope: LockedScope,
+    identity: BundleIdentity,
+  ): Promise<CommittedBundle | null> {
     const { options, catalog } = this.runtime;
     return finalizeCapturedBundle(
       trx,

@@ -31,7 +31,9 @@ export class OversyncDatabase {
       });
       // An idle client can die under us (server restart, DROP DATABASE … FORCE); pg-pool emits that
       // as an 'error' event, which would crash the host process if nobody listened.
-      this.pool.on('error', (error) => new Logger('OversyncDatabase').warn(`idle PostgreSQL client error: ${error.message}`));
+      this.pool.on('error', (error) =>
+        new Logger('OversyncDatabase').warn(`idle PostgreSQL client error: ${error.message}`),
+      );
       this.kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool: this.pool }) });
       this.#ownsKysely = true;
     }

@@ -12,7 +12,12 @@ export class OversyncError extends Error {
   /** JSON-safe context (ids, limits) for logs and error bodies. */
   readonly details: OversyncErrorDetails;
 
-  constructor(code: string, message: string, details: OversyncErrorDetails = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    message: string,
+    details: OversyncErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = new.target.name;
     this.code = code;

@@ -50,11 +50,15 @@ export class PushSessionExpiredError extends OversyncError {
 /** A chunk did not start where the session expects the next row (wire 409 `push_chunk_out_of_order`). */
 export class PushChunkOutOfOrderError extends OversyncError {
   constructor(pushId: string, expected: number, actual: number) {
-    super('push_chunk_out_of_order', `push session ${pushId} expected start_row_ordinal ${expected}, got ${actual}`, {
-      push_id: pushId,
-      expected,
-      actual,
-    });
+    super(
+      'push_chunk_out_of_order',
+      `push session ${pushId} expected start_row_ordinal ${expected}, got ${actual}`,
+      {
+        push_id: pushId,
+        expected,
+        actual,
+      },
+    );
   }
 }
 
@@ -95,6 +99,8 @@ export class CommittedBundleChunkInvalidError extends OversyncError {
 /** No committed bundle with this `bundle_seq` for the user (wire 404 `committed_bundle_not_found`). */
 export class CommittedBundleNotFoundError extends OversyncError {
   constructor(bundleSeq: number) {
-    super('committed_bundle_not_found', `committed bundle ${bundleSeq} was not found`, { bundle_seq: bundleSeq });
+    super('committed_bundle_not_found', `committed bundle ${bundleSeq} was not found`, {
+      bundle_seq: bundleSeq,
+    });
   }
 }

@@ -74,7 +74,10 @@ export class SnapshotSessionLimitExceededError extends OversyncError {
  * can be built. The create fails closed (500 `snapshot_session_create_failed`) and rolls back.
  */
 export class SnapshotMaterializationError extends OversyncError {
-  constructor(table: string, counts: { snapshot_rows: number; business_rows: number; live_row_state: number }) {
+  constructor(
+    table: string,
+    counts: { snapshot_rows: number; business_rows: number; live_row_state: number },
+  ) {
     super(
       'snapshot_session_create_failed',
       `snapshot materialization for ${table} found ${counts.business_rows} business rows and ${counts.live_row_state} live row_state entries ` +

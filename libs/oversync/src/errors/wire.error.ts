@@ -5,7 +5,12 @@ import { OversyncError, type OversyncErrorDetails } from './oversync.error.js';
  * …). The HTTP filter takes the status from the protocol's error table.
  */
 export class SyncWireError extends OversyncError {
-  constructor(code: string, message: string, details: OversyncErrorDetails = {}, options?: { cause?: unknown }) {
+  constructor(
+    code: string,
+    message: string,
+    details: OversyncErrorDetails = {},
+    options?: { cause?: unknown },
+  ) {
     super(code, message, details, options);
   }
 }

@@ -15,4 +15,5 @@ export interface OversyncRouteMetadata {
 export const OVERSYNC_ROUTE_METADATA = 'oversync:route';
 
 /** Marks a controller method as an Oversync route and names its error codes. */
-export const OversyncRoute = (metadata: OversyncRouteMetadata): MethodDecorator => SetMetadata(OVERSYNC_ROUTE_METADATA, metadata);
+export const OversyncRoute = (metadata: OversyncRouteMetadata): MethodDecorator =>
+  SetMetadata(OVERSYNC_ROUTE_METADATA, metadata);

@@ -23,7 +23,10 @@ export class SyncActorGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest<Request & OversyncRequestState>();
-    const route = this.reflector.get<OversyncRouteMetadata | undefined>(OVERSYNC_ROUTE_METADATA, context.getHandler());
+    const route = this.reflector.get<OversyncRouteMetadata | undefined>(
+      OVERSYNC_ROUTE_METADATA,
+      context.getHandler(),
+    );
     const invalid = route?.invalid ?? 'invalid_request';
     req.oversyncRoute = { failure: route?.failure ?? 'internal_error', invalid };
     if (route?.public) return true;
@@ -35,7 +38,8 @@ export class SyncActorGuard implements CanActivate {
       userId = undefined;
     }
     userId = typeof userId === 'string' ? userId.trim() : '';
-    if (!userId) throw new SyncWireError('authentication_failed', 'authenticated user_id not found in request context');
+    if (!userId)
+      throw new SyncWireError('authentication_failed', 'authenticated user_id not found in request context');
     const header = req.headers[SOURCE_ID_HEADER.toLowerCase()];
     const sourceId = (Array.isArray(header) ? header[0] : header)?.trim() ?? '';
     if (!sourceId) throw new SyncWireError('invalid_request', `${SOURCE_ID_HEADER} header is required`);

@@ -20,7 +20,10 @@ export class SyncBodyMiddleware implements NestMiddleware {
     const limit = this.options.limits.maxRequestBodyBytes;
     const declared = Number(req.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared > limit) {
-      req.oversyncBodyError = { tooLarge: true, message: `request body of ${declared} bytes exceeds the ${limit}-byte limit` };
+      req.oversyncBodyError = {
+        tooLarge: true,
+        message: `request body of ${declared} bytes exceeds the ${limit}-byte limit`,
+      };
       req.resume();
       next();
       return;

@@ -28,16 +28,24 @@ export class SyncExceptionFilter implements ExceptionFilter {
     sendJson(res, status, body);
   }
 
-  #toBody(exception: unknown, req: Request & OversyncRequestState): { status: number; body: Record<string, unknown> } {
+  #toBody(
+    exception: unknown,
+    req: Request & OversyncRequestState,
+  ): { status: number; body: Record<string, unknown> } {
     if (exception instanceof OversyncError && isErrorCode(exception.code)) {
       const status = ERROR_CODE_INFO[exception.code].status;
       const body: Record<string, unknown> = { error: exception.code, message: exception.message };
       if (exception.code === 'source_retired') {
         body.source_id = exception.details.source_id;
-        if (exception.details.replaced_by_source_id) body.replaced_by_source_id = exception.details.replaced_by_source_id;
+        if (exception.details.replaced_by_source_id)
+          body.replaced_by_source_id = exception.details.replaced_by_source_id;
       }
       if (exception.code === 'push_conflict') body.conflict = exception.details.conflict ?? null;
-      if (status >= 500) this.#logger.error(`${req.method} ${req.path}: ${exception.message}`, exception.cause instanceof Error ? exception.cause.stack : undefined);
+      if (status >= 500)
+        this.#logger.error(
+          `${req.method} ${req.path}: ${exception.message}`,
+          exception.cause instanceof Error ? exception.cause.stack : undefined,
+        );
       return { status, body };
     }
     if (exception instanceof HttpException && exception.getStatus() === 404) {
@@ -48,6 +56,9 @@ export class SyncExceptionFilter implements ExceptionFilter {
       `${req.method} ${req.path} failed (${failure}): ${(exception as Error)?.message ?? String(exception)}`,
       exception instanceof Error ? exception.stack : undefined,
     );
-    return { status: 500, body: { error: failure, message: `${failure.replace(/_/g, ' ')}: internal error` } };
+    return {
+      status: 500,
+      body: { error: failure, message: `${failure.replace(/_/g, ' ')}: internal error` },
+    };
   }
 }

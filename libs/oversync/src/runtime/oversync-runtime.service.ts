@@ -27,7 +27,10 @@ export class OversyncRuntime implements OnModuleInit, OnApplicationShutdown {
 
   /** The registered tables; available once bootstrap has run. */
   get catalog(): TableCatalog {
-    if (!this.#catalog) throw new Error('Oversync is not bootstrapped yet: the module initialises it on start-up (app.init()).');
+    if (!this.#catalog)
+      throw new Error(
+        'Oversync is not bootstrapped yet: the module initialises it on start-up (app.init()).',
+      );
     return this.#catalog;
   }
 

@@ -12,7 +12,10 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
   let kysely: Kysely<unknown>;
   const q = (text: string) => execSql(db.url, text);
   const boot = (tables = businessTables('business'), k = kysely) =>
-    new SchemaBootstrapper(k, resolveOversyncOptions({ database: { kysely: k }, registeredTables: tables })).run();
+    new SchemaBootstrapper(
+      k,
+      resolveOversyncOptions({ database: { kysely: k }, registeredTables: tables }),
+    ).run();
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -32,7 +35,9 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     expect((await q(`SELECT * FROM sync.meta`)).rows).toEqual([
       { singleton_key: true, protocol_label: SYNC_LAYOUT.protocolLabel, layout_name: SYNC_LAYOUT.layoutName },
     ]);
-    const catalog = await q(`SELECT table_id, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id`);
+    const catalog = await q(
+      `SELECT table_id, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id`,
+    );
     expect(catalog.rows.map((r) => [r.table_id, r.table_name, r.sync_key_column, r.sync_key_kind])).toEqual([
       [1, 'categories', 'id', 1],
       [2, 'docs', 'doc_id', 2],
@@ -41,22 +46,34 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
       [5, 'typed_rows', 'id', 1],
       [6, 'users', 'id', 1],
     ]);
-    const indexes = (await q(`SELECT indexname FROM pg_indexes WHERE schemaname = 'sync'`)).rows.map((r) => r.indexname);
+    const indexes = (await q(`SELECT indexname FROM pg_indexes WHERE schemaname = 'sync'`)).rows.map(
+      (r) => r.indexname,
+    );
     expect(indexes).toEqual(
-      expect.arrayContaining(['bcs_tx_user_ordinal_idx', 'rs_user_live_snapshot_idx', 'ps_expires_at_idx', 'ss_expires_at_idx', 'ssr_snapshot_table_key_idx']),
+      expect.arrayContaining([
+        'bcs_tx_user_ordinal_idx',
+        'rs_user_live_snapshot_idx',
+        'ps_expires_at_idx',
+        'ss_expires_at_idx',
+        'ssr_snapshot_table_key_idx',
+      ]),
     );
     expect((await q(`SELECT to_regclass('sync.applied_pushes') AS t`)).rows[0].t).toBeNull();
     const triggers = await q(`SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'business' AND t.tgname LIKE 'oversync_%'`);
     expect(triggers.rows[0].n).toBe(6 * 5);
-    expect(result.foreignKeys.tableOrder.indexOf('business.users')).toBeLessThan(result.foreignKeys.tableOrder.indexOf('business.posts'));
+    expect(result.foreignKeys.tableOrder.indexOf('business.users')).toBeLessThan(
+      result.foreignKeys.tableOrder.indexOf('business.posts'),
+    );
   });
 
   it('is idempotent: a second run verifies, creates nothing and re-installs dropped triggers', async () => {
     await q(`DROP TRIGGER oversync_owner_guard ON business.users`);
     const again = await boot();
     expect(again.createdLayout).toBe(false);
-    const guard = await q(`SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'oversync_owner_guard' AND tgrelid = 'business.users'::regclass`);
+    const guard = await q(
+      `SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'oversync_owner_guard' AND tgrelid = 'business.users'::regclass`,
+    );
     expect(guard.rows[0].n).toBe(1);
   });
 
@@ -82,8 +99,13 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     const pool = new pg.Pool({ connectionString: other.url });
     const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
     try {
-      await execSql(other.url, businessSchemaSql('business') + `CREATE SCHEMA sync; CREATE TABLE sync.foreign_thing (id int);`);
-      await expect(boot(businessTables('business'), k2)).rejects.toThrow(/existing sync schema uses unsupported layout/);
+      await execSql(
+        other.url,
+        businessSchemaSql('business') + `CREATE SCHEMA sync; CREATE TABLE sync.foreign_thing (id int);`,
+      );
+      await expect(boot(businessTables('business'), k2)).rejects.toThrow(
+        /existing sync schema uses unsupported layout/,
+      );
       await execSql(other.url, `DROP TABLE sync.foreign_thing; CREATE TABLE sync.meta (x int);`);
       await expect(boot(businessTables('business'), k2)).rejects.toThrow(/missing required marker tables/);
     } finally {
@@ -98,7 +120,9 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
     try {
       await execSql(fresh.url, businessSchemaSql('business'));
-      const results = await Promise.all(Array.from({ length: 5 }, () => boot(businessTables('business'), k2)));
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => boot(businessTables('business'), k2)),
+      );
       expect(results.filter((r) => r.createdLayout)).toHaveLength(1);
       expect((await execSql(fresh.url, `SELECT count(*)::int AS n FROM sync.meta`)).rows[0].n).toBe(1);
     } finally {
@@ -116,7 +140,7 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
       const onlyPosts = businessTables('business').filter((t) => t.table === 'posts');
       await expect(boot(onlyPosts, k2)).rejects.toThrow(/FK-closed/);
       const { rows } = await sql<{ s: string | null }>`SELECT to_regnamespace('sync')::text AS s`.execute(k2);
-      expect(rows[0]!.s).toBeNull();
+      expect(rows[0].s).toBeNull();
     } finally {
       await k2.destroy();
       await other.drop();

@@ -64,21 +64,31 @@ export class SchemaBootstrapper {
       const { rows } = await sql<{ meta: string | null; catalog: string | null; objects: string }>`
         SELECT to_regclass('sync.meta')::text AS meta, to_regclass('sync.table_catalog')::text AS catalog,
                ((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sync')
-                + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync'))::text AS objects`.execute(trx);
-      const state = rows[0]!;
+                + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'sync'))::text AS objects`.execute(
+        trx,
+      );
+      const state = rows[0];
       if (!state.meta && !state.catalog) {
         if (toInt(state.objects) > 0) {
-          throw layoutError('existing sync schema uses unsupported layout', 'the schema "sync" holds objects that are not an Oversync layout');
+          throw layoutError(
+            'existing sync schema uses unsupported layout',
+            'the schema "sync" holds objects that are not an Oversync layout',
+          );
         }
         await sql.raw(SYNC_TABLES_DDL).execute(trx);
         for (const t of catalog.tables) {
           await sql`INSERT INTO sync.table_catalog (table_id, schema_name, table_name, sync_key_column, sync_key_kind)
-                    VALUES (${t.tableId}, ${t.schema}, ${t.table}, ${t.keyColumn}, ${t.keyKindCode})`.execute(trx);
+                    VALUES (${t.tableId}, ${t.schema}, ${t.table}, ${t.keyColumn}, ${t.keyKindCode})`.execute(
+            trx,
+          );
         }
         return true;
       }
       if (!state.meta || !state.catalog) {
-        throw layoutError('existing sync schema is missing required marker tables', 'sync.meta or sync.table_catalog is missing');
+        throw layoutError(
+          'existing sync schema is missing required marker tables',
+          'sync.meta or sync.table_catalog is missing',
+        );
       }
       await this.#verifyMarkers(trx, catalog);
       return false;
@@ -89,21 +99,39 @@ export class SchemaBootstrapper {
     const meta = await sql<{ singleton_key: boolean; protocol_label: string; layout_name: string }>`
       SELECT singleton_key, protocol_label, layout_name FROM sync.meta`.execute(trx);
     const m = meta.rows;
-    if (m.length !== 1 || m[0]!.protocol_label !== SYNC_LAYOUT.protocolLabel || m[0]!.layout_name !== SYNC_LAYOUT.layoutName) {
+    if (
+      m.length !== 1 ||
+      m[0].protocol_label !== SYNC_LAYOUT.protocolLabel ||
+      m[0].layout_name !== SYNC_LAYOUT.layoutName
+    ) {
       throw layoutError(
         `existing sync schema uses unsupported layout (${m.map((r) => `${r.protocol_label}/${r.layout_name}`).join(', ') || 'no marker row'}; expected ${SYNC_LAYOUT.protocolLabel}/${SYNC_LAYOUT.layoutName})`,
         'the layout marker does not match this library',
       );
     }
-    const existing = await sql<{ table_id: number; schema_name: string; table_name: string; sync_key_column: string; sync_key_kind: number }>`
-      SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id`.execute(trx);
-    const have = existing.rows.map((r) => `${r.table_id}:${r.schema_name}.${r.table_name}:${r.sync_key_column}:${r.sync_key_kind}`);
+    const existing = await sql<{
+      table_id: number;
+      schema_name: string;
+      table_name: string;
+      sync_key_column: string;
+      sync_key_kind: number;
+    }>`
+      SELECT table_id, schema_name, table_name, sync_key_column, sync_key_kind FROM sync.table_catalog ORDER BY table_id`.execute(
+      trx,
+    );
+    const have = existing.rows.map(
+      (r) => `${r.table_id}:${r.schema_name}.${r.table_name}:${r.sync_key_column}:${r.sync_key_kind}`,
+    );
     const want = catalog.tables.map((t) => `${t.tableId}:${t.qualifiedName}:${t.keyColumn}:${t.keyKindCode}`);
     if (have.join('|') !== want.join('|')) {
       throw new UnsupportedSchemaError(
         `The registered tables differ from the sync table catalog stored in the database (stored: ${have.join(', ')}; configured: ${want.join(', ')}). ` +
           'Fix: register exactly the stored tables, or drop the schema "sync" (DROP SCHEMA sync CASCADE, which discards sync history; clients then rebuild) and start again.',
-        { table: 'sync.table_catalog', rule: 'catalog_mismatch', fix: 'restore the registered table list or drop the sync schema' },
+        {
+          table: 'sync.table_catalog',
+          rule: 'catalog_mismatch',
+          fix: 'restore the registered table list or drop the sync schema',
+        },
       );
     }
   }
@@ -115,7 +143,9 @@ export class SchemaBootstrapper {
       // Quiet the "trigger does not exist, skipping" notices of the first install.
       await sql`SET LOCAL client_min_messages = warning`.execute(trx);
       for (const t of catalog.tables) {
-        await sql.raw(registeredTableTriggersDdl(t.schema, t.table, t.keyColumn, t.keyKindCode, t.tableId)).execute(trx);
+        await sql
+          .raw(registeredTableTriggersDdl(t.schema, t.table, t.keyColumn, t.keyKindCode, t.tableId))
+          .execute(trx);
       }
     });
   }

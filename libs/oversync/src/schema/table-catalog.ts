@@ -24,7 +24,7 @@ export class TableCatalog {
     const sorted = [...validated].sort((a, b) => byteOrder(a.qualifiedName, b.qualifiedName));
     this.tables = Object.freeze(
       sorted.map((t, i) =>
-        Object.freeze({ ...t, tableId: i + 1, keyKindCode: (t.keyKind === 'uuid' ? 1 : 2) as 1 | 2 }),
+        Object.freeze({ ...t, tableId: i + 1, keyKindCode: t.keyKind === 'uuid' ? 1 : 2 }),
       ),
     );
     for (const t of this.tables) {

@@ -47,8 +47,14 @@ interface LockScopeRow {
  * use, locks them, lazily expires a stale lease and returns the state (one round trip, see
  * `sync.lock_scope`). Every bundle-producing path calls this first.
  */
-export async function lockScope(trx: Kysely<unknown>, userId: string, sourceId: string): Promise<LockedScope> {
-  const { rows } = await sql<LockScopeRow>`SELECT * FROM sync.lock_scope(${userId}, ${sourceId})`.execute(trx);
+export async function lockScope(
+  trx: Kysely<unknown>,
+  userId: string,
+  sourceId: string,
+): Promise<LockedScope> {
+  const { rows } = await sql<LockScopeRow>`SELECT * FROM sync.lock_scope(${userId}, ${sourceId})`.execute(
+    trx,
+  );
   const r = rows[0];
   if (!r) throw new Error(`sync.lock_scope returned no row for ${userId}`);
   return {

@@ -25,7 +25,9 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
 
   async function insertUser(scope: string, id = randomUUID(), name = 'Ada') {
     return scopes.execWrite(scope, { writerId: 'admin-panel' }, async (trx) => {
-      await sql`INSERT INTO business.users (id, name, email) VALUES (${id}, ${name}, ${name + '@x.test'})`.execute(trx);
+      await sql`INSERT INTO business.users (id, name, email) VALUES (${id}, ${name}, ${name + '@x.test'})`.execute(
+        trx,
+      );
       return id;
     });
   }
@@ -35,9 +37,20 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     const res = await insertUser('scope-auto', id);
     expect(res.autoInitialized).toBe(true);
     expect(res.result).toBe(id);
-    expect(res.bundle).toMatchObject({ bundle_seq: 1, source_id: 'admin-panel', source_bundle_id: 1, row_count: 1 });
-    expect(res.bundle.rows[0]).toMatchObject({ schema: 'business', table: 'users', op: 'INSERT', row_version: 1, key: { id } });
-    expect(res.bundle.rows[0]!.payload).not.toHaveProperty('_sync_scope_id');
+    expect(res.bundle).toMatchObject({
+      bundle_seq: 1,
+      source_id: 'admin-panel',
+      source_bundle_id: 1,
+      row_count: 1,
+    });
+    expect(res.bundle.rows[0]).toMatchObject({
+      schema: 'business',
+      table: 'users',
+      op: 'INSERT',
+      row_version: 1,
+      key: { id },
+    });
+    expect(res.bundle.rows[0].payload).not.toHaveProperty('_sync_scope_id');
     const scope = await q(
       `SELECT s.state_code, s.initialized_by_source_id FROM sync.scope_state s JOIN sync.user_state u USING (user_pk) WHERE u.user_id = 'scope-auto'`,
     );
@@ -52,7 +65,9 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
   it('stores bundle rows whose hash equals an independent recomputation from the stored payloads', async () => {
     const res = await scopes.execWrite('scope-hash', { writerId: 'admin-panel' }, async (trx) => {
       await sql`INSERT INTO business.typed_rows (id, name, enabled_flag, rating, data, created_at, amount, tags, active, note)
-        VALUES (${randomUUID()}, 'a<b>&c', 1, 1.5, '\\x00ff10'::bytea, '2026-03-24 18:42:11.123456+02', 12.50, '{"z":1,"a":[1,2.0]}', true, E'line\\u2028sep')`.execute(trx);
+        VALUES (${randomUUID()}, 'a<b>&c', 1, 1.5, '\\x00ff10'::bytea, '2026-03-24 18:42:11.123456+02', 12.50, '{"z":1,"a":[1,2.0]}', true, E'line\\u2028sep')`.execute(
+        trx,
+      );
       await sql`INSERT INTO business.docs (doc_id, body) VALUES ('doc-1', 'hello')`.execute(trx);
     });
     const stored = await q(
@@ -64,17 +79,22 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     const rows: BundleRow[] = stored.rows.map((r) => ({
       schema: r.schema_name,
       table: r.table_name,
-      key: { [r.sync_key_column]: r.sync_key_kind === 1 ? formatUuid(r.key_bytes) : r.key_bytes.toString('utf8') },
+      key: {
+        [r.sync_key_column]: r.sync_key_kind === 1 ? formatUuid(r.key_bytes) : r.key_bytes.toString('utf8'),
+      },
       op: (['', 'INSERT', 'UPDATE', 'DELETE'] as const)[r.op_code] as BundleRow['op'],
       row_version: res.bundle.bundle_seq,
       ...(r.payload === null ? {} : { payload: JSON.parse(r.payload) }),
     }));
     const recomputed = computeBundleHash(rows.map((r) => ({ ...r, payload: r.payload ?? null })));
     expect(recomputed).toBe(res.bundle.bundle_hash);
-    const log = await q(`SELECT encode(bundle_hash,'hex') AS h, row_count FROM sync.bundle_log WHERE bundle_seq = $1 AND source_id = 'admin-panel'
-      AND user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'scope-hash')`, [res.bundle.bundle_seq]);
+    const log = await q(
+      `SELECT encode(bundle_hash,'hex') AS h, row_count FROM sync.bundle_log WHERE bundle_seq = $1 AND source_id = 'admin-panel'
+      AND user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'scope-hash')`,
+      [res.bundle.bundle_seq],
+    );
     expect(log.rows[0]).toEqual({ h: res.bundle.bundle_hash, row_count: '2' });
-    const typed = rows[0]!.payload!;
+    const typed = rows[0].payload!;
     expect(typed.data).toBe('AP8Q');
     expect(typed.created_at).toBe('2026-03-24T16:42:11.123456+00:00');
     expect(typed.amount).toBe(12.5);
@@ -87,14 +107,18 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     await expect(
       scopes.execWrite('scope-empty', { writerId: 'admin-panel' }, async (trx) => {
         const id = randomUUID();
-        await sql`INSERT INTO business.unregistered_notes (id, body) VALUES (${randomUUID()}, 'x')`.execute(trx);
+        await sql`INSERT INTO business.unregistered_notes (id, body) VALUES (${randomUUID()}, 'x')`.execute(
+          trx,
+        );
         await sql`INSERT INTO business.users (id, name, email) VALUES (${id}, 'n', 'e')`.execute(trx);
         await sql`DELETE FROM business.users WHERE id = ${id}`.execute(trx);
       }),
     ).rejects.toThrow(ScopeWriteNoCapturedChangesError);
     expect((await q(`SELECT count(*)::int AS n FROM sync.bundle_log`)).rows[0].n).toBe(before.rows[0].n);
     expect((await q(`SELECT count(*)::int AS n FROM business.unregistered_notes`)).rows[0].n).toBe(0);
-    const scope = await q(`SELECT s.state_code FROM sync.scope_state s JOIN sync.user_state u USING (user_pk) WHERE u.user_id = 'scope-empty'`);
+    const scope = await q(
+      `SELECT s.state_code FROM sync.scope_state s JOIN sync.user_state u USING (user_pk) WHERE u.user_id = 'scope-empty'`,
+    );
     expect(scope.rows.length === 0 || scope.rows[0].state_code === 0).toBe(true);
     expect((await q(`SELECT count(*)::int AS n FROM sync.bundle_capture_stage`)).rows[0].n).toBe(0);
   });
@@ -104,11 +128,14 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     const b = randomUUID();
     const c = randomUUID();
     await scopes.execWrite('scope-collapse', { writerId: 'w' }, async (trx) => {
-      for (const id of [a, b, c]) await sql`INSERT INTO business.users (id, name, email) VALUES (${id}, 'v1', 'e')`.execute(trx);
+      for (const id of [a, b, c])
+        await sql`INSERT INTO business.users (id, name, email) VALUES (${id}, 'v1', 'e')`.execute(trx);
     });
     const d = randomUUID();
     const res = await scopes.execWrite('scope-collapse', { writerId: 'w' }, async (trx) => {
-      await sql`UPDATE business.users SET name = 'v2' WHERE id = ${a} AND _sync_scope_id = 'scope-collapse'`.execute(trx);
+      await sql`UPDATE business.users SET name = 'v2' WHERE id = ${a} AND _sync_scope_id = 'scope-collapse'`.execute(
+        trx,
+      );
       await sql`DELETE FROM business.users WHERE id = ${a}`.execute(trx);
       await sql`DELETE FROM business.users WHERE id = ${b}`.execute(trx);
       await sql`INSERT INTO business.users (id, name, email) VALUES (${b}, 'reborn', 'e')`.execute(trx);
@@ -120,7 +147,7 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
       ['DELETE', c],
       ['INSERT', d],
     ]);
-    expect(res.bundle.rows[1]!.payload).toMatchObject({ name: 'reborn' });
+    expect(res.bundle.rows[1].payload).toMatchObject({ name: 'reborn' });
     expect(res.bundle.rows[0]).not.toHaveProperty('payload');
     const state = await q(
       `SELECT encode(key_bytes,'hex') AS k, bundle_seq::int AS v, deleted FROM sync.row_state WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id='scope-collapse') ORDER BY 1`,
@@ -135,7 +162,9 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     const post = randomUUID();
     await scopes.execWrite('scope-cascade', { writerId: 'w' }, async (trx) => {
       await sql`INSERT INTO business.users (id, name, email) VALUES (${user}, 'u', 'e')`.execute(trx);
-      await sql`INSERT INTO business.posts (id, title, content, author_id) VALUES (${post}, 't', 'c', ${user})`.execute(trx);
+      await sql`INSERT INTO business.posts (id, title, content, author_id) VALUES (${post}, 't', 'c', ${user})`.execute(
+        trx,
+      );
       await sql`SAVEPOINT sp`.execute(trx);
       await sql`INSERT INTO business.docs (doc_id, body) VALUES ('ghost', 'x')`.execute(trx);
       await sql`ROLLBACK TO SAVEPOINT sp`.execute(trx);
@@ -144,7 +173,8 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
       await sql`DELETE FROM business.users WHERE id = ${user}`.execute(trx);
     });
     expect(res.bundle.rows.map((r) => `${r.op} ${r.table}`).sort()).toEqual(['DELETE posts', 'DELETE users']);
-    const docs = await q(`SELECT count(*)::int AS n FROM sync.row_state WHERE table_id = (SELECT table_id FROM sync.table_catalog WHERE table_name = 'docs')
+    const docs =
+      await q(`SELECT count(*)::int AS n FROM sync.row_state WHERE table_id = (SELECT table_id FROM sync.table_catalog WHERE table_name = 'docs')
       AND user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id='scope-cascade')`);
     expect(docs.rows[0].n).toBe(0);
   });
@@ -153,25 +183,40 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     await insertUser('scope-rollback');
     await expect(
       scopes.execWrite('scope-rollback', { writerId: 'admin-panel' }, async (trx) => {
-        await sql`INSERT INTO business.users (id, name, email) VALUES (${randomUUID()}, 'x', 'y')`.execute(trx);
+        await sql`INSERT INTO business.users (id, name, email) VALUES (${randomUUID()}, 'x', 'y')`.execute(
+          trx,
+        );
         throw new Error('boom');
       }),
     ).rejects.toThrow('boom');
     const next = await insertUser('scope-rollback');
     expect(next.bundle).toMatchObject({ bundle_seq: 2, source_bundle_id: 2 });
-    expect((await q(`SELECT count(*)::int AS n FROM business.users WHERE _sync_scope_id = 'scope-rollback'`)).rows[0].n).toBe(2);
+    expect(
+      (await q(`SELECT count(*)::int AS n FROM business.users WHERE _sync_scope_id = 'scope-rollback'`))
+        .rows[0].n,
+    ).toBe(2);
   });
 
   it('rejects writes outside a bundle, cross-scope writes and owner mutation, counting out-of-bundle rejections', async () => {
     const id = (await insertUser('scope-guard')).result;
     const counter = async () =>
-      Number((await q(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM sync.rejected_registered_write_seq`)).rows[0].n);
+      Number(
+        (
+          await q(
+            `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM sync.rejected_registered_write_seq`,
+          )
+        ).rows[0].n,
+      );
     const before = await counter();
-    await expect(q(`INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES ('scope-guard', $1, 'n', 'e')`, [randomUUID()])).rejects.toThrow(
-      'write to registered table business.users requires oversync sync bundle context',
-    );
+    await expect(
+      q(`INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES ('scope-guard', $1, 'n', 'e')`, [
+        randomUUID(),
+      ]),
+    ).rejects.toThrow('write to registered table business.users requires oversync sync bundle context');
     expect(await counter()).toBe(before + 1);
-    await expect(q(`TRUNCATE business.docs`)).rejects.toThrow(/TRUNCATE of registered table business.docs is not allowed/);
+    await expect(q(`TRUNCATE business.docs`)).rejects.toThrow(
+      /TRUNCATE of registered table business.docs is not allowed/,
+    );
     const other = scopes.execWrite('scope-intruder', { writerId: 'w' }, async (trx) => {
       await sql`UPDATE business.users SET name = 'pwned' WHERE id = ${id}`.execute(trx);
     });
@@ -179,7 +224,9 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     await expect(other).rejects.toThrow(/scope mismatch/);
     await expect(
       scopes.execWrite('scope-intruder', { writerId: 'w' }, async (trx) => {
-        await sql`INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES ('scope-guard', ${randomUUID()}, 'n', 'e')`.execute(trx);
+        await sql`INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES ('scope-guard', ${randomUUID()}, 'n', 'e')`.execute(
+          trx,
+        );
       }),
     ).rejects.toThrow(/scope mismatch/);
     await expect(
@@ -194,7 +241,9 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     await expect(scopes.execWrite('s', { writerId: ' ' }, async () => 1)).rejects.toThrow(/writer_id/);
     await expect(scopes.execWrite('s', { writerId: 'w' }, undefined as never)).rejects.toThrow(/callback/);
     await expect(
-      scopes.execWrite('scope-nest', { writerId: 'w' }, async () => scopes.execWrite('scope-nest', { writerId: 'w' }, async () => 1)),
+      scopes.execWrite('scope-nest', { writerId: 'w' }, async () =>
+        scopes.execWrite('scope-nest', { writerId: 'w' }, async () => 1),
+      ),
     ).rejects.toThrow(ScopeWriteInvalidError);
   });
 
@@ -214,9 +263,13 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
   it('sequences writers per (scope, writer) and keeps bundle_seq gapless under 20 concurrent writes', async () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        scopes.execWrite(i % 2 ? 'scope-par-a' : 'scope-par-b', { writerId: i % 4 < 2 ? 'w1' : 'w2' }, async (trx) => {
-          await sql`INSERT INTO business.docs (doc_id, body) VALUES (${'d' + i}, 'x')`.execute(trx);
-        }),
+        scopes.execWrite(
+          i % 2 ? 'scope-par-a' : 'scope-par-b',
+          { writerId: i % 4 < 2 ? 'w1' : 'w2' },
+          async (trx) => {
+            await sql`INSERT INTO business.docs (doc_id, body) VALUES (${'d' + i}, 'x')`.execute(trx);
+          },
+        ),
       ),
     );
     for (const scope of ['scope-par-a', 'scope-par-b']) {

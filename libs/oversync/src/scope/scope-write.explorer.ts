@@ -40,7 +40,13 @@ export class ScopeWriteExplorer implements OnModuleInit {
     let count = 0;
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
       const instance: unknown = wrapper.instance;
-      if (!instance || typeof instance !== 'object' || !wrapper.isDependencyTreeStatic() || this.#seen.has(instance)) continue;
+      if (
+        !instance ||
+        typeof instance !== 'object' ||
+        !wrapper.isDependencyTreeStatic() ||
+        this.#seen.has(instance)
+      )
+        continue;
       this.#seen.add(instance);
       count += this.#wrapInstance(instance as Record<string, unknown>);
     }
@@ -61,7 +67,9 @@ export class ScopeWriteExplorer implements OnModuleInit {
       const original = fn as AnyMethod;
       const meta = Reflect.getMetadata(SCOPE_WRITE_METADATA, original) as ScopeWriteMetadata;
       if (typeof meta.writerId !== 'string' || meta.writerId.trim() === '') {
-        throw new ScopeWriteInvalidError(`@ScopeWrite on ${className}.${name} needs a non-blank writerId, e.g. @ScopeWrite('admin-panel')`);
+        throw new ScopeWriteInvalidError(
+          `@ScopeWrite on ${className}.${name} needs a non-blank writerId, e.g. @ScopeWrite('admin-panel')`,
+        );
       }
       layer[name] = this.#wrapMethod(original, meta, `${className}.${name}`);
     }
@@ -90,7 +98,9 @@ export class ScopeWriteExplorer implements OnModuleInit {
           { scope_id: scopeId, outer_scope_id: outer.scopeId },
         );
       }
-      const { result } = await manager.execWrite(scopeId, { writerId }, () => Promise.resolve(original.apply(this, args)));
+      const { result } = await manager.execWrite(scopeId, { writerId }, () =>
+        Promise.resolve(original.apply(this, args)),
+      );
       return result;
     };
     for (const key of Reflect.getMetadataKeys(original)) {

@@ -72,7 +72,11 @@ describe('@ScopeWrite in a Nest app (real PostgreSQL)', () => {
     ).rows;
 
   beforeAll(async () => {
-    t = await createOversyncTestApp({ providers: [DocsAdminService], controllers: [DocsAdminController], listen: true });
+    t = await createOversyncTestApp({
+      providers: [DocsAdminService],
+      controllers: [DocsAdminController],
+      listen: true,
+    });
     svc = t.get(DocsAdminService);
   });
   afterAll(async () => t.close());
@@ -99,7 +103,9 @@ describe('@ScopeWrite in a Nest app (real PostgreSQL)', () => {
 
   it('rolls back everything when the method throws', async () => {
     await expect(svc.failAfterWrite('dave')).rejects.toThrow('refused for dave');
-    expect((await q(`SELECT count(*)::int AS n FROM business.docs WHERE doc_id = 'doomed'`)).rows[0].n).toBe(0);
+    expect((await q(`SELECT count(*)::int AS n FROM business.docs WHERE doc_id = 'doomed'`)).rows[0].n).toBe(
+      0,
+    );
     expect(await bundles('dave')).toEqual([]);
   });
 
@@ -125,7 +131,10 @@ describe('@ScopeWrite in a Nest app (real PostgreSQL)', () => {
     try {
       const otherSvc = other.get(DocsAdminService);
       await otherSvc.addDoc('frank', 'f1', 'second app');
-      const inOther = await execSql(other.db.url, `SELECT count(*)::int AS n FROM business.docs WHERE doc_id = 'f1'`);
+      const inOther = await execSql(
+        other.db.url,
+        `SELECT count(*)::int AS n FROM business.docs WHERE doc_id = 'f1'`,
+      );
       expect(inOther.rows[0].n).toBe(1);
       expect((await q(`SELECT count(*)::int AS n FROM business.docs WHERE doc_id = 'f1'`)).rows[0].n).toBe(0);
       expect(Object.getPrototypeOf(Object.getPrototypeOf(otherSvc))).toBe(DocsAdminService.prototype);

@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import type { Transaction } from 'kysely';
 import { ScopeTransactionRunner } from '../capture/scope-transaction.runner.js';
 import type { CommittedBundle } from '../capture/committed-bundle.types.js';
-import { ScopeInitializingError, ScopeWriteInvalidError, ScopeWriteNoCapturedChangesError } from '../errors/index.js';
+import {
+  ScopeInitializingError,
+  ScopeWriteInvalidError,
+  ScopeWriteNoCapturedChangesError,
+} from '../errors/index.js';
 import { expectedSourceBundleId } from '../source/source-sequence.js';
 import { ScopeStateCode } from './locked-scope.js';
 import { ScopeWriteContext } from './scope-write.context.js';
@@ -60,9 +64,17 @@ export class ScopeManager {
   ): Promise<ScopeWriteResult<R>> {
     const scope = typeof scopeId === 'string' ? scopeId.trim() : '';
     const writerId = typeof options?.writerId === 'string' ? options.writerId.trim() : '';
-    if (!scope) throw new ScopeWriteInvalidError('scope_id is required: pass the scope (user) id as a non-blank string', { scope_id: scopeId });
-    if (!writerId) throw new ScopeWriteInvalidError('writer_id is required: pass { writerId: "admin-panel" } or similar', { scope_id: scope });
-    if (typeof fn !== 'function') throw new ScopeWriteInvalidError('callback is required', { scope_id: scope });
+    if (!scope)
+      throw new ScopeWriteInvalidError(
+        'scope_id is required: pass the scope (user) id as a non-blank string',
+        { scope_id: scopeId },
+      );
+    if (!writerId)
+      throw new ScopeWriteInvalidError('writer_id is required: pass { writerId: "admin-panel" } or similar', {
+        scope_id: scope,
+      });
+    if (typeof fn !== 'function')
+      throw new ScopeWriteInvalidError('callback is required', { scope_id: scope });
     const outer = this.context.current();
     if (outer) {
       // A second transaction for a scope whose lock this context already holds would deadlock.
@@ -73,7 +85,8 @@ export class ScopeManager {
     }
     return this.runner.run(scope, writerId, async (trx, locked) => {
       let autoInitialized = false;
-      if (locked.stateCode === ScopeStateCode.initializing) throw new ScopeInitializingError(scope, locked.leaseExpiresAt);
+      if (locked.stateCode === ScopeStateCode.initializing)
+        throw new ScopeInitializingError(scope, locked.leaseExpiresAt);
       if (locked.stateCode === ScopeStateCode.uninitialized) {
         await sql`UPDATE sync.scope_state SET state_code = 2, initialized_at = now(), initialized_by_source_id = ${writerId}
                    WHERE user_pk = ${locked.userPk}`.execute(trx);
@@ -81,7 +94,9 @@ export class ScopeManager {
       }
       const identity = { sourceId: writerId, sourceBundleId: expectedSourceBundleId(locked, writerId) };
       await this.runner.beginBundle(trx, locked, identity);
-      const result = await this.context.run({ scopeId: scope, writerId, trx }, () => fn(trx as unknown as Transaction<DB>));
+      const result = await this.context.run({ scopeId: scope, writerId, trx }, () =>
+        fn(trx as unknown as Transaction<DB>),
+      );
       const bundle = await this.runner.finalizeBundle(trx, locked, identity);
       if (!bundle) throw new ScopeWriteNoCapturedChangesError(scope, writerId);
       return { autoInitialized, bundle, result };

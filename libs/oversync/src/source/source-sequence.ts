@@ -20,7 +20,12 @@ export function expectedSourceBundleId(scope: LockedScope, sourceId: string): nu
 export function checkSourceSequence(scope: LockedScope, sourceId: string, sourceBundleId: number): void {
   const expected = expectedSourceBundleId(scope, sourceId);
   if (sourceBundleId < expected) {
-    throw new SourceTupleHistoryPrunedError(scope.userId, sourceId, sourceBundleId, scope.source.maxCommitted);
+    throw new SourceTupleHistoryPrunedError(
+      scope.userId,
+      sourceId,
+      sourceBundleId,
+      scope.source.maxCommitted,
+    );
   }
   if (sourceBundleId > expected) {
     throw new SourceSequenceOutOfOrderError(scope.userId, sourceId, expected, sourceBundleId);

@@ -61,7 +61,7 @@ export class StatusQuery {
              (SELECT count(*) FROM sync.bundle_log) AS committed_bundle_count,
              (SELECT coalesce(sum(byte_count), 0) FROM sync.bundle_log) AS committed_bundle_bytes
         FROM seqs`.execute(this.runtime.db);
-    const r = rows[0]!;
+    const r = rows[0];
     const counters = Object.fromEntries(
       Object.entries(r).map(([k, v]) => [k, toInt(v)]),
     ) as unknown as OversyncStatusCounters;

@@ -1,0 +1,12 @@
+import { IsBoolean, IsOptional } from 'class-validator';
+
+/**
+ * Body of `POST /sync/connect`, typed the way go-oversync decodes it: a JSON `null` or a missing
+ * field means `false`; any other type is a parse failure. Other fields (e.g. `source_id`) are ignored.
+ */
+export class ConnectRequestDto {
+  /** Whether the client holds local rows it wants to seed the scope with. */
+  @IsOptional()
+  @IsBoolean()
+  has_local_pending_rows?: boolean | null;
+}

@@ -1,0 +1,37 @@
+const INTEGER = /^[+-]?[0-9]+$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * The query string of a request URL, parsed like Go's `url.ParseQuery` (`+` is a space; the first
+ * value of a repeated name wins through `get`). Parsed from the raw URL so a host's query parser
+ * (arrays, nested objects) cannot change what the routes see.
+ */
+export function querySearchParams(url: string | undefined): URLSearchParams {
+  const raw = url ?? '';
+  const at = raw.indexOf('?');
+  return new URLSearchParams(at < 0 ? '' : raw.slice(at + 1));
+}
+
+/**
+ * Reads an optional int64 query parameter strictly, as Go's `strconv.ParseInt`: an optional sign
+ * and decimal digits, nothing else (no spaces, no fractions, no exponent).
+ *
+ * @param params - the request's query.
+ * @param name - the parameter name, used in the error message.
+ * @param invalid - builds the route's 400 error from a message.
+ * @returns the value, or `undefined` when the parameter is absent or empty.
+ * @throws the error built by `invalid` with "`name` must be an integer".
+ */
+export function parseQueryInt(
+  params: URLSearchParams,
+  name: string,
+  invalid: (message: string) => Error,
+): number | undefined {
+  const raw = params.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (!INTEGER.test(raw)) throw invalid(`${name} must be an integer`);
+  const value = BigInt(raw);
+  if (value < INT64_MIN || value > INT64_MAX) throw invalid(`${name} must be an integer`);
+  return Number(value);
+}

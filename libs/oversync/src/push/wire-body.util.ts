@@ -1,0 +1,39 @@
+import { plainToInstance, type ClassConstructor } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { SyncWireError } from '../errors/index.js';
+import type { OversyncRequestState } from '../http/sync-request.types.js';
+
+type PlainObject = Record<string, unknown>;
+
+/**
+ * Decodes a sync request body against a class-validator DTO with go-oversync's decoding rules:
+ * an empty body or a body that is not a JSON object is a parse failure, `null` decodes as `{}`,
+ * unknown fields are ignored, and any type mismatch is a parse failure. Every failure is
+ * `400 invalid_request` with the route's fixed `message` (clients branch on the code only).
+ *
+ * The DTO only checks the shape; the returned value is the request's own JSON (not a transformed
+ * instance), so absent and `null` fields stay distinguishable and payload objects stay untouched.
+ *
+ * @param dto - the DTO class describing the body's types.
+ * @param req - the request as the body middleware left it.
+ * @param message - e.g. `Failed to parse push chunk request`.
+ * @param prepare - optional rewrite before validation (e.g. `null` array items → `{}` like Go).
+ * @returns the body typed as the DTO.
+ * @throws SyncWireError `invalid_request`.
+ */
+export function decodeWireBody<T extends object>(
+  dto: ClassConstructor<T>,
+  req: OversyncRequestState & { body?: unknown },
+  message: string,
+  prepare?: (plain: PlainObject) => PlainObject,
+): T {
+  if (req.oversyncEmptyBody || req.body === undefined) throw new SyncWireError('invalid_request', message);
+  let plain: unknown = req.body === null ? {} : req.body;
+  if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) {
+    throw new SyncWireError('invalid_request', message);
+  }
+  if (prepare) plain = prepare(plain as PlainObject);
+  const errors = validateSync(plainToInstance(dto, plain), { forbidUnknownValues: false });
+  if (errors.length > 0) throw new SyncWireError('invalid_request', message);
+  return plain as T;
+}
