@@ -1,0 +1,158 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { canonicalJsonString, DEFAULT_MAX_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL, type PullResponse } from '@oversync/protocol';
+import { sql, type Transaction } from 'kysely';
+import { toInt } from '../database/pg-values.util.js';
+import { HistoryPrunedError } from '../errors/index.js';
+import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
+import { assertRetained, readInitializedScope } from './scope-read.util.js';
+import { WireRowJson } from './wire-row-json.util.js';
+
+/** Parameters of one pull page (wire query names in camelCase). */
+export interface PullPageRequest {
+  /** Checkpoint: bundles with a greater `bundle_seq` are returned. */
+  afterBundleSeq: number;
+  /** Page size in bundles; clamped to 1…5000 (≤ 0 means the default 1000). */
+  maxBundles: number;
+  /** Frozen ceiling from the first page; 0 = the latest committed bundle. */
+  targetBundleSeq: number;
+}
+
+interface BundleHead {
+  bundle_seq: string;
+  source_id: string;
+  source_bundle_id: string;
+  row_count: string;
+  bundle_hash: string;
+}
+
+interface BundleRowText {
+  bundle_seq: string;
+  table_id: number;
+  op_code: number;
+  key_text: string;
+  payload: string | null;
+}
+
+/**
+ * `GET /sync/pull`: complete committed bundles after a checkpoint, read in one REPEATABLE READ,
+ * READ ONLY transaction so a page never contains part of a bundle and `stable_bundle_seq` is
+ * always fully readable. The response JSON is assembled from the stored canonical payload text;
+ * payloads are never parsed on the way out.
+ */
+@Injectable()
+export class PullService {
+  readonly #logger = new Logger('OversyncPull');
+  #rows: WireRowJson | undefined;
+  #uuidTables: number[] | undefined;
+
+  constructor(private readonly runtime: OversyncRuntime) {}
+
+  /**
+   * One pull page as a `PullResponse` object (parses {@link pullJson}; for programmatic callers).
+   * @throws see {@link pullJson}.
+   */
+  async pull(userId: string, request: PullPageRequest): Promise<PullResponse> {
+    return JSON.parse(await this.pullJson(userId, request)) as PullResponse;
+  }
+
+  /**
+   * One pull page as `PullResponse` JSON text, escaped like Go's encoder (no trailing newline).
+   *
+   * @param userId - the scope (user) id.
+   * @param request - checkpoint, page size and optional frozen target.
+   * @throws ScopeUninitializedError | ScopeInitializingError when the scope is not INITIALIZED.
+   * @throws HistoryPrunedError when the checkpoint, the target or the resolved stable seq is at
+   *   or below the retained floor (the status counter `history_pruned_error_count` is incremented).
+   */
+  async pullJson(userId: string, request: PullPageRequest): Promise<string> {
+    const after = Math.max(0, Math.trunc(request.afterBundleSeq));
+    const target = Math.max(0, Math.trunc(request.targetBundleSeq));
+    const max =
+      request.maxBundles > 0 ? Math.min(Math.trunc(request.maxBundles), MAX_BUNDLES_PER_PULL) : DEFAULT_MAX_BUNDLES_PER_PULL;
+    try {
+      return await this.runtime.db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .setAccessMode('read only')
+        .execute((trx) => this.#page(trx, userId, after, max, target));
+    } catch (error) {
+      // A sequence survives the failed transaction; count outside it, as go-oversync does.
+      if (error instanceof HistoryPrunedError) await this.#countHistoryPruned();
+      throw error;
+    }
+  }
+
+  async #page(trx: Transaction<unknown>, userId: string, after: number, max: number, target: number): Promise<string> {
+    const scope = await readInitializedScope(trx, userId);
+    assertRetained(scope, after);
+    assertRetained(scope, target);
+    const stable = target > 0 ? target : scope.latestBundleSeq;
+    assertRetained(scope, stable);
+    if (after >= stable) return `{"stable_bundle_seq":${stable},"bundles":[],"has_more":false}`;
+
+    const lower = Math.max(after, scope.retainedFloor);
+    const heads = await sql<BundleHead>`
+      SELECT bundle_seq::text AS bundle_seq, source_id, source_bundle_id::text AS source_bundle_id,
+             row_count::text AS row_count, encode(bundle_hash, 'hex') AS bundle_hash
+        FROM sync.bundle_log
+       WHERE user_pk = ${scope.userPk} AND bundle_seq > ${lower} AND bundle_seq <= ${stable}
+       ORDER BY bundle_seq
+       LIMIT ${max + 1}`.execute(trx);
+    const hasMore = heads.rows.length > max;
+    const page = hasMore ? heads.rows.slice(0, max) : heads.rows;
+    if (page.length === 0) return `{"stable_bundle_seq":${stable},"bundles":[],"has_more":false}`;
+
+    // All rows of the page in one ordered range scan of the primary key (no N+1).
+    const rows = await sql<BundleRowText>`
+      SELECT r.bundle_seq::text AS bundle_seq, r.table_id, r.op_code,
+             CASE WHEN r.table_id = ANY(${this.#uuidTableIds()}::int[]) THEN encode(r.key_bytes, 'hex')::uuid::text
+                  ELSE convert_from(r.key_bytes, 'UTF8') END AS key_text,
+             r.payload_wire::text AS payload
+        FROM sync.bundle_rows r
+       WHERE r.user_pk = ${scope.userPk} AND r.bundle_seq > ${lower} AND r.bundle_seq <= ${page[page.length - 1]!.bundle_seq}::bigint
+       ORDER BY r.bundle_seq, r.row_ordinal`.execute(trx);
+    return this.#render(stable, page, rows.rows, hasMore);
+  }
+
+  #render(stable: number, page: BundleHead[], rows: BundleRowText[], hasMore: boolean): string {
+    const json = this.#rowJson();
+    const parts: string[] = [`{"stable_bundle_seq":${stable},"bundles":[`];
+    let r = 0;
+    for (let b = 0; b < page.length; b++) {
+      const head = page[b]!;
+      let text = `${b === 0 ? '' : ','}{"bundle_seq":${head.bundle_seq},"source_id":${canonicalJsonString(head.source_id)},"source_bundle_id":${head.source_bundle_id}`;
+      if (toInt(head.row_count) !== 0) text += `,"row_count":${head.row_count}`;
+      if (head.bundle_hash) text += `,"bundle_hash":"${head.bundle_hash}"`;
+      parts.push(`${text},"rows":[`);
+      let first = true;
+      // Rows arrive in (bundle_seq, row_ordinal) order, so a merge walk groups them.
+      while (r < rows.length && rows[r]!.bundle_seq === head.bundle_seq) {
+        const row = rows[r++]!;
+        const rendered = json.bundleRow(row.table_id, row.key_text, row.op_code, head.bundle_seq, row.payload);
+        parts.push(first ? rendered : `,${rendered}`);
+        first = false;
+      }
+      parts.push(']}');
+    }
+    parts.push(`],"has_more":${hasMore}}`);
+    return parts.join('');
+  }
+
+  #rowJson(): WireRowJson {
+    this.#rows ??= new WireRowJson(this.runtime.catalog);
+    return this.#rows;
+  }
+
+  #uuidTableIds(): number[] {
+    this.#uuidTables ??= WireRowJson.uuidTableIds(this.runtime.catalog);
+    return this.#uuidTables;
+  }
+
+  async #countHistoryPruned(): Promise<void> {
+    try {
+      await sql`SELECT nextval('sync.history_pruned_error_seq')`.execute(this.runtime.db);
+    } catch (error) {
+      this.#logger.warn(`could not count a history_pruned pull: ${(error as Error).message}`);
+    }
+  }
+}
