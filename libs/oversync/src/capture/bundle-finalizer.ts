@@ -100,8 +100,9 @@ export async function finalizeCapturedBundle(
   const events = await sql<StageEvent>`
     SELECT capture_ordinal, table_id, key_bytes, op_code, payload_db::text AS payload
       FROM sync.bundle_capture_stage
-     WHERE txid = txid_current() AND user_pk = ${target.userPk}
-     ORDER BY capture_ordinal`.execute(trx);
+     WHERE txid = txid_current() AND user_pk = ${target.userPk}`.execute(trx);
+  // Sorted here: the planner cannot estimate the per-transaction stage and chose an on-disk sort.
+  events.rows.sort((a, b) => Number(a.capture_ordinal) - Number(b.capture_ordinal));
   const effects = collapseEvents(events.rows);
 
   if (effects.length === 0) {
@@ -114,16 +115,30 @@ export async function finalizeCapturedBundle(
   }
 
   const bundleSeq = target.nextBundleSeq;
+  // First INSERT stays INSERT; a row that existed before the transaction is an UPDATE.
+  const opCodes = effects.map((e) => (e.lastOp === 3 ? 3 : e.firstOp === 1 ? 1 : 2));
+  const ordinals = effects.map((e) => e.lastOrdinal);
+
+  // row_state needs no payloads: send it now so PostgreSQL writes it while Node canonicalises
+  // (the largest CPU cost of a big bundle). Its error, if any, surfaces at the await below.
+  const rowStateWrite = sql`
+    INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
+    SELECT ${target.userPk}, s.table_id, s.key_bytes, ${bundleSeq}, u.op = 3
+      FROM unnest(${ordinals}::bigint[], ${opCodes}::smallint[]) AS u(ord, op)
+      JOIN sync.bundle_capture_stage s ON s.capture_ordinal = u.ord
+    ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`.execute(
+    trx,
+  );
+  rowStateWrite.catch(() => undefined);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+
   const rows: BundleRow[] = [];
-  const ordinals: string[] = [];
-  const opCodes: number[] = [];
   const payloads: string[] = [];
   const parts: string[] = [];
   const rowVersionText = String(bundleSeq);
   for (const [i, effect] of effects.entries()) {
     const table = catalog.byId(toInt(effect.tableId));
-    // First INSERT stays INSERT; a row that existed before the transaction is an UPDATE.
-    const opCode = effect.lastOp === 3 ? 3 : effect.firstOp === 1 ? 1 : 2;
+    const opCode = opCodes[i];
     const op = OP_NAMES[opCode];
     const keyString = keyStringFromBytes(table, effect.keyBytes);
     const key = wireKey(table, keyString);
@@ -140,8 +155,6 @@ export async function finalizeCapturedBundle(
     // normalises number text), so there is no need to parse the text again.
     if (payloadObject !== null) row.payload = payloadObject;
     rows.push(row);
-    ordinals.push(effect.lastOrdinal);
-    opCodes.push(opCode);
     payloads.push(payloadText ?? 'null');
   }
   const canonical = `[${parts.join(',')}]`;
@@ -163,6 +176,7 @@ export async function finalizeCapturedBundle(
   // One statement writes everything. Table and key come back from the stage rows (joined on the
   // last event's ordinal) and payloads travel as one JSON array text, so nothing large needs
   // per-element escaping on the way in.
+  await rowStateWrite;
   const written = await sql<{ written: string }>`
     WITH seq AS (
       UPDATE sync.user_state SET next_bundle_seq = ${bundleSeq + 1}, retained_bundle_floor = ${newFloor}
@@ -173,7 +187,7 @@ export async function finalizeCapturedBundle(
       SELECT user_pk, ${bundleSeq}, ${target.sourceId}, ${target.sourceBundleId}, ${rows.length}, ${byteCount}, decode(${bundleHash}, 'hex')
         FROM seq
       RETURNING bundle_seq
-    ), eff AS MATERIALIZED (
+    ), eff AS (
       SELECT u.n, s.table_id, s.key_bytes, u.op
         FROM unnest(${ordinals}::bigint[], ${opCodes}::smallint[]) WITH ORDINALITY AS u(ord, op, n)
         JOIN sync.bundle_capture_stage s ON s.capture_ordinal = u.ord
@@ -182,10 +196,6 @@ export async function finalizeCapturedBundle(
       SELECT ${target.userPk}, log.bundle_seq, e.n, e.table_id, e.key_bytes, e.op, CASE WHEN e.op = 3 THEN NULL ELSE p.payload END
         FROM log, eff e
         JOIN json_array_elements(${`[${payloads.join(',')}]`}::json) WITH ORDINALITY AS p(payload, n) ON p.n = e.n
-    ), rs AS (
-      INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-      SELECT ${target.userPk}, e.table_id, e.key_bytes, log.bundle_seq, e.op = 3 FROM log, eff e
-      ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted
     ), src AS (
       INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id)
       SELECT ${target.userPk}, ${target.sourceId}, 'active', ${target.sourceBundleId} FROM log

@@ -52,7 +52,6 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     expect(indexes).toEqual(
       expect.arrayContaining([
         'bcs_tx_user_ordinal_idx',
-        'rs_user_live_snapshot_idx',
         'ps_expires_at_idx',
         'ss_expires_at_idx',
         'ssr_snapshot_table_key_idx',
