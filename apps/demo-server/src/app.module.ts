@@ -1,5 +1,7 @@
 import { Module, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { OversyncModule } from '@oversync/nestjs';
+import { AdminController } from './admin/admin.controller.js';
+import { AdminService } from './admin/admin.service.js';
 import { AuthController } from './auth/auth.controller.js';
 import { JwtAuthMiddleware } from './auth/jwt-auth.middleware.js';
 import { DEMO_TABLES } from './database/demo-migration.js';
@@ -11,7 +13,8 @@ export class AppModule implements NestModule {
     return {
       module: AppModule,
       imports: [OversyncModule.forRoot({ database: { connectionString: url }, registeredTables: DEMO_TABLES, appName: 'oversync-demo' })],
-      controllers: [AuthController],
+      controllers: [AuthController, AdminController],
+      providers: [AdminService],
     };
   }
 

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   const url = `http://localhost:${config.port}`;
   console.log(`\nOversync demo server on ${url} (PostgreSQL: ${database.source})`);
   if (config.jwtSecretIsDefault) console.log('JWT_SECRET not set: using the development default secret (never use it in production).');
+  if (config.adminTokenIsDefault) console.log(`ADMIN_TOKEN not set: admin API uses the development token '${config.adminToken}'.`);
   if (config.devLogin) console.log(`Get a token: curl -s -XPOST ${url}/auth/dev-login -H 'content-type: application/json' -d '{"userId":"alice"}'`);
   const stop = async () => {
     await app.close();
