@@ -14,7 +14,7 @@ const EMBEDDED_PORT = Number(process.env.OVERSYNC_EMBEDDED_PG_PORT ?? 54329);
 
 export async function startDemoDatabase(): Promise<DemoDatabase> {
   const fromEnv = process.env.DATABASE_URL?.trim();
-  if (fromEnv) return { url: fromEnv, source: 'DATABASE_URL', stop: async () => undefined };
+  if (fromEnv) return { url: fromEnv, source: 'DATABASE_URL', stop: () => Promise.resolve() };
   const dataDir = resolve(process.env.OVERSYNC_DATA_DIR ?? join(process.cwd(), '.oversync', 'pgdata'));
   mkdirSync(join(dataDir, '..'), { recursive: true });
   const server = new EmbeddedPostgres({
