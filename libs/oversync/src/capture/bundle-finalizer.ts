@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson, type BundleRow, type RowOp } from '@oversync/protocol';
+import type { BundleRow, RowOp } from '@oversync/protocol';
 import { sql, type Kysely } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import type { TableCatalog } from '../schema/table-catalog.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
-import { keyStringFromBytes, toWirePayloadObject, wireKey } from './wire-payload.util.js';
+import { TablePayloadEncoder } from './payload-encoder.js';
+import { keyStringFromBytes, wireKey } from './wire-payload.util.js';
 
 /** Everything finalisation needs about the bundle being committed (all read under the scope lock). */
 export interface BundleFinalizeTarget {
@@ -132,6 +133,7 @@ export async function finalizeCapturedBundle(
   rowStateWrite.catch(() => undefined);
   await new Promise<void>((resolve) => setImmediate(resolve));
 
+  const encoders = new Map<number, TablePayloadEncoder>();
   const rows: BundleRow[] = [];
   const payloads: string[] = [];
   const parts: string[] = [];
@@ -142,13 +144,15 @@ export async function finalizeCapturedBundle(
     const op = OP_NAMES[opCode];
     const keyString = keyStringFromBytes(table, effect.keyBytes);
     const key = wireKey(table, keyString);
-    const payloadObject =
-      opCode === 3 || effect.payload === null ? null : toWirePayloadObject(table, effect.payload);
-    const payloadText = payloadObject === null ? null : canonicalJson(payloadObject);
+    let encoder = encoders.get(table.tableId);
+    if (!encoder) encoders.set(table.tableId, (encoder = new TablePayloadEncoder(table)));
+    const encoded = opCode === 3 || effect.payload === null ? null : encoder.encode(effect.payload);
+    const payloadObject = encoded?.object ?? null;
+    const payloadText = encoded?.text ?? null;
     // Canonical hash text assembled from already-canonical parts, in sorted key order
     // (key, op, payload, row_ordinal, row_version, schema, table).
     parts.push(
-      `{"key":${canonicalJson(key)},"op":"${op}","payload":${payloadText ?? 'null'},"row_ordinal":${i},"row_version":${rowVersionText},"schema":${canonicalJson(table.schema)},"table":${canonicalJson(table.table)}}`,
+      `{"key":${encoder.keyJson(keyString)},"op":"${op}","payload":${payloadText ?? 'null'},"row_ordinal":${i},"row_version":${rowVersionText},${encoder.schemaTableJson}`,
     );
     const row: BundleRow = { schema: table.schema, table: table.table, key, op, row_version: bundleSeq };
     // The parsed object equals the canonical text's value (canonicalisation only reorders keys and
