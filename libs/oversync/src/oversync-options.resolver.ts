@@ -102,7 +102,15 @@ function resolveWatch(raw: OversyncWatchOption | undefined): Required<OversyncWa
     enabled: raw?.enabled ?? true,
     notifyChannel: raw?.notifyChannel ?? 'oversync_bundle_change_v1',
     heartbeatIntervalSeconds: raw?.heartbeatIntervalSeconds ?? 25,
+    policy: raw?.policy ?? (() => true),
   };
+  if (typeof watch.policy !== 'function') {
+    fail(
+      'watch.policy',
+      'must be a function',
+      'pass (actor) => boolean, or leave it out to allow every actor',
+    );
+  }
   const bytes = new TextEncoder().encode(watch.notifyChannel).length;
   if (bytes === 0 || bytes > 63 || watch.notifyChannel.includes('\0')) {
     fail(

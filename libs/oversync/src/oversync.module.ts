@@ -60,7 +60,9 @@ import { SyncService } from './sync.service.js';
     ScopeWriteExplorer,
     ...OVERSYNC_HTTP_PROVIDERS,
   ],
-  exports: [SyncService, ScopeManager, ScopeWriteContext],
+  // The protocol services are exported too, so a host that mounts its own routes
+  // (`routes: false`) can inject them.
+  exports: [SyncService, ScopeManager, ScopeWriteContext, ...OVERSYNC_HTTP_PROVIDERS],
 })
 export class OversyncModule extends OversyncConfigurableModule implements NestModule {
   constructor(private readonly explorer: ScopeWriteExplorer) {

@@ -70,6 +70,13 @@ export interface OversyncWatchOption {
   notifyChannel?: string;
   /** Seconds between `: heartbeat` comments. @default 25 */
   heartbeatIntervalSeconds?: number;
+  /**
+   * Per-actor gate. Returning false answers that actor's `GET /sync/watch` with 403
+   * `bundle_change_watch_forbidden` (clients fall back to polling) and reports
+   * `bundle_change_watch: false` in its capabilities.
+   * @default every actor may watch
+   */
+  policy?: (actor: { userId: string; sourceId: string }) => boolean;
 }
 
 /** Options of {@link OversyncModule.forRoot}. */

@@ -31,17 +31,25 @@ export async function takeInitializationLease(
            initialized_at = NULL, initialized_by_source_id = NULL
      WHERE user_pk = ${userPk}
  RETURNING ${LEASE_TEXT} AS lease`.execute(trx);
-  return { initializationId, leaseExpiresAt: rows[0]!.lease };
+  return { initializationId, leaseExpiresAt: rows[0].lease };
 }
 
 /** Extends the active lease to now + `ttlSeconds` (chunk and commit of a seeding session). */
-export async function refreshInitializationLease(trx: Kysely<unknown>, userPk: number, ttlSeconds: number): Promise<void> {
+export async function refreshInitializationLease(
+  trx: Kysely<unknown>,
+  userPk: number,
+  ttlSeconds: number,
+): Promise<void> {
   await sql`UPDATE sync.scope_state SET lease_expires_at = clock_timestamp() + make_interval(secs => ${ttlSeconds})
              WHERE user_pk = ${userPk} AND state_code = ${ScopeStateCode.initializing}`.execute(trx);
 }
 
 /** Moves the scope to the terminal INITIALIZED state, initialised by `sourceId`. */
-export async function markScopeInitialized(trx: Kysely<unknown>, userPk: number, sourceId: string): Promise<void> {
+export async function markScopeInitialized(
+  trx: Kysely<unknown>,
+  userPk: number,
+  sourceId: string,
+): Promise<void> {
   await sql`
     UPDATE sync.scope_state
        SET state_code = ${ScopeStateCode.initialized}, initializer_source_id = NULL, initialization_id = NULL,

@@ -1,11 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { canonicalJsonString, DEFAULT_MAX_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL, type PullResponse } from '@oversync/protocol';
+import {
+  canonicalJsonString,
+  DEFAULT_MAX_BUNDLES_PER_PULL,
+  MAX_BUNDLES_PER_PULL,
+  type PullResponse,
+} from '@oversync/protocol';
 import { sql, type Transaction } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import { HistoryPrunedError } from '../errors/index.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { assertRetained, readInitializedScope } from './scope-read.util.js';
-import { WireRowJson } from './wire-row-json.util.js';
+import { goEscapeJsonText, WireRowJson } from './wire-row-json.util.js';
 
 /** Parameters of one pull page (wire query names in camelCase). */
 export interface PullPageRequest {
@@ -27,10 +32,8 @@ interface BundleHead {
 
 interface BundleRowText {
   bundle_seq: string;
-  table_id: number;
-  op_code: number;
-  key_text: string;
-  payload: string | null;
+  /** The complete BundleRow JSON; null only if a row names a table outside the catalog. */
+  row_json: string | null;
 }
 
 /**
@@ -43,7 +46,6 @@ interface BundleRowText {
 export class PullService {
   readonly #logger = new Logger('OversyncPull');
   #rows: WireRowJson | undefined;
-  #uuidTables: number[] | undefined;
 
   constructor(private readonly runtime: OversyncRuntime) {}
 
@@ -68,7 +70,9 @@ export class PullService {
     const after = Math.max(0, Math.trunc(request.afterBundleSeq));
     const target = Math.max(0, Math.trunc(request.targetBundleSeq));
     const max =
-      request.maxBundles > 0 ? Math.min(Math.trunc(request.maxBundles), MAX_BUNDLES_PER_PULL) : DEFAULT_MAX_BUNDLES_PER_PULL;
+      request.maxBundles > 0
+        ? Math.min(Math.trunc(request.maxBundles), MAX_BUNDLES_PER_PULL)
+        : DEFAULT_MAX_BUNDLES_PER_PULL;
     try {
       return await this.runtime.db
         .transaction()
@@ -82,7 +86,13 @@ export class PullService {
     }
   }
 
-  async #page(trx: Transaction<unknown>, userId: string, after: number, max: number, target: number): Promise<string> {
+  async #page(
+    trx: Transaction<unknown>,
+    userId: string,
+    after: number,
+    max: number,
+    target: number,
+  ): Promise<string> {
     const scope = await readInitializedScope(trx, userId);
     assertRetained(scope, after);
     assertRetained(scope, target);
@@ -92,60 +102,66 @@ export class PullService {
 
     const lower = Math.max(after, scope.retainedFloor);
     const heads = await sql<BundleHead>`
-      SELECT bundle_seq::text AS bundle_seq, source_id, source_bundle_id::text AS source_bundle_id,
-             row_count::text AS row_count, encode(bundle_hash, 'hex') AS bundle_hash
-        FROM sync.bundle_log
-       WHERE user_pk = ${scope.userPk} AND bundle_seq > ${lower} AND bundle_seq <= ${stable}
-       ORDER BY bundle_seq
+      SELECT l.bundle_seq::text AS bundle_seq, l.source_id, l.source_bundle_id::text AS source_bundle_id,
+             l.row_count::text AS row_count, encode(l.bundle_hash, 'hex') AS bundle_hash
+        FROM sync.bundle_log l
+       WHERE l.user_pk = ${scope.userPk} AND l.bundle_seq > ${lower} AND l.bundle_seq <= ${stable}
+       ORDER BY l.bundle_seq -- qualified: the bigint column, not the text output alias
        LIMIT ${max + 1}`.execute(trx);
     const hasMore = heads.rows.length > max;
     const page = hasMore ? heads.rows.slice(0, max) : heads.rows;
     if (page.length === 0) return `{"stable_bundle_seq":${stable},"bundles":[],"has_more":false}`;
 
-    // All rows of the page in one ordered range scan of the primary key (no N+1).
+    // All rows of the page in one ordered range scan of the primary key (no N+1). PostgreSQL
+    // renders each BundleRow's JSON around the stored canonical payload text, so Node only joins.
+    const sqlParts = this.#rowJson().sqlFragments();
     const rows = await sql<BundleRowText>`
-      SELECT r.bundle_seq::text AS bundle_seq, r.table_id, r.op_code,
-             CASE WHEN r.table_id = ANY(${this.#uuidTableIds()}::int[]) THEN encode(r.key_bytes, 'hex')::uuid::text
-                  ELSE convert_from(r.key_bytes, 'UTF8') END AS key_text,
-             r.payload_wire::text AS payload
+      SELECT r.bundle_seq::text AS bundle_seq,
+             (${sqlParts.prefixes}::text[])[r.table_id]
+             || CASE WHEN (${sqlParts.uuidKeys}::boolean[])[r.table_id]
+                     THEN '"' || encode(r.key_bytes, 'hex')::uuid::text || '"'
+                     ELSE to_json(convert_from(r.key_bytes, 'UTF8'))::text END
+             || CASE r.op_code WHEN 1 THEN '},"op":"INSERT","row_version":'
+                               WHEN 2 THEN '},"op":"UPDATE","row_version":'
+                               ELSE '},"op":"DELETE","row_version":' END
+             || r.bundle_seq::text
+             || CASE WHEN r.op_code = 3 OR r.payload_wire IS NULL THEN '}'
+                     ELSE ',"payload":' || r.payload_wire::text || '}' END AS row_json
         FROM sync.bundle_rows r
-       WHERE r.user_pk = ${scope.userPk} AND r.bundle_seq > ${lower} AND r.bundle_seq <= ${page[page.length - 1]!.bundle_seq}::bigint
+       WHERE r.user_pk = ${scope.userPk} AND r.bundle_seq > ${lower}
+         AND r.bundle_seq <= ${page[page.length - 1].bundle_seq}::bigint
        ORDER BY r.bundle_seq, r.row_ordinal`.execute(trx);
     return this.#render(stable, page, rows.rows, hasMore);
   }
 
   #render(stable: number, page: BundleHead[], rows: BundleRowText[], hasMore: boolean): string {
-    const json = this.#rowJson();
     const parts: string[] = [`{"stable_bundle_seq":${stable},"bundles":[`];
     let r = 0;
     for (let b = 0; b < page.length; b++) {
-      const head = page[b]!;
+      const head = page[b];
       let text = `${b === 0 ? '' : ','}{"bundle_seq":${head.bundle_seq},"source_id":${canonicalJsonString(head.source_id)},"source_bundle_id":${head.source_bundle_id}`;
       if (toInt(head.row_count) !== 0) text += `,"row_count":${head.row_count}`;
       if (head.bundle_hash) text += `,"bundle_hash":"${head.bundle_hash}"`;
       parts.push(`${text},"rows":[`);
       let first = true;
       // Rows arrive in (bundle_seq, row_ordinal) order, so a merge walk groups them.
-      while (r < rows.length && rows[r]!.bundle_seq === head.bundle_seq) {
-        const row = rows[r++]!;
-        const rendered = json.bundleRow(row.table_id, row.key_text, row.op_code, head.bundle_seq, row.payload);
+      while (r < rows.length && rows[r].bundle_seq === head.bundle_seq) {
+        const rendered = rows[r++].row_json;
+        if (rendered === null)
+          throw new Error(`bundle ${head.bundle_seq} has a row of a table outside the sync catalog`);
         parts.push(first ? rendered : `,${rendered}`);
         first = false;
       }
       parts.push(']}');
     }
     parts.push(`],"has_more":${hasMore}}`);
-    return parts.join('');
+    // Payloads are stored Go-escaped already; text keys rendered by to_json may still hold <, >, &.
+    return goEscapeJsonText(parts.join(''));
   }
 
   #rowJson(): WireRowJson {
     this.#rows ??= new WireRowJson(this.runtime.catalog);
     return this.#rows;
-  }
-
-  #uuidTableIds(): number[] {
-    this.#uuidTables ??= WireRowJson.uuidTableIds(this.runtime.catalog);
-    return this.#uuidTables;
   }
 
   async #countHistoryPruned(): Promise<void> {

@@ -20,11 +20,10 @@ interface TableFragments {
   readonly uuidKey: boolean;
 }
 
-const OPS = ['', 'INSERT', 'UPDATE', 'DELETE'] as const;
-
 /**
- * Renders `BundleRow` / `SnapshotRow` JSON text straight from stored payload text, so serving a
- * page never parses and re-serialises payloads. Field order follows go-oversync's structs.
+ * Renders wire rows as JSON text straight from stored payload text, so serving a page never
+ * parses and re-serialises payloads: `SnapshotRow`s here, `BundleRow`s inside PostgreSQL from
+ * {@link WireRowJson.sqlFragments}. Field order follows go-oversync's structs.
  */
 export class WireRowJson {
   readonly #tables = new Map<number, TableFragments>();
@@ -33,19 +32,27 @@ export class WireRowJson {
     for (const table of catalog.tables) this.#tables.set(table.tableId, fragmentsOf(table));
   }
 
+  /**
+   * The per-table fragments as SQL array parameters indexed by `table_id` (ids are 1…N), for
+   * rendering rows inside PostgreSQL: `prefixes[id]` opens the row up to the key value,
+   * `uuidKeys[id]` tells how to render the key bytes.
+   */
+  sqlFragments(): { prefixes: (string | null)[]; uuidKeys: boolean[] } {
+    const size = Math.max(0, ...this.#tables.keys());
+    // A gap stays NULL, so a row of an unknown table renders as NULL rather than broken JSON.
+    const prefixes: (string | null)[] = [];
+    const uuidKeys: boolean[] = [];
+    for (let id = 1; id <= size; id++) {
+      const table = this.#tables.get(id);
+      prefixes.push(table?.prefix ?? null);
+      uuidKeys.push(table?.uuidKey ?? false);
+    }
+    return { prefixes, uuidKeys };
+  }
+
   /** Table ids whose sync key is a UUID (their key bytes render as dashed lowercase text). */
   static uuidTableIds(catalog: TableCatalog): number[] {
     return catalog.tables.filter((t) => t.keyKind === 'uuid').map((t) => t.tableId);
-  }
-
-  /**
-   * One `BundleRow`: `payload` omitted for DELETE.
-   * @param payload - canonical (already Go-escaped) payload text, or null for DELETE.
-   */
-  bundleRow(tableId: number, keyText: string, opCode: number, rowVersion: string, payload: string | null): string {
-    const head = this.#head(tableId, keyText);
-    const tail = payload === null || opCode === 3 ? '}' : `,"payload":${payload}}`;
-    return `${head},"op":"${OPS[opCode] ?? 'UPDATE'}","row_version":${rowVersion}${tail}`;
   }
 
   /**
@@ -71,4 +78,3 @@ function fragmentsOf(table: CatalogTable): TableFragments {
     uuidKey: table.keyKind === 'uuid',
   };
 }
-

@@ -1,5 +1,5 @@
-import { Type } from 'class-transformer';
-import { Allow, IsArray, IsObject, IsOptional, IsString, ValidateNested } from 'class-validator';
+import { Exclude, Type } from 'class-transformer';
+import { IsArray, IsObject, IsOptional, IsString, ValidateNested } from 'class-validator';
 import { IsWireInteger } from './push-session-create.dto.js';
 
 /**
@@ -27,8 +27,11 @@ export class PushRowDto {
   @IsWireInteger()
   base_row_version?: number | null;
 
-  /** Absent (undefined) differs from an explicit `null`, which counts as a payload. */
-  @Allow()
+  /**
+   * Any JSON value; absent (undefined) differs from an explicit `null`, which counts as a payload.
+   * Checked later from the raw body, so it is excluded from the (deep-copying) transform.
+   */
+  @Exclude()
   payload?: unknown;
 }
 

@@ -1,0 +1,29 @@
+import { Get, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { PullService } from '../pull/pull.service.js';
+import { querySearchParams } from '../pull/query-int.util.js';
+import { CurrentActor } from './current-actor.decorator.js';
+import { parsePullQuery } from './dto/pull-query.dto.js';
+import { OversyncController } from './oversync-controller.decorator.js';
+import { OversyncRoute } from './oversync-route.decorator.js';
+import type { SyncRequestActor } from './sync-request.types.js';
+
+/** `GET /sync/pull`: complete committed bundles after a checkpoint, up to a frozen ceiling. */
+@OversyncController('sync')
+export class PullController {
+  constructor(private readonly pulls: PullService) {}
+
+  /** Answers `PullResponse`; the body is rendered from stored payload text, not re-serialised. */
+  @Get('pull')
+  @OversyncRoute({ failure: 'pull_failed', invalid: 'invalid_request' })
+  async pull(
+    @CurrentActor() actor: SyncRequestActor,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const query = parsePullQuery(querySearchParams(req.originalUrl));
+    const text = await this.pulls.pullJson(actor.userId, query);
+    res.status(200).setHeader('Content-Type', 'application/json');
+    res.end(`${text}\n`);
+  }
+}

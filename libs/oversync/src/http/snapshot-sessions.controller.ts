@@ -1,0 +1,88 @@
+import { Delete, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { SnapshotChunkInvalidError } from '../errors/index.js';
+import { OVERSYNC_RESOLVED_OPTIONS } from '../oversync.internal-constants.js';
+import type { ResolvedOversyncOptions } from '../oversync.options.js';
+import { querySearchParams } from '../pull/query-int.util.js';
+import { SnapshotSessionService } from '../snapshot/snapshot-session.service.js';
+import { CurrentActor } from './current-actor.decorator.js';
+import { parseSnapshotChunkQuery } from './dto/snapshot-chunk-query.dto.js';
+import { parseSnapshotCreateBody } from './dto/snapshot-create.dto.js';
+import { OversyncController } from './oversync-controller.decorator.js';
+import { OversyncRoute } from './oversync-route.decorator.js';
+import { sendJson } from './send-json.util.js';
+import type { SyncRequestActor } from './sync-request.types.js';
+
+/** Snapshot sessions: create (optionally rotating the source), page through, delete. */
+@OversyncController('sync')
+export class SnapshotSessionsController {
+  constructor(
+    private readonly snapshots: SnapshotSessionService,
+    @Inject(OVERSYNC_RESOLVED_OPTIONS) private readonly options: ResolvedOversyncOptions,
+  ) {}
+
+  /** `POST /sync/snapshot-sessions` → `SnapshotSession`. */
+  @Post('snapshot-sessions')
+  @OversyncRoute({
+    failure: 'snapshot_session_create_failed',
+    invalid: 'snapshot_session_invalid',
+    invalidMessage: 'Failed to parse snapshot session request',
+  })
+  async create(
+    @CurrentActor() actor: SyncRequestActor,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const replacement = parseSnapshotCreateBody(req.body as unknown);
+    sendJson(res, 200, await this.snapshots.create(actor, replacement));
+  }
+
+  /** `GET /sync/snapshot-sessions/{snapshot_id}` → `SnapshotChunkResponse`. */
+  @Get('snapshot-sessions/:snapshotId')
+  @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
+  async chunk(
+    @CurrentActor() actor: SyncRequestActor,
+    @Param('snapshotId') snapshotId: string,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const query = parseSnapshotChunkQuery(
+      querySearchParams(req.originalUrl),
+      this.options.limits.defaultRowsPerSnapshotChunk,
+    );
+    const text = await this.snapshots.chunkJson(
+      actor.userId,
+      snapshotId,
+      query.afterRowOrdinal,
+      query.maxRows,
+    );
+    res.status(200).setHeader('Content-Type', 'application/json');
+    res.end(`${text}\n`);
+  }
+
+  /** `DELETE /sync/snapshot-sessions/{snapshot_id}` → 204. */
+  @Delete('snapshot-sessions/:snapshotId')
+  @OversyncRoute({ failure: 'snapshot_session_delete_failed', invalid: 'snapshot_chunk_invalid' })
+  async remove(
+    @CurrentActor() actor: SyncRequestActor,
+    @Param('snapshotId') snapshotId: string,
+    @Res() res: Response,
+  ): Promise<void> {
+    await this.snapshots.delete(actor.userId, snapshotId);
+    res.status(204).end();
+  }
+
+  /** A blank id (`GET|DELETE /sync/snapshot-sessions/`) is 400 `snapshot_chunk_invalid`, as in go-oversync. */
+  @Get('snapshot-sessions/')
+  @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
+  chunkWithoutId(): never {
+    throw new SnapshotChunkInvalidError('snapshot_id is required');
+  }
+
+  /** See {@link chunkWithoutId}. */
+  @Delete('snapshot-sessions/')
+  @OversyncRoute({ failure: 'snapshot_session_delete_failed', invalid: 'snapshot_chunk_invalid' })
+  deleteWithoutId(): never {
+    throw new SnapshotChunkInvalidError('snapshot_id is required');
+  }
+}

@@ -1,0 +1,52 @@
+import type { RowOp, SyncKey } from '@oversync/protocol';
+
+/** One committed row with its payload kept as the stored canonical text. */
+export interface CommittedRowWire {
+  schema: string;
+  table: string;
+  key: SyncKey;
+  op: RowOp;
+  row_version: number;
+  /** Canonical payload text exactly as stored and hashed; null for DELETE. */
+  payloadWire: string | null;
+}
+
+/** One page of `GET /sync/committed-bundles/{bundle_seq}/rows`, before serialisation. */
+export interface CommittedBundleRowsPage {
+  bundle_seq: number;
+  source_id: string;
+  source_bundle_id: number;
+  row_count: number;
+  bundle_hash: string;
+  rows: CommittedRowWire[];
+  next_row_ordinal: number;
+  has_more: boolean;
+}
+
+/** `JSON.stringify` plus Go's HTML and line-separator escaping. */
+function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
+ * Serialises a page the way go-oversync's encoder does (field order of its structs, DELETE rows
+ * without `payload`), embedding each payload as its stored canonical text. Re-serialising parsed
+ * payloads would be lossy (`-0` prints as `0` in JS), and the client hashes exactly what it
+ * receives, so the served bytes must be the hashed bytes.
+ *
+ * @returns the JSON text without the trailing newline.
+ */
+export function serializeCommittedBundleRowsPage(page: CommittedBundleRowsPage): string {
+  const rows = page.rows.map((r) => {
+    const head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":${goJson(r.key)},"op":${goJson(r.op)},"row_version":${r.row_version}`;
+    return r.payloadWire === null ? `${head}}` : `${head},"payload":${r.payloadWire}}`;
+  });
+  return (
+    `{"bundle_seq":${page.bundle_seq},"source_id":${goJson(page.source_id)},"source_bundle_id":${page.source_bundle_id},` +
+    `"row_count":${page.row_count},"bundle_hash":${goJson(page.bundle_hash)},"rows":[${rows.join(',')}],` +
+    `"next_row_ordinal":${page.next_row_ordinal},"has_more":${page.has_more}}`
+  );
+}

@@ -1,0 +1,145 @@
+import {
+  canonicalJson,
+  isCanonicalUuid,
+  isStandardBase64,
+  uuidToBytes,
+  type JsonObject,
+} from '@oversync/protocol';
+import { PushChunkInvalidError } from '../errors/index.js';
+import type { PushChunkDto, PushRowDto } from '../http/dto/push-chunk.dto.js';
+import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
+
+/** `sync.push_session_rows.op_code` / `bundle_rows.op_code`. */
+export const OP_CODES = { INSERT: 1, UPDATE: 2, DELETE: 3 } as const;
+
+/** One validated row, ready to be staged (payload canonical, bytea already in `\x` hex form). */
+export interface StagedRowInput {
+  tableId: number;
+  keyBytes: Buffer;
+  opCode: 1 | 2 | 3;
+  baseRowVersion: number;
+  /** Canonical JSON text; null for DELETE. */
+  payloadApply: string | null;
+}
+
+/** A chunk that passed every stateless check. */
+export interface ValidatedChunk {
+  startRowOrdinal: number;
+  rows: StagedRowInput[];
+}
+
+const IDENTIFIER = /^[a-z0-9_]+$/;
+const SCOPE_COLUMN = '_sync_scope_id';
+
+function invalid(message: string): PushChunkInvalidError {
+  return new PushChunkInvalidError(message);
+}
+
+/**
+ * The stateless chunk checks of go-oversync, in its order (they run before the session is looked
+ * up, so a bad row against an unknown session is 400, not 404): start ordinal, row count, then
+ * each row. Returns the rows normalised for staging.
+ *
+ * Unlike go-oversync, payload column names are validated against the table here: Go lets an
+ * unknown column fail later inside `jsonb_populate_record` (HTTP 500 at commit) and silently
+ * drops mixed-case keys; we lower-case keys and reject unknown columns with `push_chunk_invalid`.
+ *
+ * @throws PushChunkInvalidError with the first failing check.
+ */
+export function validatePushChunk(
+  body: PushChunkDto,
+  catalog: TableCatalog,
+  maxRowsPerChunk: number,
+): ValidatedChunk {
+  const startRowOrdinal = body.start_row_ordinal ?? 0;
+  const rows = body.rows ?? [];
+  if (startRowOrdinal < 0) throw invalid('start_row_ordinal must be >= 0');
+  if (rows.length === 0) throw invalid('rows must not be empty');
+  if (rows.length > maxRowsPerChunk) {
+    throw invalid(`rows length ${rows.length} exceeds max_rows_per_push_chunk ${maxRowsPerChunk}`);
+  }
+  const seen = new Set<string>();
+  return { startRowOrdinal, rows: rows.map((row) => validateRow(row, catalog, seen)) };
+}
+
+function validateRow(row: PushRowDto, catalog: TableCatalog, seen: Set<string>): StagedRowInput {
+  const schema = (row.schema ?? '').trim().toLowerCase() || 'public';
+  const tableName = (row.table ?? '').trim().toLowerCase();
+  if (!IDENTIFIER.test(schema)) throw invalid(`invalid schema name "${schema}"`);
+  if (!IDENTIFIER.test(tableName)) throw invalid(`invalid table name "${tableName}"`);
+  const table = catalog.byName(schema, tableName);
+  if (!table) throw invalid(`table ${schema}.${tableName} is not registered`);
+  const op = (row.op ?? '').trim().toUpperCase();
+  if (op !== 'INSERT' && op !== 'UPDATE' && op !== 'DELETE') throw invalid(`invalid op "${op}"`);
+
+  const q = table.qualifiedName;
+  const column = table.keyColumn;
+  const key = row.key ?? {};
+  if (!Object.hasOwn(key, column)) throw invalid(`row key for ${q} must include "${column}"`);
+  const keyString = key[column];
+  if (typeof keyString !== 'string') throw invalid(`row key ${q}.${column} must be a string`);
+  if (table.keyKind === 'uuid' && !isCanonicalUuid(keyString)) {
+    throw invalid(`row key ${q}.${column} must use canonical dashed lowercase UUID text, got "${keyString}"`);
+  }
+  const identity = `${table.tableId}:${keyString}`;
+  if (seen.has(identity)) throw invalid(`duplicate target row in push chunk: ${q} ${keyString}`);
+  seen.add(identity);
+
+  const keyBytes =
+    table.keyKind === 'uuid' ? Buffer.from(uuidToBytes(keyString)) : Buffer.from(keyString, 'utf8');
+  const base = {
+    tableId: table.tableId,
+    keyBytes,
+    opCode: OP_CODES[op],
+    baseRowVersion: row.base_row_version ?? 0,
+  };
+  if (op === 'DELETE') {
+    // An explicit `"payload": null` is a payload too.
+    if (row.payload !== undefined) throw invalid(`DELETE for ${q} must not include payload`);
+    return { ...base, payloadApply: null };
+  }
+  if (row.payload === undefined) throw invalid(`${op} for ${q} requires payload`);
+  return { ...base, payloadApply: canonicalJson(normalizePayload(row.payload, table, keyString)) };
+}
+
+function normalizePayload(payload: unknown, table: CatalogTable, keyString: string): JsonObject {
+  const q = table.qualifiedName;
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
+    throw invalid(`payload for ${q} must be a JSON object`);
+  }
+  const entries = Object.entries(payload as JsonObject);
+  if (entries.some(([name]) => name.toLowerCase() === SCOPE_COLUMN)) {
+    throw invalid(`payload for ${q} must not include hidden scope column ${SCOPE_COLUMN}`);
+  }
+  const keyMismatch = (value: unknown) => value !== keyString;
+  if (Object.hasOwn(payload, table.keyColumn) && keyMismatch((payload as JsonObject)[table.keyColumn])) {
+    throw invalid(`payload key ${q}.${table.keyColumn} must match request key`);
+  }
+  const out: JsonObject = {};
+  for (const [name, value] of entries) {
+    const lower = name.toLowerCase();
+    if (!IDENTIFIER.test(lower)) {
+      throw invalid(`payload column "${name}" for ${q} is not a valid column name`);
+    }
+    if (Object.hasOwn(out, lower)) throw invalid(`payload column ${q}.${lower} appears more than once`);
+    if (!table.columns.has(lower)) throw invalid(`payload column ${q}.${lower} does not exist`);
+    out[lower] = value;
+  }
+  if (Object.hasOwn(out, table.keyColumn)) {
+    if (keyMismatch(out[table.keyColumn])) {
+      throw invalid(`payload key ${q}.${table.keyColumn} must match request key`);
+    }
+  } else {
+    out[table.keyColumn] = keyString;
+  }
+  for (const column of table.byteaColumns) {
+    const value = out[column];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string') {
+      throw invalid(`payload binary field ${q}.${column} must be a base64 string`);
+    }
+    if (!isStandardBase64(value)) throw invalid(`payload binary field ${q}.${column} must be valid base64`);
+    out[column] = `\\x${Buffer.from(value, 'base64').toString('hex')}`;
+  }
+  return out;
+}

@@ -1,0 +1,67 @@
+import { Injectable } from '@nestjs/common';
+import type { PushSessionChunkResponse } from '@oversync/protocol';
+import { sql } from 'kysely';
+import { ScopeTransactionRunner } from '../capture/scope-transaction.runner.js';
+import { assertLeaseOwner, refreshInitializationLease } from '../connect/scope-lease.util.js';
+import { PushChunkInvalidError, PushChunkOutOfOrderError } from '../errors/index.js';
+import type { PushChunkDto } from '../http/dto/push-chunk.dto.js';
+import type { SyncRequestActor } from '../http/sync-request.types.js';
+import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
+import { validatePushChunk } from './push-chunk-validation.util.js';
+import { loadPushSessionForUpdate } from './push-session-lookup.util.js';
+import { withTransactionRetries } from './transaction-retry.util.js';
+
+/** Stages one ordered chunk of rows into a push session (`POST /sync/push-sessions/{id}/chunks`). */
+@Injectable()
+export class PushChunkService {
+  constructor(
+    private readonly runner: ScopeTransactionRunner,
+    private readonly runtime: OversyncRuntime,
+  ) {}
+
+  /**
+   * Validates the rows (before any lookup), then, under the scope lock: checks the session, the
+   * seeding lease and the chunk position, stores the rows with one INSERT and refreshes the TTL.
+   * @throws PushChunkInvalidError, PushSessionNotFoundError, PushSessionForbiddenError,
+   *   PushSessionExpiredError, InitializationStaleError, PushChunkOutOfOrderError.
+   */
+  async upload(
+    actor: SyncRequestActor,
+    rawPushId: string,
+    body: PushChunkDto,
+  ): Promise<PushSessionChunkResponse> {
+    const { limits } = this.runtime.options;
+    const chunk = validatePushChunk(body, this.runtime.catalog, limits.maxRowsPerPushChunk);
+    const start = chunk.startRowOrdinal;
+    const end = start + chunk.rows.length;
+    return withTransactionRetries(() =>
+      this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
+        const session = await loadPushSessionForUpdate(trx, rawPushId, actor.userId);
+        if (session.initializationId) {
+          assertLeaseOwner(scope, session.sourceId, session.initializationId);
+          await refreshInitializationLease(trx, scope.userPk, limits.initializationLeaseTtlSeconds);
+        }
+        if (start !== session.nextExpectedRowOrdinal) {
+          throw new PushChunkOutOfOrderError(rawPushId, session.nextExpectedRowOrdinal, start);
+        }
+        if (end > session.plannedRowCount) throw new PushChunkInvalidError('chunk exceeds planned_row_count');
+
+        const rows = chunk.rows;
+        await sql`
+          INSERT INTO sync.push_session_rows
+                 (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
+          SELECT ${session.pushId}::uuid, ${start}::bigint + t.ord - 1, t.table_id, t.key_bytes, t.op_code, t.base, t.payload
+            FROM unnest(${rows.map((r) => r.tableId)}::int[], ${rows.map((r) => r.keyBytes)}::bytea[],
+                        ${rows.map((r) => r.opCode)}::smallint[], ${rows.map((r) => r.baseRowVersion)}::bigint[],
+                        ${rows.map((r) => r.payloadApply)}::json[])
+                 WITH ORDINALITY AS t(table_id, key_bytes, op_code, base, payload, ord)`.execute(trx);
+        await sql`
+          UPDATE sync.push_sessions
+             SET next_expected_row_ordinal = ${end},
+                 expires_at = clock_timestamp() + make_interval(secs => ${limits.pushSessionTtlSeconds})
+           WHERE push_id = ${session.pushId}::uuid`.execute(trx);
+        return { push_id: session.pushId, next_expected_row_ordinal: end };
+      }),
+    );
+  }
+}

@@ -1,0 +1,15 @@
+import type { CatalogTable } from '../schema/table-catalog.js';
+
+/** A staged push row loaded for commit, resolved against the table catalog. */
+export interface StagedRow {
+  /** 0-based upload position. */
+  rowOrdinal: number;
+  table: CatalogTable;
+  keyBytes: Buffer;
+  /** Wire form of the key (canonical UUID text or the text key). */
+  keyString: string;
+  opCode: 1 | 2 | 3;
+  baseRowVersion: number;
+  /** Canonical payload text with bytea in `\x` hex form; null for DELETE. */
+  payloadApply: string | null;
+}

@@ -1,0 +1,165 @@
+import { formatRfc3339Nano, type SnapshotSession } from '@oversync/protocol';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { toInt } from '../database/pg-values.util.js';
+import { SnapshotMaterializationError, SnapshotSessionLimitExceededError } from '../errors/index.js';
+import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
+
+const SCOPE_COLUMN = '_sync_scope_id';
+
+/** The scope and frozen sequence a snapshot is materialised for. */
+export interface SnapshotTarget {
+  snapshotId: string;
+  userId: string;
+  userPk: number;
+  /** Latest committed `bundle_seq` in the materialising transaction's view. */
+  snapshotBundleSeq: number;
+}
+
+/** Caps and lifetime of a snapshot session (0 caps = unlimited). */
+export interface SnapshotLimits {
+  maxRows: number;
+  maxBytes: number;
+  ttlSeconds: number;
+}
+
+interface TableCounts {
+  inserted: string;
+  bytes: string;
+  business_rows: string;
+  live_rows: string;
+}
+
+/**
+ * Transaction-local settings for materialisation: the ones that change how PostgreSQL renders row
+ * JSON (time zone, float digits, interval style), matching capture; and no nested loops. Freshly
+ * written rows often have no statistics yet, and then the planner estimates one row_state entry
+ * and picks a nested loop that compares every business row with every entry (quadratic: hours
+ * for 100k rows). A hash join is linear whatever the statistics say.
+ */
+export async function prepareMaterialization(trx: Kysely<unknown>): Promise<void> {
+  await sql`SELECT set_config('TimeZone', 'UTC', true), set_config('extra_float_digits', '1', true),
+                   set_config('IntervalStyle', 'iso_8601', true), set_config('bytea_output', 'hex', true),
+                   set_config('enable_nestloop', 'off', true)`.execute(trx);
+}
+
+/**
+ * Writes a snapshot session and its rows entirely inside PostgreSQL: one `INSERT … SELECT` per
+ * registered table (in `table_id` order) joins the scope's business rows to their live
+ * `sync.row_state` entries and numbers them 1…N by `(table_id, key_bytes)`. Node never holds the
+ * rows, so memory stays flat however large the scope is.
+ *
+ * Payloads are `row_to_json` of every column except `_sync_scope_id` (compact, column order), with
+ * `bytea` columns as standard base64. Each table is cross-checked: business rows, live row_state
+ * entries and materialised rows must all match one to one, or the create fails closed.
+ *
+ * @param trx - a transaction whose view of the scope is frozen (REPEATABLE READ, or the scope lock).
+ * @throws SnapshotSessionLimitExceededError when a row or byte cap is exceeded.
+ * @throws SnapshotMaterializationError when business rows and row_state disagree.
+ */
+export async function materializeSnapshot(
+  trx: Kysely<unknown>,
+  catalog: TableCatalog,
+  target: SnapshotTarget,
+  limits: SnapshotLimits,
+): Promise<SnapshotSession> {
+  await prepareMaterialization(trx);
+  if (limits.maxRows > 0) {
+    // Fail before writing anything when the live row count alone is over the cap.
+    const { rows } = await sql<{ n: string }>`
+      SELECT count(*)::text AS n FROM sync.row_state WHERE user_pk = ${target.userPk} AND deleted = false`.execute(
+      trx,
+    );
+    const live = toInt(rows[0]?.n);
+    if (live > limits.maxRows) throw new SnapshotSessionLimitExceededError('row_count', live, limits.maxRows);
+  }
+  const session = await sql<{ expires_at: string }>`
+    INSERT INTO sync.snapshot_sessions (snapshot_id, user_pk, snapshot_bundle_seq, expires_at)
+    VALUES (${target.snapshotId}::uuid, ${target.userPk}, ${target.snapshotBundleSeq}, now() + make_interval(secs => ${limits.ttlSeconds}))
+    RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS expires_at`.execute(
+    trx,
+  );
+
+  let rowCount = 0;
+  let byteCount = 0;
+  for (const table of catalog.tables) {
+    const counts = await materializeTable(trx, table, target, rowCount);
+    const inserted = toInt(counts.inserted);
+    const business = toInt(counts.business_rows);
+    const live = toInt(counts.live_rows);
+    if (inserted !== business || inserted !== live) {
+      throw new SnapshotMaterializationError(table.qualifiedName, {
+        snapshot_rows: inserted,
+        business_rows: business,
+        live_row_state: live,
+      });
+    }
+    rowCount += inserted;
+    byteCount += toInt(counts.bytes);
+    if (limits.maxRows > 0 && rowCount > limits.maxRows) {
+      throw new SnapshotSessionLimitExceededError('row_count', rowCount, limits.maxRows);
+    }
+    if (limits.maxBytes > 0 && byteCount > limits.maxBytes) {
+      throw new SnapshotSessionLimitExceededError('byte_count', byteCount, limits.maxBytes);
+    }
+  }
+  await sql`UPDATE sync.snapshot_sessions SET row_count = ${rowCount}, byte_count = ${byteCount}
+             WHERE snapshot_id = ${target.snapshotId}::uuid`.execute(trx);
+
+  // go-oversync field order; byte_count is omitempty (absent for an empty snapshot).
+  return {
+    snapshot_id: target.snapshotId,
+    snapshot_bundle_seq: target.snapshotBundleSeq,
+    row_count: rowCount,
+    ...(byteCount > 0 ? { byte_count: byteCount } : {}),
+    expires_at: formatRfc3339Nano(session.rows[0].expires_at),
+  };
+}
+
+async function materializeTable(
+  trx: Kysely<unknown>,
+  table: CatalogTable,
+  target: SnapshotTarget,
+  offset: number,
+): Promise<TableCounts> {
+  const relation = sql.id(table.schema, table.table);
+  const keyBytes =
+    table.keyKind === 'uuid'
+      ? sql`uuid_send(${sql.id('t', table.keyColumn)})`
+      : sql`convert_to(${sql.id('t', table.keyColumn)}, 'UTF8')`;
+  const { rows } = await sql<TableCounts>`
+    WITH src AS (
+      SELECT rs.key_bytes, rs.bundle_seq, row_to_json(x) AS payload
+        FROM ${relation} t
+        JOIN sync.row_state rs
+          ON rs.user_pk = ${target.userPk} AND rs.table_id = ${table.tableId} AND rs.key_bytes = ${keyBytes} AND rs.deleted = false
+       CROSS JOIN LATERAL (SELECT ${payloadColumns(table)}) x
+       WHERE t.${sql.id(SCOPE_COLUMN)} = ${target.userId}
+    ), ins AS (
+      INSERT INTO sync.snapshot_session_rows (snapshot_id, row_ordinal, table_id, key_bytes, bundle_seq, payload_wire)
+      SELECT ${target.snapshotId}::uuid, ${offset}::bigint + row_number() OVER (ORDER BY key_bytes), ${table.tableId},
+             key_bytes, bundle_seq, payload
+        FROM src
+      RETURNING octet_length(payload_wire::text) AS bytes
+    )
+    SELECT (SELECT count(*) FROM ins)::text AS inserted,
+           (SELECT coalesce(sum(bytes), 0) FROM ins)::text AS bytes,
+           (SELECT count(*) FROM ${relation} b WHERE b.${sql.id(SCOPE_COLUMN)} = ${target.userId})::text AS business_rows,
+           (SELECT count(*) FROM sync.row_state
+             WHERE user_pk = ${target.userPk} AND table_id = ${table.tableId} AND deleted = false)::text AS live_rows`.execute(
+    trx,
+  );
+  return rows[0];
+}
+
+/** `t."col" AS "col", …` for every visible column; bytea as base64 without the 76-column line breaks. */
+function payloadColumns(table: CatalogTable): RawBuilder<unknown> {
+  const bytea = new Set(table.byteaColumns);
+  const columns = [...table.columns.keys()]
+    .filter((name) => name !== SCOPE_COLUMN)
+    .map((name) =>
+      bytea.has(name)
+        ? sql`translate(encode(${sql.id('t', name)}, 'base64'), E'\n', '') AS ${sql.id(name)}`
+        : sql`${sql.id('t', name)} AS ${sql.id(name)}`,
+    );
+  return sql.join(columns, sql`, `);
+}

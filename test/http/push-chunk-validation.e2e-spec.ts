@@ -1,0 +1,214 @@
+/**
+ * Stateless validation of `POST /sync/push-sessions/{id}/chunks` over real HTTP: every row check
+ * and its message, decoding failures and the chunk size limit, all answered before the session is
+ * looked up (scenarios B4, B9, D4).
+ */
+import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
+import {
+  createSession,
+  dbRows,
+  initializeEmpty,
+  insertUser,
+  newId,
+  newUser,
+  uploadChunk,
+} from '../support/push-builders.js';
+import { syncCall, syncClient } from '../support/sync-http.js';
+
+const MAX_CHUNK = 1000;
+
+describe('POST /sync/push-sessions/{push_id}/chunks', () => {
+  let t: OversyncTestApp;
+  let schema: string;
+  const client = (user: string, source = 'writer') => syncClient(t.baseUrl, user, source);
+  /** An initialized user with a fresh staging session of `planned` rows. */
+  const session = async (planned = 1) => {
+    const user = newUser();
+    const c = client(user);
+    await initializeEmpty(c);
+    const pushId = (await createSession(c, 1, planned)).json.push_id as string;
+    return { user, c, pushId };
+  };
+  const stagedRows = (pushId: string) =>
+    dbRows<Record<string, unknown>>(
+      t.db.url,
+      `SELECT row_ordinal::int AS ord, table_id, encode(key_bytes, 'hex') AS key_hex, op_code, base_bundle_seq::int AS base,
+              payload_apply::text AS payload
+         FROM sync.push_session_rows WHERE push_id = $1 ORDER BY row_ordinal`,
+      [pushId],
+    );
+
+  beforeAll(async () => {
+    t = await createOversyncTestApp({
+      listen: true,
+      options: { limits: { maxRowsPerPushChunk: MAX_CHUNK } },
+    });
+    schema = t.schema;
+  });
+  afterAll(async () => {
+    await t.close();
+  });
+
+  const id = 'abcdef12-2222-4333-8444-55555555aaaa';
+  const users = (row: Record<string, unknown>) => ({
+    schema: 'business',
+    table: 'users',
+    key: { id },
+    op: 'INSERT',
+    base_row_version: 0,
+    ...row,
+  });
+  it.each<[string, unknown, string]>([
+    ['empty rows', { start_row_ordinal: 0, rows: [] }, 'rows must not be empty'],
+    ['missing rows', { start_row_ordinal: 0 }, 'rows must not be empty'],
+    [
+      'a negative start',
+      { start_row_ordinal: -1, rows: [users({ payload: { name: 'x' } })] },
+      'start_row_ordinal must be >= 0',
+    ],
+    ['a bad schema name', { rows: [users({ schema: 'bus-iness' })] }, 'invalid schema name "bus-iness"'],
+    ['an empty table name', { rows: [users({ table: '  ' })] }, 'invalid table name ""'],
+    [
+      'an unregistered table',
+      { rows: [users({ table: 'unregistered_notes' })] },
+      'table business.unregistered_notes is not registered',
+    ],
+    ['the public default schema', { rows: [users({ schema: '' })] }, 'table public.users is not registered'],
+    ['an unknown op', { rows: [users({ op: 'upsert' })] }, 'invalid op "UPSERT"'],
+    [
+      'a key without the key column',
+      { rows: [users({ key: { uuid: id } })] },
+      'row key for business.users must include "id"',
+    ],
+    ['a null key', { rows: [users({ key: null })] }, 'row key for business.users must include "id"'],
+    [
+      'a numeric key value',
+      { rows: [users({ key: { id: 7 } })] },
+      'row key business.users.id must be a string',
+    ],
+    [
+      'an upper-case UUID key',
+      { rows: [users({ key: { id: id.toUpperCase() } })] },
+      'canonical dashed lowercase UUID text',
+    ],
+    ['a non-UUID key', { rows: [users({ key: { id: 'abc' } })] }, 'canonical dashed lowercase UUID text'],
+    [
+      'a duplicate key in the chunk',
+      { rows: [users({ payload: { name: 'a' } }), users({ payload: { name: 'b' } })] },
+      'duplicate target row',
+    ],
+    [
+      'a DELETE with payload',
+      { rows: [users({ op: 'DELETE', payload: { id } })] },
+      'DELETE for business.users must not include payload',
+    ],
+    [
+      'a DELETE with payload null',
+      { rows: [users({ op: 'DELETE', payload: null })] },
+      'DELETE for business.users must not include payload',
+    ],
+    ['an INSERT without payload', { rows: [users({})] }, 'INSERT for business.users requires payload'],
+    [
+      'an UPDATE without payload',
+      { rows: [users({ op: 'UPDATE' })] },
+      'UPDATE for business.users requires payload',
+    ],
+    [
+      'an array payload',
+      { rows: [users({ payload: [1] })] },
+      'payload for business.users must be a JSON object',
+    ],
+    [
+      'a null payload',
+      { rows: [users({ payload: null })] },
+      'payload for business.users must be a JSON object',
+    ],
+    [
+      'the hidden scope column',
+      { rows: [users({ payload: { _sync_scope_id: 'x' } })] },
+      'must not include hidden scope column',
+    ],
+    [
+      'a mismatching payload key',
+      { rows: [users({ payload: { id: newId() } })] },
+      'payload key business.users.id must match request key',
+    ],
+    [
+      'a bad column name',
+      { rows: [users({ payload: { 'na-me': 'x' } })] },
+      'payload column "na-me" for business.users is not a valid column name',
+    ],
+    [
+      'an unknown column',
+      { rows: [users({ payload: { nickname: 'x' } })] },
+      'payload column business.users.nickname does not exist',
+    ],
+    [
+      'a column twice in two cases',
+      { rows: [users({ payload: { name: 'a', NAME: 'b' } })] },
+      'payload column business.users.name appears more than once',
+    ],
+    [
+      'a numeric bytea value',
+      { rows: [users({ table: 'files', payload: { name: 'f', data: 5 } })] },
+      'payload binary field business.files.data must be a base64 string',
+    ],
+    [
+      'invalid base64',
+      { rows: [users({ table: 'files', payload: { name: 'f', data: 'AA=A' } })] },
+      'payload binary field business.files.data must be valid base64',
+    ],
+    ['a null row', { rows: [null] }, 'invalid table name ""'],
+  ])(
+    'rejects %s with 400 push_chunk_invalid before the session lookup (B9)',
+    async (_name, body, message) => {
+      const user = newUser();
+      const reply = await client(user)({
+        method: 'POST',
+        path: `/sync/push-sessions/${newId()}/chunks`,
+        body,
+      });
+      expect(reply.status).toBe(400);
+      expect(reply.json.error).toBe('push_chunk_invalid');
+      expect(reply.json.message).toContain(message);
+    },
+  );
+
+  it('rejects a chunk larger than max_rows_per_push_chunk (D4)', async () => {
+    const rows = Array.from({ length: MAX_CHUNK + 1 }, (_, i) => insertUser(schema, newId(), `U${i}`));
+    const { c, pushId } = await session(MAX_CHUNK + 1);
+    const reply = await uploadChunk(c, pushId, 0, rows);
+    expect(reply.status).toBe(400);
+    expect(reply.json).toEqual({
+      error: 'push_chunk_invalid',
+      message: `rows length ${MAX_CHUNK + 1} exceeds max_rows_per_push_chunk ${MAX_CHUNK}`,
+    });
+    expect(await stagedRows(pushId)).toEqual([]);
+  });
+
+  it.each([
+    ['malformed JSON', '{"rows":['],
+    ['an empty body', ''],
+    ['rows as a string', '{"rows":"x"}'],
+    ['a string start ordinal', '{"start_row_ordinal":"0","rows":[]}'],
+    [
+      'a key that is not an object',
+      `{"rows":[{"schema":"business","table":"users","key":"${id}","op":"DELETE"}]}`,
+    ],
+    [
+      'a fractional base_row_version',
+      `{"rows":[{"table":"users","key":{"id":"${id}"},"op":"DELETE","base_row_version":1.5}]}`,
+    ],
+    ['a numeric op', `{"rows":[{"table":"users","key":{"id":"${id}"},"op":3}]}`],
+  ])('rejects %s with 400 invalid_request', async (_name, body) => {
+    const reply = await syncCall(t.baseUrl, {
+      method: 'POST',
+      path: `/sync/push-sessions/${newId()}/chunks`,
+      user: newUser(),
+      source: 's',
+      body,
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.text).toBe('{"error":"invalid_request","message":"Failed to parse push chunk request"}\n');
+  });
+});
