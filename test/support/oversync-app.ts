@@ -57,7 +57,11 @@ export async function createOversyncTestApp(opts: OversyncTestAppOptions = {}): 
   // No app-wide body parser: the sync routes read their own bodies (with their own size limit).
   // forceCloseConnections: aborted SSE fetches leave idle keep-alive sockets that would make
   // app.close() wait for their timeout.
-  const app = moduleRef.createNestApplication({ logger: ['error', 'warn'], bodyParser: false, forceCloseConnections: true });
+  const app = moduleRef.createNestApplication({
+    logger: ['error', 'warn'],
+    bodyParser: false,
+    forceCloseConnections: true,
+  });
   app.enableShutdownHooks();
   let baseUrl = '';
   if (opts.listen) {

@@ -8,4 +8,9 @@ import { SyncLifecycleInterceptor } from './sync-lifecycle.interceptor.js';
 export const OVERSYNC_CONTROLLERS: Type[] = [...WRITE_HTTP_CONTROLLERS, ...READ_HTTP_CONTROLLERS];
 
 /** Providers of the protocol services and HTTP plumbing, registered with the module. */
-export const OVERSYNC_HTTP_PROVIDERS: Type[] = [SyncActorGuard, SyncLifecycleInterceptor, ...WRITE_HTTP_PROVIDERS, ...READ_HTTP_PROVIDERS];
+export const OVERSYNC_HTTP_PROVIDERS: Type[] = [
+  SyncActorGuard,
+  SyncLifecycleInterceptor,
+  ...WRITE_HTTP_PROVIDERS,
+  ...READ_HTTP_PROVIDERS,
+];
