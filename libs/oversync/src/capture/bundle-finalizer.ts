@@ -4,6 +4,7 @@ import { sql, type Kysely } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import type { TableCatalog } from '../schema/table-catalog.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
+import { loadCurrentImages, type ImageRequest } from './current-images.js';
 import { TablePayloadEncoder } from './payload-encoder.js';
 import { keyStringFromBytes, wireKey } from './wire-payload.util.js';
 
@@ -31,7 +32,6 @@ interface StageEvent {
   table_id: number;
   key_bytes: Buffer;
   op_code: number;
-  payload: string | null;
 }
 
 /** Net effect of one (table, key) over the whole transaction. */
@@ -42,7 +42,6 @@ interface NetEffect {
   lastOrdinal: string;
   tableId: number;
   keyBytes: Buffer;
-  payload: string | null;
 }
 
 const OP_NAMES: Record<number, RowOp> = { 1: 'INSERT', 2: 'UPDATE', 3: 'DELETE' };
@@ -68,7 +67,6 @@ export function collapseEvents(events: readonly StageEvent[]): NetEffect[] {
     if (seen) {
       seen.lastOp = e.op_code;
       seen.lastOrdinal = e.capture_ordinal;
-      seen.payload = e.payload;
     } else {
       byKey.set(id, {
         firstOp: e.op_code,
@@ -76,7 +74,6 @@ export function collapseEvents(events: readonly StageEvent[]): NetEffect[] {
         lastOrdinal: e.capture_ordinal,
         tableId: e.table_id,
         keyBytes: e.key_bytes,
-        payload: e.payload,
       });
     }
   }
@@ -99,7 +96,7 @@ export async function finalizeCapturedBundle(
   // Events in capture order; the collapse happens here rather than in SQL because one ordered
   // index scan plus a Map is several times cheaper than GROUP BY and two self-joins.
   const events = await sql<StageEvent>`
-    SELECT capture_ordinal, table_id, key_bytes, op_code, payload_db::text AS payload
+    SELECT capture_ordinal, table_id, key_bytes, op_code
       FROM sync.bundle_capture_stage
      WHERE txid = txid_current() AND user_pk = ${target.userPk}`.execute(trx);
   // Sorted here: the planner cannot estimate the per-transaction stage and chose an on-disk sort.
@@ -119,6 +116,18 @@ export async function finalizeCapturedBundle(
   // First INSERT stays INSERT; a row that existed before the transaction is an UPDATE.
   const opCodes = effects.map((e) => (e.lastOp === 3 ? 3 : e.firstOp === 1 ? 1 : 2));
   const ordinals = effects.map((e) => e.lastOrdinal);
+
+  // After-images of inserted/updated rows, read from the business tables as they now stand.
+  const keyStrings = effects.map((e) => keyStringFromBytes(catalog.byId(e.tableId), e.keyBytes));
+  const imageIndexes: number[] = [];
+  const requests: ImageRequest[] = [];
+  effects.forEach((e, i) => {
+    if (opCodes[i] !== 3) {
+      imageIndexes[i] = requests.length;
+      requests.push({ tableId: e.tableId, keyString: keyStrings[i] });
+    }
+  });
+  const images = await loadCurrentImages(trx, catalog, target.userId, requests);
 
   // row_state needs no payloads: send it now so PostgreSQL writes it while Node canonicalises
   // (the largest CPU cost of a big bundle). Its error, if any, surfaces at the await below.
@@ -142,11 +151,11 @@ export async function finalizeCapturedBundle(
     const table = catalog.byId(toInt(effect.tableId));
     const opCode = opCodes[i];
     const op = OP_NAMES[opCode];
-    const keyString = keyStringFromBytes(table, effect.keyBytes);
+    const keyString = keyStrings[i];
     const key = wireKey(table, keyString);
     let encoder = encoders.get(table.tableId);
     if (!encoder) encoders.set(table.tableId, (encoder = new TablePayloadEncoder(table)));
-    const encoded = opCode === 3 || effect.payload === null ? null : encoder.encode(effect.payload);
+    const encoded = opCode === 3 ? null : encoder.encode(images[imageIndexes[i]]);
     const payloadObject = encoded?.object ?? null;
     const payloadText = encoded?.text ?? null;
     // Canonical hash text assembled from already-canonical parts, in sorted key order

@@ -91,13 +91,13 @@ BEGIN
 
   IF TG_OP = 'INSERT' THEN
     EXECUTE format(
-      'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-       SELECT txid_current(), $1, $2, 1, %s, row_to_json(r) FROM oversync_new r', v_new_key)
+      'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes)
+       SELECT txid_current(), $1, $2, 1, %s FROM oversync_new r', v_new_key)
       USING v_user_pk, v_table_id;
   ELSIF TG_OP = 'DELETE' THEN
     EXECUTE format(
-      'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
-       SELECT txid_current(), $1, $2, 3, %s, NULL FROM oversync_old r', v_old_key)
+      'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes)
+       SELECT txid_current(), $1, $2, 3, %s FROM oversync_old r', v_old_key)
       USING v_user_pk, v_table_id;
   ELSE
     -- Pair old and new images by key: a key present on both sides is an UPDATE; a key that
@@ -105,11 +105,11 @@ BEGIN
     -- staged first as in row-level capture.
     EXECUTE format(
       'WITH o AS (SELECT %s AS kb, row_number() OVER () AS ord FROM oversync_old r),
-            n AS (SELECT %s AS kb, row_to_json(r) AS payload, row_number() OVER () AS ord FROM oversync_new r)
-       INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes, payload_db)
+            n AS (SELECT %s AS kb, row_number() OVER () AS ord FROM oversync_new r)
+       INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes)
        SELECT txid_current(), $1, $2,
               CASE WHEN n.kb IS NULL THEN 3 WHEN o.kb IS NULL THEN 1 ELSE 2 END,
-              COALESCE(n.kb, o.kb), n.payload
+              COALESCE(n.kb, o.kb)
        FROM o FULL JOIN n ON o.kb = n.kb
        ORDER BY COALESCE(o.ord, n.ord), (n.kb IS NOT NULL)', v_old_key, v_new_key)
       USING v_user_pk, v_table_id;

@@ -77,17 +77,16 @@ CREATE TABLE sync.row_state (
 );
 
 -- Unlogged: rows live only inside the writing transaction (emptied at finalisation), so WAL for
--- them is pure cost; after a crash the transaction is gone anyway.
+-- them is pure cost; after a crash the transaction is gone anyway. Only (table, key, op) is staged:
+-- the last image of a row is read from the business table at finalisation (every change to it in
+-- the transaction was captured, so the row as it stands then is its after-image).
 CREATE UNLOGGED TABLE sync.bundle_capture_stage (
   capture_ordinal bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   txid bigint NOT NULL,
   user_pk bigint NOT NULL,
   table_id integer NOT NULL,
   op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
-  key_bytes bytea NOT NULL,
-  -- row_to_json text of the after-image (scope column included; stripped when finalising).
-  payload_db json,
-  CHECK ((payload_db IS NULL) = (op_code = 3))
+  key_bytes bytea NOT NULL
 );
 
 CREATE TABLE sync.bundle_log (
