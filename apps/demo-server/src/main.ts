@@ -1,27 +1,36 @@
-import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AppModule } from './app.module.js';
+import { fileURLToPath } from 'node:url';
+import { createDemoApp } from './demo-app.js';
 import { startDemoDatabase } from './database/demo-database.js';
-import { migrateDemo } from './database/demo-migration.js';
 import { demoConfig } from './demo.config.js';
 
+/** `npm start`: the demo server on PORT (default 3000) with the web page from apps/demo-web/dist. */
 async function main(): Promise<void> {
   const config = demoConfig();
   const database = await startDemoDatabase();
-  await migrateDemo(database.url);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forDatabase(database.url), { bodyParser: false });
-  // JSON for the app's own routes; the sync routes read their bodies themselves with their own limit.
-  app.useBodyParser('json', { limit: '1mb', type: (req) => !(req.url ?? '').startsWith('/sync/') });
-  app.enableShutdownHooks();
-  await app.listen(config.port);
-  const url = `http://localhost:${config.port}`;
-  console.log(`\nOversync demo server on ${url} (PostgreSQL: ${database.source})`);
-  if (config.jwtSecretIsDefault) console.log('JWT_SECRET not set: using the development default secret (never use it in production).');
-  if (config.adminTokenIsDefault) console.log(`ADMIN_TOKEN not set: admin API uses the development token '${config.adminToken}'.`);
-  if (config.devLogin) console.log(`Get a token: curl -s -XPOST ${url}/auth/dev-login -H 'content-type: application/json' -d '{"userId":"alice"}'`);
+  const demo = await createDemoApp({
+    databaseUrl: database.url,
+    port: config.port,
+    webRoot: fileURLToPath(new URL('../../demo-web/dist', import.meta.url)),
+  });
+  console.log(`\nOversync demo on ${demo.url} (PostgreSQL: ${database.source})`);
+  if (!demo.servesWeb) console.log('The web page is not built: run `npm run build:web` (npm start does).');
+  if (config.jwtSecretIsDefault) {
+    console.log('JWT_SECRET not set: using the development default secret (never use it in production).');
+  }
+  if (config.adminTokenIsDefault) {
+    console.log(`ADMIN_TOKEN not set: admin API uses the development token '${config.adminToken}'.`);
+  }
+  if (config.devLogin) {
+    console.log(
+      `Get a token: curl -s -XPOST ${demo.url}/auth/dev-login -H 'content-type: application/json' -d '{"userId":"alice"}'`,
+    );
+    console.log(
+      `Admin edit:  curl -s -XPOST ${demo.url}/admin/users/alice/posts -H 'authorization: Bearer ${config.adminToken}' ` +
+        `-H 'content-type: application/json' -d '{"title":"Hello from the back office"}'`,
+    );
+  }
   const stop = async () => {
-    await app.close();
+    await demo.close();
     await database.stop();
     process.exit(0);
   };

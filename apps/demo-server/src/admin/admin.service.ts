@@ -1,8 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { ScopeWrite, ScopeWriteContext } from '@oversync/nestjs';
-import { sql } from 'kysely';
-import type { DemoDb } from '../database/demo-db.types.js';
+import { sql, type Kysely } from 'kysely';
+import { DEMO_DB, type DemoDb } from '../database/demo-db.types.js';
+
+/** A post as the admin API returns it. */
+export interface AdminPost {
+  id: string;
+  title: string;
+  content: string;
+  author_id: string | null;
+  updated_at: string;
+}
 
 /**
  * Back-office edits. Each method is one captured bundle of the user's scope (`@ScopeWrite`), so the
@@ -10,7 +19,21 @@ import type { DemoDb } from '../database/demo-db.types.js';
  */
 @Injectable()
 export class AdminService {
-  constructor(private readonly scope: ScopeWriteContext<DemoDb>) {}
+  constructor(
+    private readonly scope: ScopeWriteContext<DemoDb>,
+    @Inject(DEMO_DB) private readonly db: Kysely<DemoDb>,
+  ) {}
+
+  /** Lists the posts of `userId`, newest first (a plain read: reads need no bundle). */
+  async listPosts(userId: string): Promise<AdminPost[]> {
+    const rows = await this.db
+      .selectFrom('business.posts')
+      .select(['id', 'title', 'content', 'author_id', sql<string>`updated_at::text`.as('updated_at')])
+      .where('_sync_scope_id', '=', userId)
+      .orderBy('created_at', 'desc')
+      .execute();
+    return rows.map((r) => ({ ...r, content: r.content ?? '' }));
+  }
 
   /** Renames (or creates) the user row of `userId`. */
   @ScopeWrite('admin-panel')
@@ -18,7 +41,9 @@ export class AdminService {
     await this.scope.trx
       .insertInto('business.users')
       .values({ id: userId, name })
-      .onConflict((oc) => oc.columns(['_sync_scope_id', 'id']).doUpdateSet({ name, updated_at: sql<string>`now()` }))
+      .onConflict((oc) =>
+        oc.columns(['_sync_scope_id', 'id']).doUpdateSet({ name, updated_at: sql<string>`now()` }),
+      )
       .execute();
     return { id: userId, name };
   }
@@ -28,8 +53,29 @@ export class AdminService {
   async addPost(userId: string, title: string, content: string): Promise<{ id: string }> {
     await this.#ensureUser(userId);
     const id = randomUUID();
-    await this.scope.trx.insertInto('business.posts').values({ id, title, content, author_id: userId }).execute();
+    await this.scope.trx
+      .insertInto('business.posts')
+      .values({ id, title, content, author_id: userId })
+      .execute();
     return { id };
+  }
+
+  /** Changes the title and/or content of one post of `userId`. */
+  @ScopeWrite('admin-panel')
+  async updatePost(
+    userId: string,
+    postId: string,
+    patch: { title?: string; content?: string },
+  ): Promise<AdminPost> {
+    const row = await this.scope.trx
+      .updateTable('business.posts')
+      .set({ ...patch, updated_at: sql<string>`now()` })
+      .where('_sync_scope_id', '=', userId)
+      .where('id', '=', postId)
+      .returning(['id', 'title', 'content', 'author_id', sql<string>`updated_at::text`.as('updated_at')])
+      .executeTakeFirst();
+    if (!row) throw new NotFoundException(`post ${postId} of ${userId} not found`);
+    return { ...row, content: row.content ?? '' };
   }
 
   /** Deletes one post of `userId`. */
@@ -40,21 +86,37 @@ export class AdminService {
       .where('_sync_scope_id', '=', userId)
       .where('id', '=', postId)
       .executeTakeFirst();
-    if (Number(res.numDeletedRows) === 0) throw new NotFoundException(`post ${postId} of ${userId} not found`);
+    if (Number(res.numDeletedRows) === 0)
+      throw new NotFoundException(`post ${postId} of ${userId} not found`);
   }
 
-  /** Seeds a scope with a user row and `count` posts, in one bundle. */
+  /** Seeds a scope with a user row, `count` posts and one typed item, in one bundle. */
   @ScopeWrite('admin-panel')
-  async seedScope(userId: string, count: number): Promise<{ posts: number }> {
+  async seedScope(userId: string, count: number): Promise<{ posts: number; typedItems: number }> {
     await this.#ensureUser(userId);
+    const start = Date.now();
     const rows = Array.from({ length: count }, (_, i) => ({
       id: randomUUID(),
+      // Staggered so "newest first" lists them in a stable order.
+      created_at: new Date(start + i).toISOString(),
       title: `Seeded post ${i + 1}`,
       content: `Created by the admin panel for ${userId}.`,
       author_id: userId,
     }));
     if (rows.length > 0) await this.scope.trx.insertInto('business.posts').values(rows).execute();
-    return { posts: rows.length };
+    await this.scope.trx
+      .insertInto('business.typed_items')
+      .values({
+        id: randomUUID(),
+        label: `Typed values for ${userId}`,
+        data: Buffer.from([0xde, 0xad, 0xbe, 0xef]),
+        seen_at: new Date().toISOString(),
+        done: true,
+        amount: '1234.50',
+        meta: JSON.stringify({ source: 'admin-panel', tags: ['seed'] }),
+      })
+      .execute();
+    return { posts: rows.length, typedItems: 1 };
   }
 
   async #ensureUser(userId: string): Promise<void> {

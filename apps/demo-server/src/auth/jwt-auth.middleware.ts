@@ -1,15 +1,17 @@
-import { Injectable, type NestMiddleware } from '@nestjs/common';
+import { Inject, Injectable, type NestMiddleware } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { demoConfig } from '../demo.config.js';
+import { DEMO_CONFIG, type DemoConfig } from '../demo.config.js';
 import { verifyJwt } from './hs256-jwt.js';
 
 /** Sets `req.user = { id }` from a valid `Authorization: Bearer <jwt>`, as a real app's auth would. */
 @Injectable()
 export class JwtAuthMiddleware implements NestMiddleware {
+  constructor(@Inject(DEMO_CONFIG) private readonly config: DemoConfig) {}
+
   use(req: Request & { user?: { id: string } }, _res: Response, next: NextFunction): void {
     const header = req.headers.authorization;
     if (header?.startsWith('Bearer ')) {
-      const claims = verifyJwt(header.slice(7), demoConfig().jwtSecret);
+      const claims = verifyJwt(header.slice(7), this.config.jwtSecret);
       if (claims && typeof claims.sub === 'string') req.user = { id: claims.sub };
     }
     next();

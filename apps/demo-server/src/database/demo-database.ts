@@ -30,7 +30,9 @@ export async function startDemoDatabase(): Promise<DemoDatabase> {
   const { existsSync } = await import('node:fs');
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await server.initialise();
   await server.start();
-  const admin = new pg.Client({ connectionString: `postgres://postgres:oversync-dev@127.0.0.1:${EMBEDDED_PORT}/postgres` });
+  const admin = new pg.Client({
+    connectionString: `postgres://postgres:oversync-dev@127.0.0.1:${EMBEDDED_PORT}/postgres`,
+  });
   await admin.connect();
   const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'oversync_demo'`);
   if (exists.rowCount === 0) await admin.query('CREATE DATABASE oversync_demo');

@@ -1,0 +1,212 @@
+import {
+  IndexedDbPersister,
+  isOversyncClientError,
+  OversyncClient,
+  type SyncOperationName,
+  type SyncStatusEvent,
+} from '@oversync/client';
+import initSqlJs, { type Database, type SqlJsStatic } from 'sql.js';
+import { type StoredLogin } from './auth.js';
+import { ConflictLog, type ConflictPolicy } from './conflict-log.js';
+import { LOCAL_SCHEMA_SQL, SERVER_SCHEMA, SYNC_TABLES } from './local-schema.js';
+import { PostsRepo } from './posts.repo.js';
+
+/** What the page shows about sync. */
+export interface SessionState {
+  /** `starting` until attach finished (the first attach downloads a snapshot). */
+  phase: 'starting' | 'ready';
+  online: boolean;
+  status: 'idle' | 'syncing' | 'synced' | 'error';
+  operation: SyncOperationName | undefined;
+  /** True while the first snapshot (or a rebuild) downloads. */
+  downloading: boolean;
+  pendingRowCount: number;
+  lastSyncAt: Date | undefined;
+  lastBundleSeq: number;
+  error: string | undefined;
+}
+
+const OFFLINE_KEY = 'oversync-demo:offline';
+let sqlJs: Promise<SqlJsStatic> | undefined;
+
+/** sql.js (browser build) with its WebAssembly served by the demo server at `/sql-wasm.wasm`. */
+function loadSqlJs(baseUrl: string): Promise<SqlJsStatic> {
+  sqlJs ??= initSqlJs({ locateFile: () => `${baseUrl}/sql-wasm.wasm` });
+  return sqlJs;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function message(error: unknown): string {
+  if (isOversyncClientError(error, 'http_status') && error.details['status'] === 401) {
+    return 'The server no longer accepts this sign-in (its JWT_SECRET changed or the token expired): sign out and in again.';
+  }
+  if (isOversyncClientError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * One signed-in user's local database (sql.js, saved to IndexedDB per user) and its
+ * `OversyncClient`: attach, background sync with watch, the offline switch and local writes.
+ */
+export class DemoSession {
+  readonly state: SessionState;
+  readonly repo: PostsRepo;
+  readonly conflicts: ConflictLog;
+  #closed = false;
+
+  private constructor(
+    readonly login: StoredLogin,
+    private readonly db: Database,
+    private readonly client: OversyncClient,
+    conflicts: ConflictLog,
+    private readonly firstRun: boolean,
+    private readonly onChange: () => void,
+  ) {
+    this.repo = new PostsRepo(db);
+    this.conflicts = conflicts;
+    this.state = {
+      phase: 'starting',
+      online: localStorage.getItem(OFFLINE_KEY) !== '1',
+      status: 'idle',
+      operation: undefined,
+      downloading: false,
+      pendingRowCount: 0,
+      lastSyncAt: undefined,
+      lastBundleSeq: 0,
+      error: undefined,
+    };
+    client.onStatus((event) => this.#onStatus(event));
+    conflicts.onChange(onChange);
+  }
+
+  /**
+   * Loads the user's saved database (or creates it) and opens the client; call
+   * {@link DemoSession.connect} next.
+   */
+  static async open(
+    baseUrl: string,
+    login: StoredLogin,
+    policy: () => ConflictPolicy,
+    onChange: () => void,
+  ): Promise<DemoSession> {
+    const SQL = await loadSqlJs(baseUrl);
+    const persistence = new IndexedDbPersister({
+      databaseName: 'oversync-demo',
+      key: `user:${login.userId}`,
+    });
+    const image = await persistence.load();
+    const db = new SQL.Database(image ?? undefined);
+    db.run(LOCAL_SCHEMA_SQL);
+    const conflicts = new ConflictLog(policy);
+    // Background errors can only arrive after open(), when the session exists.
+    const sink: { session?: DemoSession } = {};
+    const client = new OversyncClient({
+      db,
+      baseUrl,
+      getToken: () => login.token,
+      schema: SERVER_SCHEMA,
+      tables: SYNC_TABLES,
+      persistence,
+      conflictResolver: conflicts.resolver,
+      onBackgroundError: (error) => sink.session?.reportError(error),
+    });
+    const session = new DemoSession(login, db, client, conflicts, image === null, onChange);
+    sink.session = session;
+    await client.open();
+    session.#refreshPending();
+    return session;
+  }
+
+  /** Attaches the user (retrying while the server asks to), then syncs in the background when online. */
+  async connect(): Promise<void> {
+    for (let delay = 1000; !this.#closed; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        const result = await this.client.attach(this.login.userId);
+        if (result.status === 'connected') break;
+        this.state.error = `The server is preparing this account; retrying in ${result.retryAfterSeconds} s.`;
+        this.onChange();
+        await sleep(result.retryAfterSeconds * 1000);
+      } catch (error) {
+        this.#fail(error);
+        await sleep(delay);
+      }
+    }
+    if (this.#closed) return;
+    this.state.phase = 'ready';
+    this.state.downloading = false;
+    await this.setOnline(this.state.online);
+  }
+
+  /** Online: background sync (watch stream + pushes on local writes). Offline: both directions paused. */
+  async setOnline(online: boolean): Promise<void> {
+    this.state.online = online;
+    localStorage.setItem(OFFLINE_KEY, online ? '0' : '1');
+    this.client.setUploadsPaused(!online);
+    this.client.setDownloadsPaused(!online);
+    if (this.state.phase === 'ready') {
+      if (online) {
+        // Restarting resets the error backoff, so a reconnect syncs at once.
+        await this.client.stop();
+        this.client.start();
+      } else await this.client.stop();
+    }
+    this.onChange();
+  }
+
+  /** Runs a local write, waits until it is saved to IndexedDB, and updates the page. */
+  async write(change: (repo: PostsRepo) => void): Promise<void> {
+    change(this.repo);
+    await this.client.flush();
+    this.#refreshPending();
+    this.onChange();
+  }
+
+  /** Stops sync and saves; the local database stays in IndexedDB for the next sign-in. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.client.close();
+    this.db.close();
+  }
+
+  #refreshPending(): void {
+    if (this.#closed) return;
+    this.state.pendingRowCount = this.client.pendingSyncStatus().pendingRowCount;
+  }
+
+  /** Shows a background error (a failed sync retries by itself). */
+  reportError(error: unknown): void {
+    this.#fail(error);
+  }
+
+  #fail(error: unknown): void {
+    if (isOversyncClientError(error, 'sync_in_progress')) return;
+    this.state.status = 'error';
+    this.state.error = message(error);
+    this.onChange();
+  }
+
+  #onStatus(event: SyncStatusEvent): void {
+    if (this.#closed) return;
+    this.state.operation = event.operation;
+    if (event.state === 'syncing') {
+      this.state.status = 'syncing';
+      if ((event.operation === 'attach' && this.firstRun) || event.operation === 'rebuild') {
+        this.state.downloading = true;
+      }
+    } else if (event.state === 'synced') {
+      this.state.status = 'synced';
+      this.state.downloading = false;
+      this.state.error = undefined;
+      this.state.lastBundleSeq = event.lastBundleSeqSeen;
+      // Paused directions do not count as a sync with the server.
+      if (this.state.online) this.state.lastSyncAt = new Date();
+      this.state.pendingRowCount = event.pendingRowCount;
+    } else {
+      this.state.downloading = false;
+      this.#fail(event.error);
+    }
+    this.#refreshPending();
+    this.onChange();
+  }
+}

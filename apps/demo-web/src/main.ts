@@ -1,0 +1,165 @@
+/**
+ * The Oversync demo page: sign in with the development login, then read and write posts in a
+ * local SQLite database that `@oversync/client` keeps in sync with the server.
+ */
+import { isOversyncClientError } from '@oversync/client';
+import { devLogin, loadLogin, saveLogin, type StoredLogin } from './auth.js';
+import { type ConflictPolicy } from './conflict-log.js';
+import { DemoSession } from './demo-session.js';
+import { byId } from './dom.js';
+import { renderConflicts, renderPosts, renderStatus, renderTyped } from './view.js';
+
+const POLICY_KEY = 'oversync-demo:conflict-policy';
+const baseUrl = location.origin;
+const policySelect = byId<HTMLSelectElement>('conflict-policy');
+let session: DemoSession | undefined;
+let editingId: string | undefined;
+let renderQueued = false;
+
+function render(): void {
+  renderQueued = false;
+  if (!session) return;
+  renderStatus(session.state);
+  renderPosts(session.repo.list(), editingId);
+  renderConflicts(session.conflicts.entries);
+  renderTyped(session.repo.typedItems());
+  byId('user-name').textContent = session.repo.userName(session.login.userId) ?? session.login.userId;
+}
+
+/** Coalesces the many status events of one sync into one render. */
+function scheduleRender(): void {
+  if (renderQueued) return;
+  renderQueued = true;
+  queueMicrotask(render);
+}
+
+function showSignedIn(login: StoredLogin | undefined): void {
+  byId('sign-in-view').hidden = login !== undefined;
+  byId('app-view').hidden = login === undefined;
+  byId('account').hidden = login === undefined;
+  byId('user-id').textContent = login?.userId ?? '';
+  byId('user-name').textContent = login?.userId ?? '';
+  document.title = login ? `Oversync demo · ${login.userId}` : 'Oversync demo';
+}
+
+function signInError(message: string | undefined): void {
+  const element = byId('sign-in-error');
+  element.hidden = !message;
+  element.textContent = message ?? '';
+}
+
+async function startSession(login: StoredLogin): Promise<void> {
+  showSignedIn(login);
+  try {
+    session = await DemoSession.open(
+      baseUrl,
+      login,
+      () => policySelect.value as ConflictPolicy,
+      scheduleRender,
+    );
+  } catch (error) {
+    showSignedIn(undefined);
+    signInError(
+      isOversyncClientError(error, 'database_locked')
+        ? `${login.userId} is already open in another tab of this browser. Use that tab, or a private window or another browser as a second device.`
+        : `Could not open the local database: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return;
+  }
+  render();
+  await session.connect();
+}
+
+async function signOut(): Promise<void> {
+  const current = session;
+  session = undefined;
+  editingId = undefined;
+  saveLogin(undefined);
+  showSignedIn(undefined);
+  await current?.close();
+}
+
+/** Runs an event handler's async work, reporting failures on the page. */
+function run(task: () => Promise<void>): void {
+  task().catch((error: unknown) => {
+    const element = byId('sync-error');
+    element.hidden = false;
+    element.textContent = error instanceof Error ? error.message : String(error);
+  });
+}
+
+byId<HTMLFormElement>('sign-in-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const userId = byId<HTMLInputElement>('user-id-input').value.trim();
+  run(async () => {
+    signInError(undefined);
+    try {
+      const login = await devLogin(baseUrl, userId);
+      saveLogin(login);
+      await startSession(login);
+    } catch (error) {
+      signInError(error instanceof Error ? error.message : String(error));
+    }
+  });
+});
+
+byId('sign-out').addEventListener('click', () => run(signOut));
+
+byId('online-toggle').addEventListener('click', () => {
+  if (session) run(() => session!.setOnline(!session!.state.online));
+});
+
+policySelect.value = localStorage.getItem(POLICY_KEY) ?? 'merge';
+policySelect.addEventListener('change', () => localStorage.setItem(POLICY_KEY, policySelect.value));
+
+byId<HTMLFormElement>('new-post-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.currentTarget as HTMLFormElement;
+  const title = byId<HTMLInputElement>('new-post-title').value.trim();
+  const content = byId<HTMLTextAreaElement>('new-post-content').value.trim();
+  const current = session;
+  if (!current || !title) return;
+  run(async () => {
+    await current.write((repo) => repo.add(current.login.userId, title, content));
+    form.reset();
+  });
+});
+
+const postList = byId('post-list');
+postList.addEventListener('click', (event) => {
+  const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-action]');
+  const id = button?.closest<HTMLElement>('[data-post-id]')?.dataset.postId;
+  const current = session;
+  if (!button || !id || !current) return;
+  const action = button.dataset.action;
+  if (action === 'edit' || action === 'cancel') {
+    editingId = action === 'edit' ? id : undefined;
+    render();
+    if (action === 'edit')
+      postList.querySelector<HTMLInputElement>(`[data-post-id="${id}"] .edit-title`)?.focus();
+  } else if (action === 'delete') {
+    if (editingId === id) editingId = undefined;
+    run(() => current.write((repo) => repo.remove(id)));
+  }
+});
+postList.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.target as HTMLFormElement;
+  const id = form.closest<HTMLElement>('[data-post-id]')?.dataset.postId;
+  const current = session;
+  if (!id || !current) return;
+  const title = form.querySelector<HTMLInputElement>('.edit-title')?.value.trim() ?? '';
+  const content = form.querySelector<HTMLTextAreaElement>('.edit-content')?.value.trim() ?? '';
+  if (!title) return;
+  editingId = undefined;
+  run(() => current.write((repo) => repo.update(id, title, content)));
+});
+
+// The browser regained a network: restart background sync so it does not wait out an error backoff.
+window.addEventListener('online', () => {
+  if (session?.state.online) run(() => session!.setOnline(true));
+});
+
+const stored = loadLogin();
+if (stored) run(() => startSession(stored));
+else showSignedIn(undefined);
