@@ -1,34 +1,25 @@
 import { Injectable } from '@nestjs/common';
+import type { StatusResponse } from '@oversync/protocol';
 import { sql } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import { LifecycleService, type LifecycleState } from '../lifecycle/lifecycle.service.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 
 /** Global counters over all scopes, computed from what is retained (server-internals §8). */
-export interface OversyncStatusCounters {
-  user_state_retention_floor_ahead_count: number;
-  latest_bundle_seq_max: number;
-  retained_bundle_floor_min: number;
-  retained_bundle_floor_max: number;
-  retained_bundle_window_min: number;
-  retained_bundle_window_max: number;
-  history_pruned_error_count: number;
-  accepted_push_replay_count: number;
-  rejected_registered_write_count: number;
-  committed_bundle_count: number;
-  committed_bundle_bytes: number;
-}
+export type OversyncStatusCounters = Omit<
+  StatusResponse,
+  | 'status'
+  | 'version'
+  | 'app_name'
+  | 'lifecycle'
+  | 'accepting_operations'
+  | 'inflight_operations'
+  | 'registered_tables'
+  | 'features'
+>;
 
 /** Status snapshot; the HTTP layer adds `features` and serves it on `/syncx/status`. */
-export interface OversyncStatus extends OversyncStatusCounters {
-  status: 'healthy' | 'unhealthy';
-  version: 'v1';
-  app_name: string;
-  lifecycle: LifecycleState;
-  accepting_operations: boolean;
-  inflight_operations: number;
-  registered_tables: string[];
-}
+export type OversyncStatus = Omit<StatusResponse, 'features'> & { lifecycle: LifecycleState };
 
 type CounterRow = Record<keyof OversyncStatusCounters, string | number | null>;
 
