@@ -87,7 +87,9 @@ describe('@oversync/client bundled in headless Chromium', () => {
           `INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES (${lit(user)}, '${uuid()}', 'From server', 's@x')`,
         ),
       );
-      expect(await page.evaluate(() => window.app.sync())).toMatchObject({ remoteOutcome: 'applied_incremental' });
+      expect(await page.evaluate(() => window.app.sync())).toMatchObject({
+        remoteOutcome: 'applied_incremental',
+      });
       await page.reload();
       await page.waitForFunction(() => document.getElementById('state')?.textContent === 'ready');
       await page.evaluate((u) => window.app.open(u), user);

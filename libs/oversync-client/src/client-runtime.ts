@@ -21,16 +21,25 @@ export interface ClientRuntime {
 export async function createRuntime(
   options: ResolvedClientOptions,
   session: SyncSession,
+  installWriteHook: () => void,
 ): Promise<ClientRuntime> {
   const lease = await acquireOwnership(options.db, options.lockName);
   try {
     const db = new SqlJsAdapter(options.db);
     const tables = new TableRegistry(installSchema(db, options.schema, options.tables));
+    // sql.js releases before 1.16 implement export() by closing and reopening the connection, which
+    // drops connection state: restore foreign keys and the update hook when that happened.
+    const afterExport = () => {
+      if (Number(db.scalar('PRAGMA foreign_keys')) === 1) return;
+      db.exec('PRAGMA foreign_keys = ON');
+      installWriteHook();
+    };
     const exports = new ExportScheduler(
       db,
       options.persistence,
       options.exportDebounceMs,
       options.onBackgroundError,
+      afterExport,
     );
     const transport = new HttpTransport({
       baseUrl: options.baseUrl,

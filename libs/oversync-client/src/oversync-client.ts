@@ -1,4 +1,5 @@
 import { createRuntime, type ClientRuntime } from './client-runtime.js';
+import { StatusEmitter } from './client-status.js';
 import { AsyncMutex } from './db/async-mutex.js';
 import {
   ClientClosedError,
@@ -18,10 +19,10 @@ import {
   type SourceInfo,
   type SyncOperationName,
   type SyncResult,
-  type SyncStatusEvent,
   type SyncStatusListener,
 } from './oversync-client.types.js';
-import { attachUser, fetchCapabilities, type AttachResult } from './sync/attach.js';
+import { attachUser, type AttachResult } from './sync/attach.js';
+import { backgroundDeps } from './sync/background-deps.js';
 import { BackgroundSync } from './sync/background-sync.js';
 import {
   detachUser,
@@ -30,12 +31,7 @@ import {
   type DetachResult,
   type PendingSyncStatus,
 } from './sync/lifecycle.js';
-import {
-  isConnected,
-  requireConnected,
-  requireNoLocalIntent,
-  requireNoRecovery,
-} from './sync/preconditions.js';
+import { requireConnected, requireNoLocalIntent, requireNoRecovery } from './sync/preconditions.js';
 import { pullToStable } from './sync/pull.js';
 import { pushPending, type PushOutcome } from './sync/push.js';
 import { keepSourceRebuild, rotatedRebuild } from './sync/rebuild.js';
@@ -75,7 +71,6 @@ import { type SyncContext, type SyncSession } from './sync/sync-context.js';
 export class OversyncClient {
   readonly #options: ResolvedClientOptions;
   readonly #mutex = new AsyncMutex();
-  readonly #listeners = new Set<SyncStatusListener>();
   readonly #session: SyncSession = {
     sourceId: '',
     userId: '',
@@ -84,6 +79,7 @@ export class OversyncClient {
     downloadsPaused: false,
     capabilities: undefined,
   };
+  readonly #status: StatusEmitter;
   #runtime: ClientRuntime | undefined;
   #background: BackgroundSync | undefined;
   #closed = false;
@@ -95,6 +91,7 @@ export class OversyncClient {
    */
   constructor(options: OversyncClientOptions) {
     this.#options = resolveClientOptions(options);
+    this.#status = new StatusEmitter(this.#options.onBackgroundError);
   }
 
   /**
@@ -108,9 +105,12 @@ export class OversyncClient {
   async open(): Promise<void> {
     await this.#exclusive('open', async () => {
       if (!this.#runtime) {
-        this.#runtime = await createRuntime(this.#options, this.#session);
-        if (this.#options.observeWrites)
-          this.#options.db.updateHook((_op, _db, table) => this.#onWrite(table));
+        const installWriteHook = () => {
+          if (this.#options.observeWrites)
+            this.#options.db.updateHook((_op, _db, table) => this.#onWrite(table));
+        };
+        this.#runtime = await createRuntime(this.#options, this.#session, installWriteHook);
+        installWriteHook();
       }
       openSource(this.#runtime.ctx);
       await this.#runtime.ctx.persist();
@@ -161,7 +161,9 @@ export class OversyncClient {
           if ((await pushPending(ctx)) === 'committed') pushOutcome = 'committed';
         }
       }
-      const remote = await this.#pull(ctx);
+      // Rows written while this sync was pushing may remain dirty; the pull keeps their local
+      // values and intents (see applyBundle), so only a frozen outbox would block it.
+      const remote = await this.#pull(ctx, true);
       return {
         pushOutcome,
         remoteOutcome: remote.outcome,
@@ -228,30 +230,14 @@ export class OversyncClient {
    * @returns a function that unsubscribes.
    */
   onStatus(listener: SyncStatusListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#status.subscribe(listener);
   }
 
   /** Starts background sync (watch stream when supported, polling otherwise). Idempotent. */
   start(): void {
     const ctx = this.#opened('start');
     this.#background ??= new BackgroundSync(
-      {
-        sync: () => this.sync(),
-        isConnected: () => isConnected(ctx),
-        watchSupported: async () => {
-          const caps = this.#session.capabilities ?? (await fetchCapabilities(ctx, 'watch_capabilities'));
-          return caps.features.bundle_change_watch === true;
-        },
-        openWatch: (signal) =>
-          ctx.transport.send('GET', '/sync/watch', {
-            query: { after_bundle_seq: ctx.store.attachment().lastBundleSeqSeen },
-            signal,
-            accept: 'text/event-stream',
-          }),
-        lastBundleSeqSeen: () => ctx.store.attachment().lastBundleSeqSeen,
-        onError: this.#options.onBackgroundError,
-      },
+      backgroundDeps(ctx, () => this.sync(), this.#options.onBackgroundError),
       this.#options.background,
     );
     this.#background.start();
@@ -282,6 +268,7 @@ export class OversyncClient {
       await runtime.exports.flush();
     } finally {
       if (this.#options.observeWrites) this.#options.db.updateHook(null);
+      runtime.ctx.db.clearStatementCache();
       runtime.exports.dispose();
       runtime.lease.release();
       this.#session.connected = false;
@@ -314,9 +301,9 @@ export class OversyncClient {
     return this.#session.uploadsPaused ? 'skipped_paused' : pushPending(ctx);
   }
 
-  async #pull(ctx: SyncContext): Promise<PullResult> {
+  async #pull(ctx: SyncContext, allowDirty = false): Promise<PullResult> {
     if (this.#session.downloadsPaused) return { outcome: 'skipped_paused' };
-    requireNoLocalIntent(ctx);
+    requireNoLocalIntent(ctx, allowDirty);
     return pullToStable(ctx);
   }
 
@@ -342,32 +329,14 @@ export class OversyncClient {
   }
 
   #operation<T>(name: SyncOperationName, fn: () => Promise<T>): Promise<T> {
-    return this.#exclusive(name, async () => {
-      this.#emit({ state: 'syncing', operation: name });
-      try {
-        const result = await fn();
+    return this.#exclusive(name, () =>
+      this.#status.track(name, fn, () => {
         const ctx = this.#runtime?.ctx;
-        this.#emit({
-          state: 'synced',
-          operation: name,
+        return {
           lastBundleSeqSeen: ctx ? ctx.store.attachment().lastBundleSeqSeen : 0,
           pendingRowCount: ctx ? pendingStatus(ctx).pendingRowCount : 0,
-        });
-        return result;
-      } catch (error) {
-        this.#emit({ state: 'error', operation: name, error });
-        throw error;
-      }
-    });
-  }
-
-  #emit(event: SyncStatusEvent): void {
-    for (const listener of [...this.#listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.#options.onBackgroundError(error);
-      }
-    }
+        };
+      }),
+    );
   }
 }

@@ -21,6 +21,7 @@ export class ExportScheduler {
     private readonly persister: OversyncPersister | undefined,
     private readonly debounceMs: number,
     private readonly onError: (error: unknown) => void,
+    private readonly afterExport: () => void = () => undefined,
   ) {}
 
   /** True when a persister is configured. */
@@ -51,6 +52,7 @@ export class ExportScheduler {
     const run = this.#chain.then(async () => {
       // Export inside the chain, so a save that starts later never writes an older image.
       const image = this.adapter.export();
+      this.afterExport();
       await persister.save(image);
     });
     this.#chain = run.catch((error: unknown) => {

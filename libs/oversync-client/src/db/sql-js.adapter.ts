@@ -1,6 +1,8 @@
-import type { Database, SqlValue } from 'sql.js';
+import type { Database, SqlValue, Statement } from 'sql.js';
 
 export type { SqlValue };
+
+const STATEMENT_CACHE_SIZE = 128;
 
 /** One result row keyed by column name. */
 export type SqlRow = Record<string, SqlValue>;
@@ -14,17 +16,47 @@ export type SqlRow = Record<string, SqlValue>;
  */
 export class SqlJsAdapter {
   #depth = 0;
+  // Prepared statements by SQL text. Preparing dominates the cost of small statements in sql.js;
+  // the cache is emptied before every export (older sql.js builds free all statements there).
+  readonly #cache = new Map<string, Statement>();
 
   constructor(readonly db: Database) {}
 
+  #statement(sql: string): Statement {
+    let stmt = this.#cache.get(sql);
+    if (!stmt) {
+      if (this.#cache.size >= STATEMENT_CACHE_SIZE) this.clearStatementCache();
+      stmt = this.db.prepare(sql);
+      this.#cache.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** Runs `fn` with a cached statement and always resets it, so no cursor stays open. */
+  #with<T>(sql: string, params: readonly SqlValue[], fn: (stmt: Statement) => T): T {
+    const stmt = this.#statement(sql);
+    try {
+      stmt.bind(params as SqlValue[]);
+      return fn(stmt);
+    } finally {
+      stmt.reset();
+    }
+  }
+
+  /** Frees every cached statement. */
+  clearStatementCache(): void {
+    for (const stmt of this.#cache.values()) stmt.free();
+    this.#cache.clear();
+  }
+
+  /** Prepares an uncached statement; the caller must `free()` it. */
+  prepare(sql: string): Statement {
+    return this.db.prepare(sql);
+  }
+
   /** Runs one statement (no result). */
   run(sql: string, params: readonly SqlValue[] = []): void {
-    const stmt = this.db.prepare(sql);
-    try {
-      stmt.run(params as SqlValue[]);
-    } finally {
-      stmt.free();
-    }
+    this.#with(sql, params, (stmt) => stmt.step());
   }
 
   /** Runs a script of several statements without parameters. */
@@ -34,37 +66,21 @@ export class SqlJsAdapter {
 
   /** Returns every row of a query as objects. */
   all<T extends SqlRow = SqlRow>(sql: string, params: readonly SqlValue[] = []): T[] {
-    const stmt = this.db.prepare(sql);
-    try {
-      stmt.bind(params as SqlValue[]);
+    return this.#with(sql, params, (stmt) => {
       const rows: T[] = [];
       while (stmt.step()) rows.push(stmt.getAsObject() as T);
       return rows;
-    } finally {
-      stmt.free();
-    }
+    });
   }
 
   /** Returns the first row of a query, or `undefined`. */
   get<T extends SqlRow = SqlRow>(sql: string, params: readonly SqlValue[] = []): T | undefined {
-    const stmt = this.db.prepare(sql);
-    try {
-      stmt.bind(params as SqlValue[]);
-      return stmt.step() ? (stmt.getAsObject() as T) : undefined;
-    } finally {
-      stmt.free();
-    }
+    return this.#with(sql, params, (stmt) => (stmt.step() ? (stmt.getAsObject() as T) : undefined));
   }
 
   /** Returns the first column of the first row, or `null`. */
   scalar(sql: string, params: readonly SqlValue[] = []): SqlValue {
-    const stmt = this.db.prepare(sql);
-    try {
-      stmt.bind(params as SqlValue[]);
-      return stmt.step() ? (stmt.get()[0] ?? null) : null;
-    } finally {
-      stmt.free();
-    }
+    return this.#with(sql, params, (stmt) => (stmt.step() ? (stmt.get()[0] ?? null) : null));
   }
 
   /** Returns the first column of the first row as a number (0 when absent). */
@@ -104,6 +120,7 @@ export class SqlJsAdapter {
 
   /** Serialises the whole database (sql.js `export()`). */
   export(): Uint8Array {
+    this.clearStatementCache();
     return this.db.export();
   }
 }

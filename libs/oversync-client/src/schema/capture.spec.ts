@@ -3,12 +3,18 @@ import { OversyncClient } from '../oversync-client.js';
 import { loadSqlJs, newDevice, newServer, rows, scalar } from '../testing/test-device.js';
 
 const dirty = (db: Parameters<typeof rows>[0]) =>
-  rows(db, 'SELECT table_name, key_json, op, base_row_version, payload FROM _sync_dirty_rows ORDER BY dirty_ordinal');
+  rows(
+    db,
+    'SELECT table_name, key_json, op, base_row_version, payload FROM _sync_dirty_rows ORDER BY dirty_ordinal',
+  );
 
 describe('change capture', () => {
   it('installs metadata tables and six triggers per table, with foreign keys on', async () => {
     const { db, client } = await newDevice(newServer());
-    const triggers = rows(db, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'users' ORDER BY name");
+    const triggers = rows(
+      db,
+      "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'users' ORDER BY name",
+    );
     expect(triggers.map((t) => t['name'])).toEqual([
       'trg_users_ad',
       'trg_users_ai',
@@ -18,7 +24,12 @@ describe('change capture', () => {
       'trg_users_bu_guard',
     ]);
     expect(scalar(db, 'PRAGMA foreign_keys')).toBe(1);
-    expect(scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_sync\\_%' ESCAPE '\\'")).toBe(9);
+    expect(
+      scalar(
+        db,
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name LIKE '\\_sync\\_%' ESCAPE '\\'",
+      ),
+    ).toBe(9);
     await client.close();
   });
 
@@ -33,7 +44,11 @@ describe('change capture', () => {
       baseUrl: 'http://x',
       getToken: () => 't',
       schema: 'business',
-      tables: [{ table: 'users', syncKeyColumn: 'id' }, { table: 'posts', syncKeyColumn: 'id' }, { table: 'files', syncKeyColumn: 'id' }],
+      tables: [
+        { table: 'users', syncKeyColumn: 'id' },
+        { table: 'posts', syncKeyColumn: 'id' },
+        { table: 'files', syncKeyColumn: 'id' },
+      ],
       fetch: server.fetch,
     });
     await again.open();
@@ -48,7 +63,13 @@ describe('change capture', () => {
     db.run("INSERT INTO users VALUES ('u1', 'A', 'a@x')");
     db.run("UPDATE users SET name = 'B' WHERE id = 'u1'");
     expect(dirty(db)).toEqual([
-      { table_name: 'users', key_json: '{"id":"u1"}', op: 'INSERT', base_row_version: 0, payload: '{"id":"u1","name":"B","email":"a@x"}' },
+      {
+        table_name: 'users',
+        key_json: '{"id":"u1"}',
+        op: 'INSERT',
+        base_row_version: 0,
+        payload: '{"id":"u1","name":"B","email":"a@x"}',
+      },
     ]);
     db.run("DELETE FROM users WHERE id = 'u1'");
     expect(dirty(db)).toEqual([
@@ -64,14 +85,18 @@ describe('change capture', () => {
 
   it('uses the synced row version as base for UPDATE and DELETE', async () => {
     const { db, client } = await newDevice(newServer());
-    db.run("INSERT INTO _sync_row_state (schema_name, table_name, key_json, row_version, deleted) VALUES ('business', 'users', '{\"id\":\"u1\"}', 41, 0), ('business', 'users', '{\"id\":\"u2\"}', 12, 0)");
+    db.run(
+      "INSERT INTO _sync_row_state (schema_name, table_name, key_json, row_version, deleted) VALUES ('business', 'users', '{\"id\":\"u1\"}', 41, 0), ('business', 'users', '{\"id\":\"u2\"}', 12, 0)",
+    );
     db.run('UPDATE _sync_apply_state SET apply_mode = 1');
     db.run("INSERT INTO users VALUES ('u1', 'A', 'a'), ('u2', 'B', 'b')");
     db.run('UPDATE _sync_apply_state SET apply_mode = 0');
     expect(dirty(db)).toEqual([]);
     db.run("UPDATE users SET name = 'A2' WHERE id = 'u1'");
     db.run("DELETE FROM users WHERE id = 'u2'");
-    expect(dirty(db).map((d) => [d['key_json'], d['op'], d['base_row_version'], d['payload'] === null])).toEqual([
+    expect(
+      dirty(db).map((d) => [d['key_json'], d['op'], d['base_row_version'], d['payload'] === null]),
+    ).toEqual([
       ['{"id":"u1"}', 'UPDATE', 41, false],
       ['{"id":"u2"}', 'DELETE', 12, true],
     ]);
@@ -90,7 +115,11 @@ describe('change capture', () => {
     db.run("INSERT INTO posts VALUES ('p1', 'new-id', 'T', 1.5)");
     db.run('DELETE FROM _sync_dirty_rows');
     db.run("DELETE FROM users WHERE id = 'new-id'");
-    expect(dirty(db).map((d) => [d['table_name'], d['op']]).sort()).toEqual([
+    expect(
+      dirty(db)
+        .map((d) => [d['table_name'], d['op']])
+        .sort(),
+    ).toEqual([
       ['posts', 'DELETE'],
       ['users', 'DELETE'],
     ]);
@@ -114,7 +143,14 @@ describe('change capture', () => {
     const db = new SQL.Database();
     db.exec('CREATE TABLE users (id TEXT PRIMARY KEY, name TEXT, email TEXT)');
     db.run("INSERT INTO users VALUES ('u1', 'A', 'a'), ('u2', 'B', 'b')");
-    const options = { db, baseUrl: 'http://x', getToken: () => 'user-1', schema: 'business', tables: [{ table: 'users', syncKeyColumn: 'id' }], fetch: server.fetch };
+    const options = {
+      db,
+      baseUrl: 'http://x',
+      getToken: () => 'user-1',
+      schema: 'business',
+      tables: [{ table: 'users', syncKeyColumn: 'id' }],
+      fetch: server.fetch,
+    };
     const client = new OversyncClient(options);
     await client.open();
     await client.open();
@@ -132,11 +168,27 @@ describe('change capture', () => {
   it('rejects tables that cannot be synced', async () => {
     const SQL = await loadSqlJs();
     const cases: [string, { table: string; syncKeyColumn: string }[], string][] = [
-      ['CREATE TABLE t (id INTEGER PRIMARY KEY)', [{ table: 't', syncKeyColumn: 'id' }], 'only TEXT keys and UUID-backed BLOB keys'],
-      ['CREATE TABLE t (id BIGINT PRIMARY KEY)', [{ table: 't', syncKeyColumn: 'id' }], 'only TEXT keys and UUID-backed BLOB keys'],
-      ['CREATE TABLE t (id TEXT PRIMARY KEY)', [{ table: 'main.t', syncKeyColumn: 'id' }], 'schema qualifier'],
+      [
+        'CREATE TABLE t (id INTEGER PRIMARY KEY)',
+        [{ table: 't', syncKeyColumn: 'id' }],
+        'only TEXT keys and UUID-backed BLOB keys',
+      ],
+      [
+        'CREATE TABLE t (id BIGINT PRIMARY KEY)',
+        [{ table: 't', syncKeyColumn: 'id' }],
+        'only TEXT keys and UUID-backed BLOB keys',
+      ],
+      [
+        'CREATE TABLE t (id TEXT PRIMARY KEY)',
+        [{ table: 'main.t', syncKeyColumn: 'id' }],
+        'schema qualifier',
+      ],
       ['CREATE TABLE t (id TEXT PRIMARY KEY)', [{ table: 't', syncKeyColumn: 'missing' }], 'does not exist'],
-      ['CREATE TABLE t (a TEXT, b TEXT, PRIMARY KEY (a, b))', [{ table: 't', syncKeyColumn: 'a' }], 'single PRIMARY KEY'],
+      [
+        'CREATE TABLE t (a TEXT, b TEXT, PRIMARY KEY (a, b))',
+        [{ table: 't', syncKeyColumn: 'a' }],
+        'single PRIMARY KEY',
+      ],
       [
         'CREATE TABLE users (id TEXT PRIMARY KEY); CREATE TABLE posts (id TEXT PRIMARY KEY, author_id TEXT REFERENCES users(id))',
         [{ table: 'posts', syncKeyColumn: 'id' }],
@@ -144,14 +196,24 @@ describe('change capture', () => {
       ],
       [
         'CREATE TABLE p (a TEXT, b TEXT, id TEXT PRIMARY KEY, UNIQUE (a, b)); CREATE TABLE c (id TEXT PRIMARY KEY, x TEXT, y TEXT, FOREIGN KEY (x, y) REFERENCES p(a, b))',
-        [{ table: 'p', syncKeyColumn: 'id' }, { table: 'c', syncKeyColumn: 'id' }],
+        [
+          { table: 'p', syncKeyColumn: 'id' },
+          { table: 'c', syncKeyColumn: 'id' },
+        ],
         'composite foreign keys',
       ],
     ];
     for (const [ddl, tables, message] of cases) {
       const db = new SQL.Database();
       db.exec(ddl);
-      const client = new OversyncClient({ db, baseUrl: 'http://x', getToken: () => 't', schema: 'business', tables, fetch: newServer().fetch });
+      const client = new OversyncClient({
+        db,
+        baseUrl: 'http://x',
+        getToken: () => 't',
+        schema: 'business',
+        tables,
+        fetch: newServer().fetch,
+      });
       const error = await client.open().catch((e: unknown) => e);
       expect(isOversyncClientError(error, 'invalid_config')).toBe(true);
       expect((error as Error).message).toContain(message);
@@ -159,10 +221,24 @@ describe('change capture', () => {
     }
     const db = new SQL.Database();
     db.exec('CREATE TABLE tree (id TEXT PRIMARY KEY, parent TEXT REFERENCES tree(id))');
-    const selfRef = new OversyncClient({ db, baseUrl: 'http://x', getToken: () => 't', schema: 'business', tables: [{ table: 'tree', syncKeyColumn: 'id' }], fetch: newServer().fetch });
+    const selfRef = new OversyncClient({
+      db,
+      baseUrl: 'http://x',
+      getToken: () => 't',
+      schema: 'business',
+      tables: [{ table: 'tree', syncKeyColumn: 'id' }],
+      fetch: newServer().fetch,
+    });
     await expect(selfRef.open()).resolves.toBeUndefined();
     await selfRef.close();
-    const other = new OversyncClient({ db, baseUrl: 'http://x', getToken: () => 't', schema: 'other', tables: [{ table: 'tree', syncKeyColumn: 'id' }], fetch: newServer().fetch });
+    const other = new OversyncClient({
+      db,
+      baseUrl: 'http://x',
+      getToken: () => 't',
+      schema: 'other',
+      tables: [{ table: 'tree', syncKeyColumn: 'id' }],
+      fetch: newServer().fetch,
+    });
     await expect(other.open()).rejects.toThrow('exactly one configured schema');
   });
 });

@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS _sync_row_state (
   deleted INTEGER NOT NULL DEFAULT 0,
   updated_at TEXT NOT NULL DEFAULT (${NOW_SQL}),
   PRIMARY KEY (schema_name, table_name, key_json)
-);
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS _sync_dirty_rows (
   schema_name TEXT NOT NULL,
   table_name TEXT NOT NULL,

@@ -50,13 +50,19 @@ export function keyWhereSql(table: TableSpec): string {
 
 /** An upsert of every column (not `REPLACE`, so `ON DELETE CASCADE` children survive updates). */
 export function upsertSql(table: TableSpec): string {
+  return upsertValuesSql(table, 1);
+}
+
+/** {@link upsertSql} for `rows` rows in one statement (`VALUES (…), (…)`). */
+export function upsertValuesSql(table: TableSpec, rows: number): string {
   const cols = table.columns.map((c) => quoteIdent(c.name));
   const updates = table.columns
     .filter((c) => c !== table.keyColumn)
     .map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
   const conflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
+  const tuple = `(${cols.map(() => '?').join(', ')})`;
   return (
-    `INSERT INTO ${quoteIdent(table.sqlName)} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')}) ` +
+    `INSERT INTO ${quoteIdent(table.sqlName)} (${cols.join(', ')}) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')} ` +
     `ON CONFLICT(${quoteIdent(table.keyColumn.name)}) ${conflict}`
   );
 }

@@ -14,6 +14,11 @@ export interface ColumnSpec {
   readonly isBlob: boolean;
   /** A BLOB that holds a UUID: the sync key, or a foreign key to a UUID-keyed managed table. */
   readonly isUuid: boolean;
+  /**
+   * Declared type contains `json` (e.g. `JSON`, `JSONB`): the column holds JSON text locally and
+   * travels as embedded JSON, so it round-trips with PostgreSQL `json`/`jsonb` columns.
+   */
+  readonly isJson: boolean;
 }
 
 /** A validated managed table. */
@@ -134,12 +139,14 @@ export function loadTableSpecs(adapter: SqlJsAdapter, configs: readonly SyncTabl
     const { kind, key } = keyKinds.get(name)!;
     const columns = info.map<ColumnSpec>((c) => {
       const wireName = c.name.toLowerCase();
-      const isBlob = c.type.toLowerCase().includes('blob');
+      const type = c.type.toLowerCase();
+      const isBlob = type.includes('blob');
       return {
         name: c.name,
         wireName,
         isBlob,
         isUuid: isBlob && (wireName === key || uuidFks.has(wireName)),
+        isJson: !isBlob && type.includes('json'),
       };
     });
     specs.push({

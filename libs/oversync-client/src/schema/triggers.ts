@@ -11,9 +11,11 @@ export const TRIGGER_SUFFIXES = ['bi_guard', 'bu_guard', 'bd_guard', 'ai', 'au',
 const APPLY_OFF = '(SELECT apply_mode FROM _sync_apply_state WHERE singleton_key = 1) = 0';
 // Only a remote replace blocks app writes. Source recovery deliberately does not: rows written
 // while recovery is pending stay dirty and survive the rotated rebuild, so nothing can deadlock.
+// The apply-mode test comes first: during authoritative applies it settles the condition with
+// one lookup per written row (SQLite short-circuits AND).
 const GUARD =
-  "(SELECT kind FROM _sync_operation_state WHERE singleton_key = 1) = 'remote_replace' AND " +
-  '(SELECT apply_mode FROM _sync_apply_state WHERE singleton_key = 1) != 1';
+  '(SELECT apply_mode FROM _sync_apply_state WHERE singleton_key = 1) != 1 AND ' +
+  "(SELECT kind FROM _sync_operation_state WHERE singleton_key = 1) = 'remote_replace'";
 
 /** Trigger name for a table and suffix. */
 export function triggerName(table: string, suffix: (typeof TRIGGER_SUFFIXES)[number]): string {

@@ -125,7 +125,10 @@ export class BackgroundSync {
 
   /** Sleeps; `wakeable` sleeps also end on `kick()`. Always ends on `stop()`. */
   #sleep(ms: number, wakeable: boolean): Promise<void> {
-    if (!this.#running || (wakeable && this.#kicked)) return Promise.resolve();
+    if (!this.#running) return Promise.resolve();
+    // A pending kick shortens the sleep to one macrotask, never to zero: the loops must always
+    // yield to timers and I/O, or a stream of kicks could starve the event loop.
+    const delay = wakeable && this.#kicked ? 0 : ms;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -134,7 +137,7 @@ export class BackgroundSync {
         resolve();
       };
       const wake = wakeable ? done : undefined;
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(done, delay);
       this.#abort.signal.addEventListener('abort', done, { once: true });
       if (wake) this.#wake = wake;
     });
@@ -144,7 +147,9 @@ export class BackgroundSync {
     let backoff = this.#o.minBackoffMs;
     while (this.#running) {
       if (!this.deps.isConnected()) {
-        await this.#sleep(this.#o.minBackoffMs, true);
+        // Nothing can sync while detached; kicks from anonymous writes are dropped.
+        this.#kicked = false;
+        await this.#sleep(this.#o.minBackoffMs, false);
         continue;
       }
       this.#kicked = false;

@@ -48,10 +48,15 @@ export function requireNoRecovery(ctx: SyncContext): void {
   if (ctx.store.attachment().rebuildRequired) throw new RebuildRequiredError();
 }
 
-/** Pull and keep-source rebuild never overwrite pending local intent. */
-export function requireNoLocalIntent(ctx: SyncContext): void {
+/**
+ * Pull and keep-source rebuild never overwrite pending local intent. `allowDirty` is used by
+ * `sync()` after its push rounds: a pull keeps dirty keys' local values, so only a frozen outbox
+ * must block it.
+ */
+export function requireNoLocalIntent(ctx: SyncContext, allowDirty = false): void {
   const outbox = ctx.store.outboxRowCount();
   if (outbox > 0) throw new PendingPushReplayError(outbox);
+  if (allowDirty) return;
   const dirty = ctx.store.dirtyCount();
   if (dirty > 0) throw new DirtyStateRejectedError(dirty);
 }

@@ -2,9 +2,10 @@ import { type Bundle, type PullResponse } from '@oversync/protocol';
 
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { WireGuard } from '../transport/wire-guards.js';
-import { authoritativeApply, deleteLocal, upsertWire } from './local-rows.js';
+import { BulkWriter } from './bulk-writer.js';
+import { authoritativeApply } from './local-rows.js';
 import { keepSourceRebuild, type RestoreInfo } from './rebuild.js';
-import { wireKeyToLocalKey } from './row-codec.js';
+import { localKeyToSql, wireKeyToLocalKey, wirePayloadToSql } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 
 /** Outcome of `pullToStable()` / `rebuild()`, with go-oversync's strings. */
@@ -39,39 +40,64 @@ function validatePage(
     };
   });
   if (bundles.length > 0 && stableSeq === 0) guard.fail('missing stable_bundle_seq');
-  let previous = after;
+  // Bundle seqs are contiguous per scope. A page that starts above `after + 1` skipped history:
+  // go-oversync (and this server) answer `after_bundle_seq=0` below a retention floor with the
+  // retained bundles only, which would silently lose the pruned ones. Treat it as history_pruned.
+  const skipsHistory = bundles.length > 0 && bundles[0].bundle_seq > after + 1;
+  let previous = skipsHistory ? bundles[0].bundle_seq - 1 : after;
   for (const bundle of bundles) {
-    if (bundle.bundle_seq <= previous)
-      guard.fail(`bundle_seq ${bundle.bundle_seq} does not increase above ${previous}`);
+    if (bundle.bundle_seq !== previous + 1)
+      guard.fail(`bundle_seq ${bundle.bundle_seq} does not follow ${previous} (bundle seqs are contiguous)`);
     if (bundle.bundle_seq > stableSeq)
       guard.fail(`bundle_seq ${bundle.bundle_seq} exceeds stable ${stableSeq}`);
     for (const row of bundle.rows)
       if (row.schema !== ctx.schema) guard.fail(`row schema ${row.schema} is not ${ctx.schema}`);
     previous = bundle.bundle_seq;
   }
-  return { stable: stableSeq, bundles, hasMore: guard.bool(raw, 'has_more'), guard };
+  return { stable: stableSeq, bundles, hasMore: guard.bool(raw, 'has_more'), skipsHistory, guard };
 }
 
 /**
  * Applies one complete bundle in its own transaction. Rows at or below the known row version are
  * skipped (idempotent; own bundles arrive already applied). A key with a pending local intent
  * (written while the pull was in flight) keeps its local value and intent; only its row version
- * advances, so the next push conflicts and the resolver decides.
+ * advances, so the next push conflicts and the resolver decides. Row versions and dirty keys are
+ * read once per bundle (a bundle names each key once) and rows are written in order with
+ * multi-row statements.
  */
 function applyBundle(ctx: SyncContext, bundle: Bundle): void {
   authoritativeApply(ctx, () => {
-    for (const row of bundle.rows) {
+    const decoded = bundle.rows.map((row) => {
       const table = ctx.tables.get(row.table);
       const keyText = wireKeyToLocalKey(table, row.key);
-      const keyJson = ctx.store.localKeyJson(table.keyColumn.wireName, keyText);
-      const state = ctx.store.rowState(table.name, keyJson);
-      if (state && state.rowVersion >= row.row_version) continue;
-      const deleted = row.op === 'DELETE';
-      if (!ctx.store.dirty(table.name, keyJson)) {
-        if (deleted) deleteLocal(ctx, table, keyText);
-        else upsertWire(ctx, table, row.payload ?? {});
+      return { row, table, keyText, keyJson: ctx.store.localKeyJson(table.keyColumn.wireName, keyText) };
+    });
+    const versions = new Map<string, Map<string, number>>();
+    for (const table of new Set(decoded.map((d) => d.table))) {
+      const keys = decoded.filter((d) => d.table === table).map((d) => d.keyJson);
+      versions.set(table.name, ctx.store.rowVersions(table.name, keys));
+    }
+    const dirty = ctx.store.dirtyKeys();
+    const writer = new BulkWriter(ctx);
+    try {
+      for (const { row, table, keyText, keyJson } of decoded) {
+        const known = versions.get(table.name)?.get(keyJson);
+        if (known !== undefined && known >= row.row_version) continue;
+        const deleted = row.op === 'DELETE';
+        const state: [string, string, number, number] = [
+          table.name,
+          keyJson,
+          row.row_version,
+          deleted ? 1 : 0,
+        ];
+        if (dirty.has(`${table.name}\u0000${keyJson}`))
+          writer.rowState(table.name, keyJson, row.row_version, deleted);
+        else if (deleted) writer.delete(table, localKeyToSql(table, keyText), state);
+        else writer.upsert(table, wirePayloadToSql(table, row.payload ?? {}), state);
       }
-      ctx.store.setRowState(table.name, keyJson, row.row_version, deleted);
+      writer.flush();
+    } finally {
+      writer.free();
     }
     const seen = ctx.store.attachment().lastBundleSeqSeen;
     ctx.store.setAttachment({ lastBundleSeqSeen: Math.max(seen, bundle.bundle_seq) });
@@ -81,11 +107,15 @@ function applyBundle(ctx: SyncContext, bundle: Bundle): void {
 /**
  * Pulls complete bundles up to a `stable_bundle_seq` frozen by the first response, applying each
  * bundle atomically and persisting after every page, so the checkpoint only moves after a durable
- * apply. `history_pruned` falls back to a keep-source snapshot rebuild.
+ * apply. `history_pruned`, or a first page that skips bundle seqs (history below the server's
+ * retention floor), falls back to a keep-source snapshot rebuild.
  *
  * Preconditions (connected, no dirty rows or outbox, …) are checked by the caller.
  */
 export async function pullToStable(ctx: SyncContext): Promise<RemoteSyncReport> {
+  // While this device holds the seed lease the scope is INITIALIZING: it has no bundles yet and
+  // the server answers every read with scope_initializing until the seed push commits.
+  if (ctx.store.attachment().pendingInitializationId) return { outcome: 'already_at_target' };
   let after = ctx.store.attachment().lastBundleSeqSeen;
   let stable: number | undefined;
   let applied = false;
@@ -108,6 +138,7 @@ export async function pullToStable(ctx: SyncContext): Promise<RemoteSyncReport> 
       throw error;
     }
     const page = validatePage(ctx, raw as unknown as Record<string, unknown>, after, stable);
+    if (page.skipsHistory) return { outcome: 'applied_snapshot', restore: await keepSourceRebuild(ctx) };
     stable = page.stable;
     try {
       for (const bundle of page.bundles) {

@@ -28,7 +28,9 @@ describe('pushPending', () => {
     });
     expect(scalar(db, 'SELECT COUNT(*) FROM _sync_dirty_rows')).toBe(0);
     expect(scalar(db, 'SELECT COUNT(*) FROM _sync_outbox_rows')).toBe(0);
-    expect(rows(db, 'SELECT row_version, deleted FROM _sync_row_state')).toEqual([{ row_version: 1, deleted: 0 }]);
+    expect(rows(db, 'SELECT row_version, deleted FROM _sync_row_state')).toEqual([
+      { row_version: 1, deleted: 0 },
+    ]);
     expect(scalar(db, 'SELECT next_source_bundle_id FROM _sync_source_state')).toBe(2);
     expect(client.lastBundleSeqSeen()).toBe(1);
     expect(server.count('DELETE /sync/push-sessions')).toBe(0);
@@ -77,11 +79,15 @@ describe('pushPending chunking and order', () => {
     db.run("INSERT INTO users VALUES ('u1', 'A', 'a')");
     db.run("UPDATE posts SET author_id = 'u1'");
     await client.pushPending();
-    const firstRows = (server.requests.find((r) => r.path.endsWith('/chunks'))!.body as { rows: { table: string }[] }).rows;
+    const firstRows = (
+      server.requests.find((r) => r.path.endsWith('/chunks'))!.body as { rows: { table: string }[] }
+    ).rows;
     expect(firstRows.map((r) => r.table)).toEqual(['users', 'posts']);
     db.run("DELETE FROM users WHERE id = 'u1'");
     await client.pushPending();
-    const second = server.requests.filter((r) => r.path.endsWith('/chunks'))[1]!.body as { rows: { table: string; op: string }[] };
+    const second = server.requests.filter((r) => r.path.endsWith('/chunks'))[1].body as {
+      rows: { table: string; op: string }[];
+    };
     expect(second.rows.map((r) => `${r.op} ${r.table}`)).toEqual(['DELETE posts', 'DELETE users']);
     await client.close();
   });
@@ -90,16 +96,31 @@ describe('pushPending chunking and order', () => {
     const server = newServer();
     const a = await newDevice(server);
     await a.client.attach('user-1');
-    const fileId = Uint8Array.from([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
-    a.db.run('INSERT INTO files VALUES (?, ?, ?, ?)', [fileId, fileId, Uint8Array.from([0x00, 0x11, 0x22, 0xff]), 9007199254740991]);
+    const fileId = Uint8Array.from([
+      0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff,
+    ]);
+    a.db.run('INSERT INTO files VALUES (?, ?, ?, ?)', [
+      fileId,
+      fileId,
+      Uint8Array.from([0x00, 0x11, 0x22, 0xff]),
+      9007199254740991,
+    ]);
     a.db.run("INSERT INTO users VALUES ('u1', NULL, 'x')");
     a.db.run("INSERT INTO posts VALUES ('p1', 'u1', 'a<b & c>d', 6.57111473696007)");
     a.db.run('INSERT INTO files VALUES (?, NULL, NULL, NULL)', [new Uint8Array(16).fill(1)]);
     await a.client.sync();
-    const uploaded = server.requests.find((r) => r.path.endsWith('/chunks'))!.body as { rows: { table: string; key: unknown; payload: unknown }[] };
-    expect(uploaded.rows.find((r) => r.table === 'files' && (r.payload as { size: unknown }).size !== null)).toMatchObject({
+    const uploaded = server.requests.find((r) => r.path.endsWith('/chunks'))!.body as {
+      rows: { table: string; key: unknown; payload: unknown }[];
+    };
+    expect(
+      uploaded.rows.find((r) => r.table === 'files' && (r.payload as { size: unknown }).size !== null),
+    ).toMatchObject({
       key: { id: '00112233-4455-6677-8899-aabbccddeeff' },
-      payload: { id: '00112233-4455-6677-8899-aabbccddeeff', owner: '00112233-4455-6677-8899-aabbccddeeff', data: 'ABEi/w==' },
+      payload: {
+        id: '00112233-4455-6677-8899-aabbccddeeff',
+        owner: '00112233-4455-6677-8899-aabbccddeeff',
+        data: 'ABEi/w==',
+      },
     });
     // No spurious requeue after the replay (REAL values compare equal).
     expect(scalar(a.db, 'SELECT COUNT(*) FROM _sync_dirty_rows')).toBe(0);
@@ -107,7 +128,10 @@ describe('pushPending chunking and order', () => {
     const b = await newDevice(server);
     await b.client.attach('user-1');
     const dump = (db: typeof a.db) =>
-      rows(db, 'SELECT hex(id) AS id, hex(owner) AS owner, hex(data) AS data, typeof(data) AS t, size FROM files ORDER BY id')
+      rows(
+        db,
+        'SELECT hex(id) AS id, hex(owner) AS owner, hex(data) AS data, typeof(data) AS t, size FROM files ORDER BY id',
+      )
         .concat(rows(db, 'SELECT id, author_id, title, score, typeof(score) AS t FROM posts'))
         .concat(rows(db, 'SELECT id, name, typeof(name) AS t, email FROM users'));
     expect(dump(b.db)).toEqual(dump(a.db));
@@ -159,7 +183,9 @@ describe('edits made while a push is in flight', () => {
     duringUpload(server, () => db.run("DELETE FROM users WHERE id = 'u1'"));
     await client.pushPending();
     expect(dirtyOf(db)).toEqual([{ key_json: '{"id":"u1"}', op: 'DELETE', base_row_version: 2 }]);
-    expect(rows(db, 'SELECT row_version, deleted FROM _sync_row_state')).toEqual([{ row_version: 2, deleted: 0 }]);
+    expect(rows(db, 'SELECT row_version, deleted FROM _sync_row_state')).toEqual([
+      { row_version: 2, deleted: 0 },
+    ]);
     await client.sync();
     expect(server.scope('user-1').rows.get('users\u0000u1')!.payload).toBeNull();
     await client.close();
@@ -171,7 +197,9 @@ describe('edits made while a push is in flight', () => {
     duringUpload(server, () => db.run("INSERT INTO users VALUES ('u1', 'Back', 'b')"));
     await client.pushPending();
     expect(dirtyOf(db)).toEqual([{ key_json: '{"id":"u1"}', op: 'INSERT', base_row_version: 2 }]);
-    expect(rows(db, 'SELECT row_version, deleted FROM _sync_row_state')).toEqual([{ row_version: 2, deleted: 1 }]);
+    expect(rows(db, 'SELECT row_version, deleted FROM _sync_row_state')).toEqual([
+      { row_version: 2, deleted: 1 },
+    ]);
     await client.sync();
     expect(server.scope('user-1').rows.get('users\u0000u1')!.payload).toMatchObject({ name: 'Back' });
     await client.close();
@@ -210,7 +238,9 @@ describe('edits made while a push is in flight', () => {
     });
     await client.sync();
     expect(scalar(db, "SELECT name FROM users WHERE id = 'u1'")).toBe('During replay');
-    expect(server.scope('user-1').rows.get('users\u0000u1')!.payload).toMatchObject({ name: 'During replay' });
+    expect(server.scope('user-1').rows.get('users\u0000u1')!.payload).toMatchObject({
+      name: 'During replay',
+    });
     await client.close();
   });
 });

@@ -74,8 +74,19 @@ export function localKeyToSql(table: TableSpec, keyText: string): SqlValue {
   return table.keyKind === 'uuid' ? hexToBytes(keyText) : keyText;
 }
 
+/** The embedded JSON value of a local JSON-column text; text that is not JSON is sent as a string. */
+function jsonColumnToWire(value: JsonValue): JsonValue {
+  if (typeof value !== 'string') return value;
+  try {
+    return JSON.parse(value) as JsonValue;
+  } catch {
+    return value;
+  }
+}
+
 function toWireValue(table: TableSpec, column: ColumnSpec, value: JsonValue | undefined): JsonValue {
   if (value === undefined || value === null) return null;
+  if (column.isJson) return jsonColumnToWire(value);
   if (!column.isBlob || typeof value !== 'string') return value;
   if (column.isUuid) {
     if (value === '') return value;
@@ -95,29 +106,45 @@ export function localPayloadToWire(table: TableSpec, payload: JsonObject): JsonO
 }
 
 function checkColumns(table: TableSpec, payload: JsonObject): void {
+  // Fast path (every server row): exactly the table's columns under their lowercased names.
+  let present = 0;
+  for (const column of table.columns) if (payload[column.wireName] !== undefined) present += 1;
+  if (present === table.columns.length) {
+    let keys = 0;
+    for (const k in payload) if (payload[k] !== undefined) keys += 1;
+    if (keys === present) return;
+  }
   const keys = Object.keys(payload).filter((k) => payload[k] !== undefined);
-  const wanted = new Set(table.columns.map((c) => c.wireName));
   const lowered = new Set(keys.map((k) => k.toLowerCase()));
-  if (keys.length !== table.columns.length || lowered.size !== keys.length) {
+  for (const column of table.columns) {
+    if (!lowered.has(column.wireName)) {
+      throw new InvalidRowError(
+        table.name,
+        `payload for ${table.name} is missing column "${column.wireName}"`,
+      );
+    }
+  }
+  if (keys.length !== table.columns.length) {
+    const known = new Set(table.columns.map((c) => c.wireName));
+    const extra = keys.filter((k) => !known.has(k.toLowerCase()));
     throw new InvalidRowError(
       table.name,
-      `payload for ${table.name} must contain every table column exactly once`,
+      `payload for ${table.name} must contain every table column exactly once${extra.length ? `; unknown: ${extra.join(', ')}` : ''}`,
     );
-  }
-  for (const name of wanted) {
-    if (!lowered.has(name))
-      throw new InvalidRowError(table.name, `payload for ${table.name} is missing column "${name}"`);
   }
 }
 
 function lookup(payload: JsonObject, name: string): JsonValue | undefined {
-  if (name in payload) return payload[name];
+  const direct = payload[name];
+  if (direct !== undefined) return direct;
   const match = Object.keys(payload).find((k) => k.toLowerCase() === name);
   return match === undefined ? undefined : payload[match];
 }
 
-function scalarToSql(value: JsonValue | undefined): SqlValue {
+function scalarToSql(value: JsonValue | undefined, column?: ColumnSpec): SqlValue {
   if (value === undefined || value === null) return null;
+  // JSON columns hold JSON text locally, strings included, so every value round-trips exactly.
+  if (column?.isJson) return JSON.stringify(value);
   if (typeof value === 'boolean') return value ? 1 : 0;
   if (typeof value === 'number' || typeof value === 'string') return value;
   // json/jsonb columns arrive as embedded JSON; SQLite stores them as text.
@@ -132,7 +159,7 @@ export function wirePayloadToSql(table: TableSpec, payload: JsonObject): SqlValu
   checkColumns(table, payload);
   return table.columns.map((column) => {
     const value = lookup(payload, column.wireName);
-    if (!column.isBlob || value === null || value === undefined) return scalarToSql(value);
+    if (!column.isBlob || value === null || value === undefined) return scalarToSql(value, column);
     if (typeof value !== 'string')
       throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be a string`);
     if (column.isUuid) {

@@ -1,92 +1,12 @@
-import {
-  type SnapshotChunkResponse,
-  type SnapshotRow,
-  type SnapshotSession,
-  type SnapshotSessionCreateRequest,
-} from '@oversync/protocol';
-
 import { AttachRequiredError } from '../errors/lifecycle.errors.js';
 import { InvalidRowError } from '../errors/sync.errors.js';
-import { WireGuard } from '../transport/wire-guards.js';
-import {
-  authoritativeApply,
-  clearManagedTables,
-  deleteLocal,
-  keyTextOf,
-  upsertLocal,
-  upsertWire,
-} from './local-rows.js';
-import { parseObject, wireKeyToLocalKey } from './row-codec.js';
+import { authoritativeApply, clearManagedTables, deleteLocal, keyTextOf, upsertLocal } from './local-rows.js';
+import { BulkWriter } from './bulk-writer.js';
+import { parseObject, wireKeyToLocalKey, wirePayloadToSql } from './row-codec.js';
+import { type SnapshotDownload } from './snapshot-download.js';
 import { type SyncContext } from './sync-context.js';
 
-/** A fully downloaded snapshot. */
-export interface SnapshotDownload {
-  session: SnapshotSession;
-  rows: SnapshotRow[];
-}
-
-/**
- * Creates a snapshot session and downloads every chunk (1-based ordinals). Each request is retried
- * on transient failures; any other failure deletes the session best-effort and rethrows. Business
- * tables are untouched until {@link applySnapshot}.
- */
-export async function downloadSnapshot(
-  ctx: SyncContext,
-  body?: SnapshotSessionCreateRequest,
-): Promise<SnapshotDownload> {
-  const guard = new WireGuard('snapshot session create');
-  const raw = guard.object(
-    await ctx.transport.retry('snapshot_session_create', () =>
-      ctx.transport.json<SnapshotSession>('POST', '/sync/snapshot-sessions', body ? { body } : {}),
-    ),
-  );
-  const session: SnapshotSession = {
-    snapshot_id: guard.string(raw, 'snapshot_id'),
-    snapshot_bundle_seq: guard.int(raw, 'snapshot_bundle_seq'),
-    row_count: guard.int(raw, 'row_count'),
-    expires_at: guard.string(raw, 'expires_at'),
-  };
-  if (session.row_count > 0 && session.snapshot_bundle_seq === 0)
-    guard.fail('row_count > 0 needs snapshot_bundle_seq > 0');
-  const path = `/sync/snapshot-sessions/${encodeURIComponent(session.snapshot_id)}`;
-  try {
-    const chunkGuard = new WireGuard('snapshot chunk fetch');
-    const rows: SnapshotRow[] = [];
-    let after = 0;
-    for (;;) {
-      const page = chunkGuard.object(
-        await ctx.transport.retry('snapshot_chunk_fetch', () =>
-          ctx.transport.json<SnapshotChunkResponse>('GET', path, {
-            query: { after_row_ordinal: after, max_rows: ctx.limits.snapshotChunkRows },
-          }),
-        ),
-      );
-      if (chunkGuard.string(page, 'snapshot_id') !== session.snapshot_id)
-        chunkGuard.fail('snapshot_id echo differs');
-      if (chunkGuard.int(page, 'snapshot_bundle_seq') !== session.snapshot_bundle_seq) {
-        chunkGuard.fail('snapshot_bundle_seq differs from the session');
-      }
-      const pageRows = chunkGuard.array(page, 'rows').map((r) => chunkGuard.snapshotRow(r));
-      if (chunkGuard.int(page, 'next_row_ordinal') !== after + pageRows.length) {
-        chunkGuard.fail(`next_row_ordinal must be ${after + pageRows.length}`);
-      }
-      const hasMore = chunkGuard.bool(page, 'has_more');
-      if (hasMore && pageRows.length === 0) chunkGuard.fail('has_more without rows');
-      for (const row of pageRows)
-        if (row.schema !== ctx.schema) chunkGuard.fail(`row schema ${row.schema} is not ${ctx.schema}`);
-      rows.push(...pageRows);
-      after += pageRows.length;
-      if (!hasMore) break;
-    }
-    if (rows.length !== session.row_count) {
-      chunkGuard.fail(`downloaded ${rows.length} rows, session row_count is ${session.row_count}`);
-    }
-    return { session, rows };
-  } catch (error) {
-    await ctx.transport.bestEffortDelete(path);
-    throw error;
-  }
-}
+export { downloadSnapshot, type SnapshotDownload } from './snapshot-download.js';
 
 /** How {@link applySnapshot} treats local state. */
 export interface SnapshotApplyOptions {
@@ -125,16 +45,17 @@ export function applySnapshot(
     ctx.db.run('DELETE FROM _sync_row_state WHERE schema_name = ?', [ctx.schema]);
     ctx.db.run('DELETE FROM _sync_dirty_rows');
     if (!options.keepOutbox) ctx.store.clearOutbox();
-    for (const row of download.rows) {
-      const table = ctx.tables.get(row.table);
-      const keyText = wireKeyToLocalKey(table, row.key);
-      upsertWire(ctx, table, row.payload);
-      ctx.store.setRowState(
-        table.name,
-        ctx.store.localKeyJson(table.keyColumn.wireName, keyText),
-        row.row_version,
-        false,
-      );
+    const writer = new BulkWriter(ctx);
+    try {
+      for (const row of download.rows) {
+        const table = ctx.tables.get(row.table);
+        const keyText = wireKeyToLocalKey(table, row.key);
+        const keyJson = ctx.store.localKeyJson(table.keyColumn.wireName, keyText);
+        writer.upsert(table, wirePayloadToSql(table, row.payload), [table.name, keyJson, row.row_version, 0]);
+      }
+      writer.flush();
+    } finally {
+      writer.free();
     }
     if (download.rows.length !== download.session.row_count) {
       throw new InvalidRowError(
@@ -152,10 +73,12 @@ export function applySnapshot(
     }
     for (const d of dirty) {
       writeBack(d.table, d.keyJson, d.payload);
+      const state = ctx.store.rowState(d.table, d.keyJson);
       const base = options.rebaseKeys?.has(`${d.table}\u0000${d.keyJson}`)
-        ? (ctx.store.rowState(d.table, d.keyJson)?.rowVersion ?? 0)
+        ? (state?.rowVersion ?? 0)
         : d.baseRowVersion;
-      ctx.store.putDirty(d.table, d.keyJson, d.op, base, d.payload);
+      const op = d.payload === null ? 'DELETE' : state && !state.deleted ? 'UPDATE' : 'INSERT';
+      ctx.store.putDirty(d.table, d.keyJson, op, base, d.payload);
     }
     ctx.store.setAttachment({
       lastBundleSeqSeen: download.session.snapshot_bundle_seq,

@@ -1,8 +1,10 @@
 import { type JsonObject, type RowOp, type SyncKey } from '@oversync/protocol';
 
-import { type SqlJsAdapter, type SqlValue } from '../db/sql-js.adapter.js';
-import { NOW_SQL } from '../schema/metadata-tables.js';
+import { type SqlValue } from '../db/sql-js.adapter.js';
+import { IntentStore } from './intent.store.js';
 import { parseObject } from './row-codec.js';
+
+export type { DirtyRow, RowState } from './intent.store.js';
 
 /** The durable binding, checkpoint and rebuild gate (`_sync_attachment_state`). */
 export interface AttachmentState {
@@ -45,22 +47,6 @@ export interface OutboxRow {
   wirePayload: JsonObject | null;
 }
 
-/** One merged local intent. `payload` is the local JSON text, `null` for a delete. */
-export interface DirtyRow {
-  table: string;
-  keyJson: string;
-  op: RowOp;
-  baseRowVersion: number;
-  payload: string | null;
-  dirtyOrdinal: number;
-}
-
-/** Last authoritative version of a key. */
-export interface RowState {
-  rowVersion: number;
-  deleted: boolean;
-}
-
 const ATTACHMENT_COLUMNS: Record<keyof AttachmentState, string> = {
   currentSourceId: 'current_source_id',
   bindingState: 'binding_state',
@@ -90,12 +76,7 @@ function toSql(value: string | number | boolean): SqlValue {
 }
 
 /** Typed access to the `_sync_*` metadata tables. Every method is synchronous. */
-export class SyncStateStore {
-  constructor(
-    private readonly db: SqlJsAdapter,
-    readonly schema: string,
-  ) {}
-
+export class SyncStateStore extends IntentStore {
   #patch<T extends object>(table: string, columns: Record<keyof T, string>, patch: Partial<T>): void {
     const entries = Object.entries(patch).filter(([, v]) => v !== undefined) as [
       keyof T,
@@ -252,95 +233,4 @@ export class SyncStateStore {
   outboxRowCount(): number {
     return this.db.count('SELECT COUNT(*) FROM _sync_outbox_rows');
   }
-
-  dirtyCount(): number {
-    return this.db.count('SELECT COUNT(*) FROM _sync_dirty_rows');
-  }
-
-  dirtyRows(): DirtyRow[] {
-    return this.db
-      .all('SELECT * FROM _sync_dirty_rows WHERE schema_name = ? ORDER BY dirty_ordinal', [this.schema])
-      .map(toDirty);
-  }
-
-  dirty(table: string, keyJson: string): DirtyRow | undefined {
-    const r = this.db.get(
-      'SELECT * FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json = ?',
-      [this.schema, table, keyJson],
-    );
-    return r && toDirty(r);
-  }
-
-  /**
-   * Writes a dirty intent. An existing row keeps its `dirty_ordinal` (requeue semantics); a new
-   * one gets the next ordinal.
-   */
-  putDirty(table: string, keyJson: string, op: RowOp, baseRowVersion: number, payload: string | null): void {
-    this.db.run(
-      'INSERT INTO _sync_dirty_rows (schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal, updated_at) ' +
-        `VALUES (?, ?, ?, ?, ?, ?, (SELECT COALESCE(MAX(dirty_ordinal), 0) + 1 FROM _sync_dirty_rows), ${NOW_SQL}) ` +
-        'ON CONFLICT (schema_name, table_name, key_json) DO UPDATE SET op = excluded.op, ' +
-        'base_row_version = excluded.base_row_version, payload = excluded.payload, updated_at = excluded.updated_at',
-      [this.schema, table, keyJson, op, baseRowVersion, payload],
-    );
-  }
-
-  /** Writes a dirty intent only when the key has none (a newer local intent always wins). */
-  putDirtyIfAbsent(
-    table: string,
-    keyJson: string,
-    op: RowOp,
-    baseRowVersion: number,
-    payload: string | null,
-  ): void {
-    if (!this.dirty(table, keyJson)) this.putDirty(table, keyJson, op, baseRowVersion, payload);
-  }
-
-  deleteDirty(table: string, keyJson: string): void {
-    this.db.run('DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ? AND key_json = ?', [
-      this.schema,
-      table,
-      keyJson,
-    ]);
-  }
-
-  rowState(table: string, keyJson: string): RowState | undefined {
-    const r = this.db.get(
-      'SELECT row_version, deleted FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json = ?',
-      [this.schema, table, keyJson],
-    );
-    return r && { rowVersion: Number(r['row_version']), deleted: Number(r['deleted']) === 1 };
-  }
-
-  setRowState(table: string, keyJson: string, rowVersion: number, deleted: boolean): void {
-    this.db.run(
-      `INSERT INTO _sync_row_state (schema_name, table_name, key_json, row_version, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ${NOW_SQL}) ` +
-        'ON CONFLICT (schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at',
-      [this.schema, table, keyJson, rowVersion, deleted ? 1 : 0],
-    );
-  }
-
-  deleteRowState(table: string, keyJson: string): void {
-    this.db.run('DELETE FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json = ?', [
-      this.schema,
-      table,
-      keyJson,
-    ]);
-  }
-
-  /** The local `key_json` for a key text, rendered by SQLite exactly as the triggers do. */
-  localKeyJson(keyColumn: string, keyText: string): string {
-    return String(this.db.scalar('SELECT json_object(?, ?)', [keyColumn, keyText]));
-  }
-}
-
-function toDirty(r: Record<string, SqlValue>): DirtyRow {
-  return {
-    table: String(r['table_name']),
-    keyJson: String(r['key_json']),
-    op: r['op'] as RowOp,
-    baseRowVersion: Number(r['base_row_version']),
-    payload: r['payload'] === null ? null : String(r['payload']),
-    dirtyOrdinal: Number(r['dirty_ordinal']),
-  };
 }

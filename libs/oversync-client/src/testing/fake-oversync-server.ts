@@ -1,10 +1,28 @@
-import { formatWatchEventFrame, SOURCE_ID_HEADER, V1_FEATURE_DEFAULTS, type JsonObject } from '@oversync/protocol';
+import {
+  formatWatchEventFrame,
+  SOURCE_ID_HEADER,
+  V1_FEATURE_DEFAULTS,
+  type JsonObject,
+} from '@oversync/protocol';
 
 import { type FetchLike } from '../transport/http-transport.js';
-import { errorResponse, FakeHttpError, fail, headerRecord, jsonResponse, type FakeRequest } from './fake-server.http.js';
+import {
+  errorResponse,
+  FakeHttpError,
+  fail,
+  headerRecord,
+  jsonResponse,
+  type FakeRequest,
+} from './fake-server.http.js';
 import { commitSession, committedRows, createPushSession, uploadChunk } from './fake-server.push.js';
 import { connect, createSnapshot, pull, snapshotChunk } from './fake-server.read.js';
-import { FakeScope, type FakeBundle, type FakePushSession, type FakeSnapshot, type FakeTable } from './fake-server.state.js';
+import {
+  FakeScope,
+  type FakeBundle,
+  type FakePushSession,
+  type FakeSnapshot,
+  type FakeTable,
+} from './fake-server.state.js';
 
 /** Returns a response to short-circuit a request, throws to simulate a network failure, or `undefined`. */
 export type FakeInterceptor = (req: FakeRequest) => Response | undefined | Promise<Response | undefined>;
@@ -77,7 +95,8 @@ export class FakeOversyncServer {
     try {
       return this.#route(req);
     } catch (error) {
-      if (error instanceof FakeHttpError) return errorResponse(error.status, error.code, error.message, error.extra);
+      if (error instanceof FakeHttpError)
+        return errorResponse(error.status, error.code, error.message, error.extra);
       throw error;
     }
   }
@@ -117,7 +136,10 @@ export class FakeOversyncServer {
   }
 
   /** Commits a bundle as another device would (rows: payload, or `null` to delete). */
-  serverWrite(userId: string, changes: { table: string; key: string; payload: JsonObject | null }[]): FakeBundle {
+  serverWrite(
+    userId: string,
+    changes: { table: string; key: string; payload: JsonObject | null }[],
+  ): FakeBundle {
     const scope = this.scope(userId);
     const bundle = scope.commit(
       'server-writer',
@@ -137,7 +159,11 @@ export class FakeOversyncServer {
   /** Pushes every open watch stream of the user a bundle event. */
   notifyWatchers(scope: FakeScope, bundle: FakeBundle): void {
     const frame = new TextEncoder().encode(
-      formatWatchEventFrame({ bundle_seq: bundle.bundleSeq, source_id: bundle.sourceId, source_bundle_id: bundle.sourceBundleId }),
+      formatWatchEventFrame({
+        bundle_seq: bundle.bundleSeq,
+        source_id: bundle.sourceId,
+        source_bundle_id: bundle.sourceBundleId,
+      }),
     );
     for (const w of this.#watchers) if (w.userId === scope.userId) w.controller.enqueue(frame);
   }
@@ -153,8 +179,13 @@ export class FakeOversyncServer {
   }
 
   #route(req: FakeRequest): Response {
-    const userId = (req.headers['authorization'] ?? '').replace(/^Bearer\s+/i, '').trim();
-    if (!userId) return errorResponse(401, 'authentication_failed', 'authenticated user_id not found in request context');
+    const userId = (/^Bearer\s+(.+)$/i.exec(req.headers['authorization'] ?? '')?.[1] ?? '').trim();
+    if (!userId)
+      return errorResponse(
+        401,
+        'authentication_failed',
+        'authenticated user_id not found in request context',
+      );
     const sourceId = (req.headers[SOURCE_ID_HEADER.toLowerCase()] ?? '').trim();
     if (!sourceId) return errorResponse(400, 'invalid_request', 'Oversync-Source-ID header is required');
     const scope = this.scope(userId);
@@ -175,17 +206,22 @@ export class FakeOversyncServer {
     if (key === 'POST /sync/push-sessions' && parts.length === 2) {
       return jsonResponse(200, createPushSession(this, scope, req, sourceId));
     }
-    if (key === 'POST /sync/push-sessions' && parts[3] === 'chunks') return jsonResponse(200, uploadChunk(this, scope, req, parts[2]));
-    if (key === 'POST /sync/push-sessions' && parts[3] === 'commit') return jsonResponse(200, commitSession(this, scope, parts[2]));
+    if (key === 'POST /sync/push-sessions' && parts[3] === 'chunks')
+      return jsonResponse(200, uploadChunk(this, scope, req, parts[2]));
+    if (key === 'POST /sync/push-sessions' && parts[3] === 'commit')
+      return jsonResponse(200, commitSession(this, scope, parts[2]));
     if (key === 'DELETE /sync/push-sessions') {
       const session = this.sessions.get(parts[2]);
-      if (!session || session.userId !== userId) fail(404, 'push_session_not_found', 'push session not found');
+      if (!session || session.userId !== userId)
+        fail(404, 'push_session_not_found', 'push session not found');
       this.sessions.delete(parts[2]);
       return new Response(null, { status: 204 });
     }
     if (key === 'GET /sync/committed-bundles') return jsonResponse(200, committedRows(scope, req, parts[2]));
-    if (key === 'POST /sync/snapshot-sessions') return jsonResponse(200, createSnapshot(this, scope, req, sourceId));
-    if (key === 'GET /sync/snapshot-sessions') return jsonResponse(200, snapshotChunk(this, scope, req, parts[2]));
+    if (key === 'POST /sync/snapshot-sessions')
+      return jsonResponse(200, createSnapshot(this, scope, req, sourceId));
+    if (key === 'GET /sync/snapshot-sessions')
+      return jsonResponse(200, snapshotChunk(this, scope, req, parts[2]));
     if (key === 'DELETE /sync/snapshot-sessions') {
       if (!this.snapshots.delete(parts[2])) fail(404, 'snapshot_session_not_found', 'snapshot not found');
       return new Response(null, { status: 204 });
@@ -202,7 +238,9 @@ export class FakeOversyncServer {
         watcher = { userId: scope.userId, controller };
         this.#watchers.add(watcher);
         if (scope.latestSeq > after) {
-          controller.enqueue(new TextEncoder().encode(formatWatchEventFrame({ bundle_seq: scope.latestSeq })));
+          controller.enqueue(
+            new TextEncoder().encode(formatWatchEventFrame({ bundle_seq: scope.latestSeq })),
+          );
         }
         controller.enqueue(new TextEncoder().encode(': heartbeat\n\n'));
       },

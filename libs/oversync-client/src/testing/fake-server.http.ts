@@ -10,7 +10,10 @@ export interface FakeRequest {
 
 /** A JSON response with the Go server's trailing newline. */
 export function jsonResponse(status: number, body: unknown): Response {
-  return new Response(`${JSON.stringify(body)}\n`, { status, headers: { 'Content-Type': 'application/json' } });
+  return new Response(`${JSON.stringify(body)}\n`, {
+    status,
+    headers: { 'Content-Type': 'application/json' },
+  });
 }
 
 /** The `{error, message}` envelope, with optional extra fields. */

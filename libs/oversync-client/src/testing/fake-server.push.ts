@@ -7,16 +7,23 @@ import { type FakeOversyncServer } from './fake-oversync-server.js';
 type Raw = Record<string, unknown>;
 
 function asObject(value: unknown, code: string): Raw {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(400, code, 'body must be an object');
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    fail(400, code, 'body must be an object');
   return value as Raw;
 }
 
 /** `POST /sync/push-sessions` (wire-protocol §3.2, §6). */
-export function createPushSession(server: FakeOversyncServer, scope: FakeScope, req: FakeRequest, sourceId: string): object {
+export function createPushSession(
+  server: FakeOversyncServer,
+  scope: FakeScope,
+  req: FakeRequest,
+  sourceId: string,
+): object {
   const body = asObject(req.body, 'invalid_request');
   const sourceBundleId = Number(body['source_bundle_id']);
   const planned = Number(body['planned_row_count']);
-  const initializationId = typeof body['initialization_id'] === 'string' ? body['initialization_id'].trim() : '';
+  const initializationId =
+    typeof body['initialization_id'] === 'string' ? body['initialization_id'].trim() : '';
   if (!(sourceBundleId > 0)) fail(400, 'push_session_invalid', 'source_bundle_id must be > 0');
   if (!(planned > 0)) fail(400, 'push_session_invalid', 'planned_row_count must be > 0');
   if (scope.scope === 'uninitialized') {
@@ -24,7 +31,8 @@ export function createPushSession(server: FakeOversyncServer, scope: FakeScope, 
     fail(409, 'scope_uninitialized', 'scope is not initialized');
   }
   if (scope.scope === 'initializing') {
-    if (!initializationId) fail(400, 'push_session_invalid', 'initialization_id is required while the scope is initializing');
+    if (!initializationId)
+      fail(400, 'push_session_invalid', 'initialization_id is required while the scope is initializing');
     if (scope.initializer !== sourceId || scope.initializationId !== initializationId) {
       fail(409, 'initialization_stale', 'initialization is stale');
     }
@@ -50,12 +58,18 @@ export function createPushSession(server: FakeOversyncServer, scope: FakeScope, 
     });
   }
   const expected = source.maxCommitted + 1;
-  if (sourceBundleId < expected) fail(409, 'history_pruned', `source tuple (${sourceId}, ${sourceBundleId}) is pruned`);
+  if (sourceBundleId < expected)
+    fail(409, 'history_pruned', `source tuple (${sourceId}, ${sourceBundleId}) is pruned`);
   if (sourceBundleId > expected) {
-    fail(409, 'source_sequence_out_of_order', `expected next source_bundle_id ${expected}, got ${sourceBundleId}`);
+    fail(
+      409,
+      'source_sequence_out_of_order',
+      `expected next source_bundle_id ${expected}, got ${sourceBundleId}`,
+    );
   }
   for (const [id, s] of server.sessions) {
-    if (s.userId === scope.userId && s.sourceId === sourceId && s.sourceBundleId === sourceBundleId) server.sessions.delete(id);
+    if (s.userId === scope.userId && s.sourceId === sourceId && s.sourceBundleId === sourceBundleId)
+      server.sessions.delete(id);
   }
   const pushId = crypto.randomUUID();
   server.sessions.set(pushId, {
@@ -72,14 +86,16 @@ export function createPushSession(server: FakeOversyncServer, scope: FakeScope, 
 
 function validateRow(server: FakeOversyncServer, value: unknown): PushRequestRow {
   const row = asObject(value, 'push_chunk_invalid');
-  const table = String(row['table'] ?? '').toLowerCase();
+  const text = (field: string) => (typeof row[field] === 'string' ? row[field] : '');
+  const table = text('table').toLowerCase();
   const spec = server.tables.get(table);
   if (!spec) fail(400, 'push_chunk_invalid', `table ${table} is not registered`);
-  const op = String(row['op'] ?? '').toUpperCase();
+  const op = text('op').toUpperCase();
   if (op !== 'INSERT' && op !== 'UPDATE' && op !== 'DELETE') fail(400, 'push_chunk_invalid', `bad op ${op}`);
   const key = asObject(row['key'], 'push_chunk_invalid');
   const keyValue = key[spec.keyColumn];
-  if (typeof keyValue !== 'string') fail(400, 'push_chunk_invalid', 'key must hold the key column as a string');
+  if (typeof keyValue !== 'string')
+    fail(400, 'push_chunk_invalid', 'key must hold the key column as a string');
   if (server.uuidKeys.has(table) && !isCanonicalUuid(keyValue)) {
     fail(400, 'push_chunk_invalid', 'key must use canonical dashed lowercase UUID text');
   }
@@ -88,7 +104,7 @@ function validateRow(server: FakeOversyncServer, value: unknown): PushRequestRow
     fail(400, 'push_chunk_invalid', `${op} needs a payload object`);
   }
   const out: PushRequestRow = {
-    schema: String(row['schema'] ?? ''),
+    schema: text('schema'),
     table,
     key: { [spec.keyColumn]: keyValue },
     op,
@@ -106,15 +122,26 @@ function session(server: FakeOversyncServer, scope: FakeScope, pushId: string): 
 }
 
 /** `POST /sync/push-sessions/{id}/chunks` (§3.3). */
-export function uploadChunk(server: FakeOversyncServer, scope: FakeScope, req: FakeRequest, pushId: string): object {
+export function uploadChunk(
+  server: FakeOversyncServer,
+  scope: FakeScope,
+  req: FakeRequest,
+  pushId: string,
+): object {
   const body = asObject(req.body, 'invalid_request');
   const start = Number(body['start_row_ordinal']);
-  if (!Array.isArray(body['rows']) || body['rows'].length === 0) fail(400, 'push_chunk_invalid', 'rows must not be empty');
-  if (body['rows'].length > server.maxRowsPerPushChunk) fail(400, 'push_chunk_invalid', 'rows length exceeds max');
+  if (!Array.isArray(body['rows']) || body['rows'].length === 0)
+    fail(400, 'push_chunk_invalid', 'rows must not be empty');
+  if (body['rows'].length > server.maxRowsPerPushChunk)
+    fail(400, 'push_chunk_invalid', 'rows length exceeds max');
   const rows = body['rows'].map((r) => validateRow(server, r));
   const s = session(server, scope, pushId);
   if (start !== s.staged.length) {
-    fail(409, 'push_chunk_out_of_order', `push session ${pushId} expected start_row_ordinal ${s.staged.length}, got ${start}`);
+    fail(
+      409,
+      'push_chunk_out_of_order',
+      `push session ${pushId} expected start_row_ordinal ${s.staged.length}, got ${start}`,
+    );
   }
   if (start + rows.length > s.planned) fail(400, 'push_chunk_invalid', 'chunk exceeds planned_row_count');
   s.staged.push(...rows);
@@ -124,7 +151,8 @@ export function uploadChunk(server: FakeOversyncServer, scope: FakeScope, req: F
 /** `POST /sync/push-sessions/{id}/commit` (§3.4, conflict rules §7). */
 export function commitSession(server: FakeOversyncServer, scope: FakeScope, pushId: string): object {
   const s = session(server, scope, pushId);
-  if (s.staged.length !== s.planned) fail(400, 'push_commit_invalid', 'staged row count does not match planned_row_count');
+  if (s.staged.length !== s.planned)
+    fail(400, 'push_commit_invalid', 'staged row count does not match planned_row_count');
   const source = scope.source(s.sourceId);
   if (source.state === 'retired') {
     fail(409, 'source_retired', `source ${s.sourceId} was retired`, {
@@ -133,7 +161,11 @@ export function commitSession(server: FakeOversyncServer, scope: FakeScope, push
     });
   }
   if (source.maxCommitted + 1 !== s.sourceBundleId) {
-    fail(409, 'source_sequence_changed', `expected next source_bundle_id changed to ${source.maxCommitted + 1}`);
+    fail(
+      409,
+      'source_sequence_changed',
+      `expected next source_bundle_id changed to ${source.maxCommitted + 1}`,
+    );
   }
   for (const row of s.staged) {
     const keyValue = Object.values(row.key)[0];
@@ -152,14 +184,17 @@ export function commitSession(server: FakeOversyncServer, scope: FakeScope, push
         },
       });
     if (row.op === 'INSERT') {
-      if (!current && row.base_row_version !== 0) conflict('insert conflict: expected missing row at version 0');
+      if (!current && row.base_row_version !== 0)
+        conflict('insert conflict: expected missing row at version 0');
       if (current && (current.payload !== null || current.rowVersion !== row.base_row_version)) {
         conflict('insert conflict: row already exists');
       }
     } else if (!current || current.payload === null) {
       conflict(`${row.op.toLowerCase()} conflict: row does not exist`);
     } else if (current.rowVersion !== row.base_row_version) {
-      conflict(`${row.op.toLowerCase()} conflict: expected version ${current.rowVersion}, got ${row.base_row_version}`);
+      conflict(
+        `${row.op.toLowerCase()} conflict: expected version ${current.rowVersion}, got ${row.base_row_version}`,
+      );
     }
   }
   const bundle = scope.commit(
@@ -196,7 +231,8 @@ export function committedRows(scope: FakeScope, req: FakeRequest, seqText: strin
     : -1;
   const maxRows = Math.min(intParam(req.query, 'max_rows', 1000, 'committed_bundle_chunk_invalid'), 5000);
   if (seq <= 0 || maxRows <= 0) fail(400, 'committed_bundle_chunk_invalid', 'invalid paging');
-  if (scope.floor > 0 && seq <= scope.floor) fail(409, 'history_pruned', `bundle ${seq} is below the retained floor`);
+  if (scope.floor > 0 && seq <= scope.floor)
+    fail(409, 'history_pruned', `bundle ${seq} is below the retained floor`);
   const bundle = scope.bundle(seq);
   if (!bundle) fail(404, 'committed_bundle_not_found', `bundle ${seq} not found`);
   const rows = bundle.rows.slice(after + 1, after + 1 + maxRows);

@@ -90,12 +90,28 @@ export class FakeScope {
   }
 
   /** Commits row effects as the next bundle and returns it. */
-  commit(sourceId: string, sourceBundleId: number, effects: { table: string; key: JsonObject; keyValue: string; op: BundleRow['op']; payload: JsonObject | null }[]): FakeBundle {
+  commit(
+    sourceId: string,
+    sourceBundleId: number,
+    effects: {
+      table: string;
+      key: JsonObject;
+      keyValue: string;
+      op: BundleRow['op'];
+      payload: JsonObject | null;
+    }[],
+  ): FakeBundle {
     const bundleSeq = this.latestSeq + 1;
     const rows: BundleRow[] = effects.map((e) => {
       // Payloads pass through float64, as on the Go server.
       const payload = e.payload === null ? undefined : (JSON.parse(canonicalJson(e.payload)) as JsonObject);
-      const row: BundleRow = { schema: this.schema, table: e.table, key: e.key as Record<string, string>, op: e.op, row_version: bundleSeq };
+      const row: BundleRow = {
+        schema: this.schema,
+        table: e.table,
+        key: e.key as Record<string, string>,
+        op: e.op,
+        row_version: bundleSeq,
+      };
       if (payload) row.payload = payload;
       const id = FakeScope.rowId(e.table, e.keyValue);
       this.rows.set(id, { table: e.table, key: e.keyValue, payload: payload ?? null, rowVersion: bundleSeq });

@@ -84,7 +84,11 @@ export async function newDevice(server: FakeOversyncServer, options: DeviceOptio
 }
 
 /** Simulates a crash and restart: a new database from the last persisted image. */
-export function restart(device: Device, server: FakeOversyncServer, options: DeviceOptions = {}): Promise<Device> {
+export function restart(
+  device: Device,
+  server: FakeOversyncServer,
+  options: DeviceOptions = {},
+): Promise<Device> {
   return newDevice(server, { userId: device.userId, ...options, persister: device.persister });
 }
 
