@@ -12,9 +12,13 @@ export function chromiumPath(): string {
   const fromEnv = process.env.CHROMIUM_PATH?.trim();
   if (fromEnv) return fromEnv;
   try {
-    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim();
+    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], {
+      encoding: 'utf8',
+    }).trim();
   } catch {
-    throw new Error('Chromium not found: install it with `apt-get update && apt-get install -y chromium` (Debian), or set CHROMIUM_PATH.');
+    throw new Error(
+      'Chromium not found: install it with `apt-get update && apt-get install -y chromium` (Debian), or set CHROMIUM_PATH.',
+    );
   }
 }
 
