@@ -70,6 +70,9 @@ export class CommittedBundleRowsService {
           SELECT row_ordinal, table_id, key_bytes, op_code, payload_wire::text AS payload
             FROM sync.bundle_rows
            WHERE user_pk = ${user.user_pk} AND bundle_seq = ${bundleSeq} AND row_ordinal > ${afterStorage}
+             -- Storage ordinals are dense (1..N): bound the range so a plan without statistics
+             -- cannot fetch and sort the whole bundle for one page.
+             AND row_ordinal <= ${afterStorage + maxRows + 1}
            ORDER BY row_ordinal
            LIMIT ${maxRows + 1}`.execute(trx);
         const page = rows.slice(0, maxRows);

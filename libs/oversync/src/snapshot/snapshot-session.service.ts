@@ -127,7 +127,10 @@ export class SnapshotSessionService {
                  CASE WHEN r.table_id = ANY(${this.#uuidTableIds()}::int[]) THEN encode(r.key_bytes, 'hex')::uuid::text
                       ELSE convert_from(r.key_bytes, 'UTF8') END AS key_text
             FROM sync.snapshot_session_rows r
+           -- Ordinals are dense (1..N), so the upper bound caps the scan at one page whatever plan
+           -- the planner picks for rows it has no statistics on yet (it chose "fetch all, sort on disk").
            WHERE r.snapshot_id = s.snapshot_id AND r.row_ordinal > ${afterRowOrdinal}
+             AND r.row_ordinal <= ${afterRowOrdinal + limit + 1}
            ORDER BY r.row_ordinal
            LIMIT ${limit + 1}
         ) r ON u.user_id = ${userId} AND now() <= s.expires_at
