@@ -9,12 +9,13 @@ import {
   createSession,
   dbRows,
   fetchCommittedRows,
-  initializeEmpty,
   insertUser,
   newId,
   newUser,
   scopeState,
   uploadChunk,
+  stagedRows as stagedRowsOf,
+  stagingSession,
 } from '../support/push-builders.js';
 import { syncClient } from '../support/sync-http.js';
 
@@ -25,21 +26,8 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
   let schema: string;
   const client = (user: string, source = 'writer') => syncClient(t.baseUrl, user, source);
   /** An initialized user with a fresh staging session of `planned` rows. */
-  const session = async (planned = 1) => {
-    const user = newUser();
-    const c = client(user);
-    await initializeEmpty(c);
-    const pushId = (await createSession(c, 1, planned)).json.push_id as string;
-    return { user, c, pushId };
-  };
-  const stagedRows = (pushId: string) =>
-    dbRows<Record<string, unknown>>(
-      t.db.url,
-      `SELECT row_ordinal::int AS ord, table_id, encode(key_bytes, 'hex') AS key_hex, op_code, base_bundle_seq::int AS base,
-              payload_apply::text AS payload
-         FROM sync.push_session_rows WHERE push_id = $1 ORDER BY row_ordinal`,
-      [pushId],
-    );
+  const session = (planned = 1) => stagingSession(t.baseUrl, planned);
+  const stagedRows = (pushId: string) => stagedRowsOf(t.db.url, pushId);
 
   beforeAll(async () => {
     t = await createOversyncTestApp({

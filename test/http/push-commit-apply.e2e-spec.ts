@@ -10,35 +10,23 @@ import {
   dbRows,
   deleteRow,
   fetchCommittedRows,
-  initializeEmpty,
   insertUser,
   newId,
-  newUser,
   pushOk,
   pushRows,
   stageRows,
   updateUser,
+  pushSessionExists,
+  readyUser,
+  scopeUsers,
 } from '../support/push-builders.js';
-import { syncClient } from '../support/sync-http.js';
 
 describe('POST /sync/push-sessions/{push_id}/commit', () => {
   let t: OversyncTestApp;
   let schema: string;
-  const client = (user: string, source = 'writer') => syncClient(t.baseUrl, user, source);
-  const ready = async (source = 'writer') => {
-    const user = newUser();
-    const c = client(user, source);
-    await initializeEmpty(c);
-    return { user, c };
-  };
-  const usersOf = (user: string) =>
-    dbRows<{ id: string; name: string; email: string }>(
-      t.db.url,
-      `SELECT id::text, name, email FROM ${schema}.users WHERE _sync_scope_id = $1 ORDER BY name`,
-      [user],
-    );
-  const sessionExists = async (pushId: string) =>
-    (await dbRows(t.db.url, 'SELECT 1 FROM sync.push_sessions WHERE push_id = $1', [pushId])).length === 1;
+  const ready = (source = 'writer') => readyUser(t.baseUrl, source);
+  const usersOf = (user: string) => scopeUsers(t.db.url, schema, user);
+  const sessionExists = (pushId: string) => pushSessionExists(t.db.url, pushId);
 
   beforeAll(async () => {
     t = await createOversyncTestApp({ listen: true });

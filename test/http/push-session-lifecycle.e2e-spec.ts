@@ -13,6 +13,7 @@ import {
   newId,
   newUser,
   uploadChunk,
+  userPushSessions,
 } from '../support/push-builders.js';
 import { syncClient } from '../support/sync-http.js';
 
@@ -22,16 +23,7 @@ describe('push session lifecycle', () => {
   let t: OversyncTestApp;
   let schema: string;
   const client = (user: string, source = 'writer') => syncClient(t.baseUrl, user, source);
-  const sessions = (user: string) =>
-    dbRows<Record<string, unknown>>(
-      t.db.url,
-      `SELECT ps.push_id::text AS push_id, ps.source_id, ps.source_bundle_id::int AS source_bundle_id,
-              ps.planned_row_count::int AS planned, ps.next_expected_row_ordinal::int AS next,
-              ps.initialization_id::text AS initialization_id,
-              extract(epoch FROM ps.expires_at - clock_timestamp())::float AS ttl_left
-         FROM sync.push_sessions ps JOIN sync.user_state u USING (user_pk) WHERE u.user_id = $1`,
-      [user],
-    );
+  const sessions = (user: string) => userPushSessions(t.db.url, user);
   const expire = (pushId: string) =>
     dbRows(
       t.db.url,

@@ -17,6 +17,7 @@ import {
   newUser,
   pushOk,
   stageRows,
+  userPushSessions,
 } from '../support/push-builders.js';
 import { syncClient } from '../support/sync-http.js';
 
@@ -28,16 +29,7 @@ describe('POST /sync/push-sessions replay', () => {
   let t: OversyncTestApp;
   let schema: string;
   const client = (user: string, source = 'writer') => syncClient(t.baseUrl, user, source);
-  const sessions = (user: string) =>
-    dbRows<Record<string, unknown>>(
-      t.db.url,
-      `SELECT ps.push_id::text AS push_id, ps.source_id, ps.source_bundle_id::int AS source_bundle_id,
-              ps.planned_row_count::int AS planned, ps.next_expected_row_ordinal::int AS next,
-              ps.initialization_id::text AS initialization_id,
-              extract(epoch FROM ps.expires_at - clock_timestamp())::float AS ttl_left
-         FROM sync.push_sessions ps JOIN sync.user_state u USING (user_pk) WHERE u.user_id = $1`,
-      [user],
-    );
+  const sessions = (user: string) => userPushSessions(t.db.url, user);
 
   beforeAll(async () => {
     t = await createOversyncTestApp({ listen: true, options: { limits: { pushSessionTtlSeconds: TTL } } });

@@ -212,3 +212,66 @@ export async function bundleCount(url: string, userId: string): Promise<number> 
   );
   return rows[0].n;
 }
+
+/** A fresh user whose scope is initialised empty, with a client bound to it. */
+export async function readyUser(
+  baseUrl: string,
+  source = 'writer',
+): Promise<{ user: string; c: SyncClient }> {
+  const user = newUser();
+  const c = syncClient(baseUrl, user, source);
+  await initializeEmpty(c);
+  return { user, c };
+}
+
+/** {@link readyUser} plus a staging session (source bundle 1) of `planned` rows. */
+export async function stagingSession(
+  baseUrl: string,
+  planned = 1,
+): Promise<{ user: string; c: SyncClient; pushId: string }> {
+  const { user, c } = await readyUser(baseUrl);
+  const pushId = (await createSession(c, 1, planned)).json.push_id as string;
+  return { user, c, pushId };
+}
+
+/** Staged rows of a push session as stored (ordinal, table, key hex, op, base, payload text). */
+export function stagedRows(url: string, pushId: string): Promise<Record<string, unknown>[]> {
+  return dbRows<Record<string, unknown>>(
+    url,
+    `SELECT row_ordinal::int AS ord, table_id, encode(key_bytes, 'hex') AS key_hex, op_code, base_bundle_seq::int AS base,
+            payload_apply::text AS payload
+       FROM sync.push_session_rows WHERE push_id = $1 ORDER BY row_ordinal`,
+    [pushId],
+  );
+}
+
+/** A user's push sessions, with the seconds left before each expires. */
+export function userPushSessions(url: string, user: string): Promise<Record<string, unknown>[]> {
+  return dbRows<Record<string, unknown>>(
+    url,
+    `SELECT ps.push_id::text AS push_id, ps.source_id, ps.source_bundle_id::int AS source_bundle_id,
+            ps.planned_row_count::int AS planned, ps.next_expected_row_ordinal::int AS next,
+            ps.initialization_id::text AS initialization_id,
+            extract(epoch FROM ps.expires_at - clock_timestamp())::float AS ttl_left
+       FROM sync.push_sessions ps JOIN sync.user_state u USING (user_pk) WHERE u.user_id = $1`,
+    [user],
+  );
+}
+
+/** Whether a push session still exists. */
+export async function pushSessionExists(url: string, pushId: string): Promise<boolean> {
+  return (await dbRows(url, 'SELECT 1 FROM sync.push_sessions WHERE push_id = $1', [pushId])).length === 1;
+}
+
+/** The business users of a scope, by name. */
+export function scopeUsers(
+  url: string,
+  schema: string,
+  user: string,
+): Promise<Array<{ id: string; name: string; email: string }>> {
+  return dbRows<{ id: string; name: string; email: string }>(
+    url,
+    `SELECT id::text, name, email FROM ${schema}.users WHERE _sync_scope_id = $1 ORDER BY name`,
+    [user],
+  );
+}
