@@ -76,6 +76,30 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     expect(guard.rows[0].n).toBe(1);
   });
 
+  it('upgrades a layout written by an earlier build in place, keeping capture working', async () => {
+    await q(`ALTER TABLE sync.bundle_capture_stage ADD COLUMN payload_db json,
+               ADD CONSTRAINT bundle_capture_stage_check CHECK ((payload_db IS NULL) = (op_code = 3))`);
+    await q(
+      `ALTER TABLE sync.row_state ADD CONSTRAINT row_state_user_pk_fkey FOREIGN KEY (user_pk) REFERENCES sync.user_state (user_pk)`,
+    );
+    await q(
+      `CREATE INDEX rs_user_live_snapshot_idx ON sync.row_state (user_pk, table_id, key_bytes) WHERE deleted = false`,
+    );
+    await boot();
+    const cols = await q(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = 'sync' AND table_name = 'bundle_capture_stage' AND column_name = 'payload_db'`,
+    );
+    expect(cols.rows).toEqual([]);
+    expect((await q(`SELECT to_regclass('sync.rs_user_live_snapshot_idx') AS i`)).rows[0].i).toBeNull();
+    expect(
+      (await q(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'row_state_user_pk_fkey'`))
+        .rows[0].n,
+    ).toBe(0);
+    // The capture trigger inserts into the upgraded stage without tripping the old CHECK.
+    await q(`BEGIN; SELECT sync.begin_bundle_context('upgrade-user', 1, 'src', 1, NULL);
+             INSERT INTO business.docs (doc_id, body) VALUES ('d-upgrade', 'x'); ROLLBACK;`);
+  });
+
   it('survives several instances bootstrapping at once', async () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => boot()));
     expect(results.every((r) => r.createdLayout === false)).toBe(true);
@@ -96,6 +120,8 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
 
     const other = await createTestDatabase();
     const pool = new pg.Pool({ connectionString: other.url });
+    // DROP DATABASE … FORCE at cleanup kills idle clients; the pool reports that as an event.
+    pool.on('error', () => undefined);
     const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
     try {
       await execSql(
@@ -116,6 +142,8 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
   it('creates the layout exactly once when several instances start at once on a fresh database', async () => {
     const fresh = await createTestDatabase();
     const pool = new pg.Pool({ connectionString: fresh.url, max: 12 });
+    // DROP DATABASE … FORCE at cleanup kills idle clients; the pool reports that as an event.
+    pool.on('error', () => undefined);
     const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
     try {
       await execSql(fresh.url, businessSchemaSql('business'));
@@ -133,6 +161,8 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
   it('leaves no layout behind when foreign keys are rejected', async () => {
     const other = await createTestDatabase();
     const pool = new pg.Pool({ connectionString: other.url });
+    // DROP DATABASE … FORCE at cleanup kills idle clients; the pool reports that as an event.
+    pool.on('error', () => undefined);
     const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
     try {
       await execSql(other.url, businessSchemaSql('business'));

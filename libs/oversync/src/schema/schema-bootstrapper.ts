@@ -5,6 +5,7 @@ import { RETRYABLE_SQLSTATES, sqlState, toInt } from '../database/pg-values.util
 import type { ResolvedOversyncOptions } from '../oversync.options.js';
 import { validateForeignKeys, type FkValidationResult } from './fk-validator.js';
 import { SYNC_FUNCTIONS_DDL } from './sync-functions.ddl.js';
+import { SYNC_LAYOUT_UPGRADES_DDL } from './sync-layout-upgrades.ddl.js';
 import { BOOTSTRAP_LOCK_KEY, SYNC_LAYOUT } from './sync-layout.constants.js';
 import { SYNC_TABLES_DDL } from './sync-tables.ddl.js';
 import { TableCatalog } from './table-catalog.js';
@@ -139,9 +140,10 @@ export class SchemaBootstrapper {
   async #installFunctionsAndTriggers(catalog: TableCatalog): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`.execute(trx);
-      await sql.raw(SYNC_FUNCTIONS_DDL).execute(trx);
-      // Quiet the "trigger does not exist, skipping" notices of the first install.
+      // Quiet the "… does not exist, skipping" notices of first installs and finished upgrades.
       await sql`SET LOCAL client_min_messages = warning`.execute(trx);
+      await sql.raw(SYNC_FUNCTIONS_DDL).execute(trx);
+      await sql.raw(SYNC_LAYOUT_UPGRADES_DDL).execute(trx);
       for (const t of catalog.tables) {
         await sql
           .raw(registeredTableTriggersDdl(t.schema, t.table, t.keyColumn, t.keyKindCode, t.tableId))
