@@ -4,6 +4,7 @@ import { execSql } from '../../../../test/support/business-schema.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
 import { createTestDatabase } from '../../../../test/support/test-database.js';
 import {
+  RegisteredWriteRejectedError,
   ScopeUninitializedError,
   SourceSequenceOutOfOrderError,
   SourceTupleHistoryPrunedError,
@@ -175,6 +176,32 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
     await expect(
       sync.withinSyncBundle({ userId: 'u-retain' }, { sourceId: 'w', sourceBundleId: 2 }, async () => 1),
     ).rejects.toThrow(SourceTupleHistoryPrunedError);
+  });
+
+  it('fails closed when a captured row vanished without capture (a write bypassed the triggers)', async () => {
+    await expect(
+      scopes.execWrite('u-bypass', { writerId: 'w' }, async (trx) => {
+        await sql`INSERT INTO j.parents (id, name) VALUES ('ghost', 'x')`.execute(trx);
+        // replica mode skips every trigger, so this delete is invisible to capture.
+        await sql`SET LOCAL session_replication_role = replica`.execute(trx);
+        await sql`DELETE FROM j.parents WHERE id = 'ghost'`.execute(trx);
+        await sql`SET LOCAL session_replication_role = origin`.execute(trx);
+      }),
+    ).rejects.toThrow(/missing at finalisation; a write bypassed capture/);
+    const bundles = await q(
+      `SELECT count(*)::int AS n FROM sync.bundle_log WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'u-bypass')`,
+    );
+    expect(bundles.rows[0]?.n ?? 0).toBe(0);
+  });
+
+  it('refuses a second, conflicting bundle context in the same transaction', async () => {
+    const err = await scopes
+      .execWrite('u-context', { writerId: 'w' }, async (trx) => {
+        await sql`SELECT sync.begin_bundle_context('someone-else', 1, 'w', 1, NULL)`.execute(trx);
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RegisteredWriteRejectedError);
+    expect((err as Error).message).toMatch(/conflicting sync bundle context/);
   });
 
   it('reports status counters from what is retained', async () => {

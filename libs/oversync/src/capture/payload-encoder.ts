@@ -1,7 +1,7 @@
 import { canonicalJson, compareUtf8, type JsonObject, type JsonValue } from '@oversync/protocol';
 import type { CatalogTable } from '../schema/table-catalog.js';
+import { isScopeColumn, toWirePayloadInPlace } from './wire-payload.util.js';
 
-const SCOPE_COLUMN = '_sync_scope_id';
 /** Characters whose presence means a string needs Go-style escaping (or U+FFFD replacement). */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f<>&\u2028\u2029\ud800-\udfff]/;
 
@@ -47,16 +47,8 @@ export class TablePayloadEncoder {
     const object = JSON.parse(payloadDbText) as JsonObject;
     const keys = Object.keys(object);
     if (!this.#columns) this.#prepare(keys);
-    for (const column of this.table.byteaColumns) {
-      const value = object[column];
-      if (typeof value === 'string' && value.startsWith('\\x')) {
-        object[column] = Buffer.from(value.slice(2), 'hex').toString('base64');
-      }
-    }
     const generic = keys.length !== this.#keyCount;
-    for (const name of keys) {
-      if (name.length === SCOPE_COLUMN.length && name.toLowerCase() === SCOPE_COLUMN) delete object[name];
-    }
+    toWirePayloadInPlace(this.table, object, keys);
     if (generic) return { object, text: canonicalJson(object) };
     const columns = this.#columns!;
     let text = '';
@@ -66,9 +58,7 @@ export class TablePayloadEncoder {
 
   #prepare(keys: string[]): void {
     this.#keyCount = keys.length;
-    this.#columns = keys
-      .filter((k) => !(k.length === SCOPE_COLUMN.length && k.toLowerCase() === SCOPE_COLUMN))
-      .sort(compareUtf8);
+    this.#columns = keys.filter((k) => !isScopeColumn(k)).sort(compareUtf8);
     this.#prefixes = this.#columns.map((c, i) => `${i === 0 ? '{' : ','}${canonicalJson(c)}:`);
   }
 }

@@ -1,17 +1,23 @@
-import { bytesToUuid, canonicalJson, type JsonObject, type SyncKey } from '@oversync/protocol';
+import { bytesToUuid, type JsonObject, type SyncKey } from '@oversync/protocol';
 import type { CatalogTable } from '../schema/table-catalog.js';
 
 const SCOPE_COLUMN = '_sync_scope_id';
 
+/** True for the hidden scope column in any letter case. */
+export function isScopeColumn(name: string): boolean {
+  return name.length === SCOPE_COLUMN.length && name.toLowerCase() === SCOPE_COLUMN;
+}
+
 /**
- * Turns a `to_jsonb` row image into the wire payload: drops the scope column (any case), rewrites
- * bytea `\x…` hex into standard base64, and returns the parsed object.
+ * Makes a parsed row image a wire payload, in place: drops the scope column (any case) and
+ * rewrites bytea `\x…` hex into standard base64. `keys` are the image's keys, when already known.
  */
-export function toWirePayloadObject(table: CatalogTable, payloadDbText: string): JsonObject {
-  const payload = JSON.parse(payloadDbText) as JsonObject;
-  for (const name of Object.keys(payload)) {
-    if (name.length === SCOPE_COLUMN.length && name.toLowerCase() === SCOPE_COLUMN) delete payload[name];
-  }
+export function toWirePayloadInPlace(
+  table: CatalogTable,
+  payload: JsonObject,
+  keys = Object.keys(payload),
+): JsonObject {
+  for (const name of keys) if (isScopeColumn(name)) delete payload[name];
   for (const column of table.byteaColumns) {
     const value = payload[column];
     if (typeof value === 'string' && value.startsWith('\\x')) {
@@ -21,9 +27,9 @@ export function toWirePayloadObject(table: CatalogTable, payloadDbText: string):
   return payload;
 }
 
-/** Canonical (Go-compatible) text of the wire payload; this exact text is stored and hashed. */
-export function toWirePayloadText(table: CatalogTable, payloadDbText: string): string {
-  return canonicalJson(toWirePayloadObject(table, payloadDbText));
+/** Parses a `to_jsonb`/`row_to_json` row image into its wire payload object. */
+export function toWirePayloadObject(table: CatalogTable, payloadDbText: string): JsonObject {
+  return toWirePayloadInPlace(table, JSON.parse(payloadDbText) as JsonObject);
 }
 
 /** The key's string form: canonical lower-case UUID for uuid keys, the UTF-8 text otherwise. */
