@@ -1,7 +1,7 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
 import { businessSchemaSql, businessTables, execSql } from '../../../../test/support/business-schema.js';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/test-database.js';
+import { createTestKysely } from '../../../../test/support/test-kysely.js';
 import { UnsupportedSchemaError } from '../errors/index.js';
 import { resolveOversyncOptions } from '../oversync-options.resolver.js';
 import { SchemaBootstrapper } from './schema-bootstrapper.js';
@@ -20,9 +20,7 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     await q(businessSchemaSql('business'));
-    const pool = new pg.Pool({ connectionString: db.url, max: 12 });
-    pool.on('error', () => undefined);
-    kysely = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    kysely = createTestKysely(db.url, 12);
   });
   afterAll(async () => {
     await kysely.destroy();
@@ -119,10 +117,7 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     await q(`UPDATE sync.meta SET layout_name = '${SYNC_LAYOUT.layoutName}'`);
 
     const other = await createTestDatabase();
-    const pool = new pg.Pool({ connectionString: other.url });
-    // DROP DATABASE … FORCE at cleanup kills idle clients; the pool reports that as an event.
-    pool.on('error', () => undefined);
-    const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    const k2 = createTestKysely(other.url, 12);
     try {
       await execSql(
         other.url,
@@ -141,10 +136,7 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
 
   it('creates the layout exactly once when several instances start at once on a fresh database', async () => {
     const fresh = await createTestDatabase();
-    const pool = new pg.Pool({ connectionString: fresh.url, max: 12 });
-    // DROP DATABASE … FORCE at cleanup kills idle clients; the pool reports that as an event.
-    pool.on('error', () => undefined);
-    const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    const k2 = createTestKysely(fresh.url, 12);
     try {
       await execSql(fresh.url, businessSchemaSql('business'));
       const results = await Promise.all(
@@ -160,10 +152,7 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
 
   it('leaves no layout behind when foreign keys are rejected', async () => {
     const other = await createTestDatabase();
-    const pool = new pg.Pool({ connectionString: other.url });
-    // DROP DATABASE … FORCE at cleanup kills idle clients; the pool reports that as an event.
-    pool.on('error', () => undefined);
-    const k2 = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+    const k2 = createTestKysely(other.url, 12);
     try {
       await execSql(other.url, businessSchemaSql('business'));
       const onlyPosts = businessTables('business').filter((t) => t.table === 'posts');

@@ -1,25 +1,20 @@
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
 
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/test-database.js';
+import { createTestKysely } from '../../../../test/support/test-kysely.js';
 import { UnsupportedSchemaError } from '../errors/index.js';
 import { validateForeignKeys } from './fk-validator.js';
 import { validateRegisteredTables, type ValidatedTable } from './table-validator.js';
 
 let database: TestDatabase;
-let pool: pg.Pool;
 let db: Kysely<unknown>;
+/** Runs (multi-statement) DDL on the test database. */
+const runSql = (text: string) => sql.raw(text).execute(db);
 let schemaCounter = 0;
 
 beforeAll(async () => {
   database = await createTestDatabase('oversync_fk_validation');
-  pool = new pg.Pool({ connectionString: database.url, max: 4 });
-  // pg-pool's end() resolves before its clients' sockets close, so the DROP DATABASE … WITH (FORCE)
-  // in afterAll can terminate them (57P01); the pool would re-emit that as an unhandled 'error'.
-  pool.on('error', (error: Error & { code?: string }) => {
-    if (error.code !== '57P01') throw error;
-  });
-  db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  db = createTestKysely(database.url);
 });
 
 afterAll(async () => {
@@ -46,7 +41,7 @@ const fk = (
 async function schemaWith(...ddl: string[]): Promise<string> {
   schemaCounter += 1;
   const schema = `fk${schemaCounter}`;
-  await pool.query(`CREATE SCHEMA ${schema}; ${ddl.join('\n').replaceAll('S.', `${schema}.`)}`);
+  await runSql(`CREATE SCHEMA ${schema}; ${ddl.join('\n').replaceAll('S.', `${schema}.`)}`);
   return schema;
 }
 
@@ -158,7 +153,7 @@ describe('validateForeignKeys: accepted graphs', () => {
   });
 
   it('adds dependency overrides, defaulting to public and skipping malformed or unregistered names', async () => {
-    await pool.query(`${table('a')} ${table('b')} ${table('c')}`.replaceAll('S.', 'public.'));
+    await runSql(`${table('a')} ${table('b')} ${table('c')}`.replaceAll('S.', 'public.'));
     const tables = await register('public', 'a', 'b', 'c');
     const result = await validateForeignKeys(db, tables, {
       a: ['B', 'public.c'],

@@ -1,24 +1,19 @@
-import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
 
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/test-database.js';
+import { createTestKysely } from '../../../../test/support/test-kysely.js';
 import { OversyncConfigError, UnsupportedSchemaError } from '../errors/index.js';
 import { validateRegisteredTables, type RegisteredTableInput } from './table-validator.js';
 
 let database: TestDatabase;
-let pool: pg.Pool;
 let db: Kysely<unknown>;
+/** Runs (multi-statement) DDL on the test database. */
+const runSql = (text: string) => sql.raw(text).execute(db);
 let schemaCounter = 0;
 
 beforeAll(async () => {
   database = await createTestDatabase('oversync_table_validation');
-  pool = new pg.Pool({ connectionString: database.url, max: 4 });
-  // pg-pool's end() resolves before its clients' sockets close, so the DROP DATABASE … WITH (FORCE)
-  // in afterAll can terminate them (57P01); the pool would re-emit that as an unhandled 'error'.
-  pool.on('error', (error: Error & { code?: string }) => {
-    if (error.code !== '57P01') throw error;
-  });
-  db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
+  db = createTestKysely(database.url);
 });
 
 afterAll(async () => {
@@ -30,7 +25,7 @@ afterAll(async () => {
 async function schemaWith(ddl: string): Promise<string> {
   schemaCounter += 1;
   const schema = `tv${schemaCounter}`;
-  await pool.query(`CREATE SCHEMA ${schema}; ${ddl.replaceAll('S.', `${schema}.`)}`);
+  await runSql(`CREATE SCHEMA ${schema}; ${ddl.replaceAll('S.', `${schema}.`)}`);
   return schema;
 }
 
@@ -71,7 +66,7 @@ describe('validateRegisteredTables: accepted shapes', () => {
   });
 
   it('accepts a text key (A6) and normalizes names, blank schema and repeated key columns', async () => {
-    await pool.query(`CREATE TABLE public.products (_sync_scope_id text NOT NULL, code text NOT NULL,
+    await runSql(`CREATE TABLE public.products (_sync_scope_id text NOT NULL, code text NOT NULL,
       PRIMARY KEY (_sync_scope_id, code))`);
     const [products] = await validateRegisteredTables(db, [
       { schema: '  ', table: ' Products ', syncKeyColumns: [' CODE', 'code', ''] },
