@@ -261,7 +261,7 @@ export class PropertyWorld {
       payload: Record<string, unknown> | null;
     }>(
       this.server.pool,
-      `SELECT r.bundle_seq::int AS seq, t.table_name, encode(r.key_bytes, 'hex') AS id, r.op_code, r.payload_wire AS payload
+      `SELECT r.bundle_seq::int AS seq, t.table_name, encode(r.key_bytes, 'hex') AS id, r.op_code, r.payload_wire::json AS payload
          FROM sync.bundle_rows r JOIN sync.user_state u USING (user_pk) JOIN sync.table_catalog t USING (table_id)
         WHERE u.user_id = $1 ORDER BY r.bundle_seq, r.row_ordinal`,
       [this.user],

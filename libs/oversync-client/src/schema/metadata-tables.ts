@@ -2,7 +2,21 @@
 export const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 
 /**
- * Local metadata tables. All are created with `IF NOT EXISTS`; other `_sync_*` tables the app may
+ * Last authoritative version of every synced key. A database holds exactly one schema, so the
+ * schema is not repeated per row; together with `WITHOUT ROWID` this keeps the row the pull and
+ * snapshot apply paths write for every business row as small as possible.
+ */
+export const ROW_STATE_DDL = `CREATE TABLE IF NOT EXISTS _sync_row_state (
+  table_name TEXT NOT NULL,
+  key_json TEXT NOT NULL,
+  row_version INTEGER NOT NULL,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (table_name, key_json)
+) WITHOUT ROWID;`;
+
+/**
+ * Local metadata tables (layout 2: `_sync_row_state` without `schema_name` and `updated_at`;
+ * `upgradeMetadata` converts layout 1). All are created with `IF NOT EXISTS`; other `_sync_*` tables the app may
  * own are left alone.
  */
 export const METADATA_DDL = `
@@ -33,15 +47,7 @@ CREATE TABLE IF NOT EXISTS _sync_apply_state (
   singleton_key INTEGER PRIMARY KEY CHECK (singleton_key = 1),
   apply_mode INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE IF NOT EXISTS _sync_row_state (
-  schema_name TEXT NOT NULL,
-  table_name TEXT NOT NULL,
-  key_json TEXT NOT NULL,
-  row_version INTEGER NOT NULL,
-  deleted INTEGER NOT NULL DEFAULT 0,
-  updated_at TEXT NOT NULL DEFAULT (${NOW_SQL}),
-  PRIMARY KEY (schema_name, table_name, key_json)
-) WITHOUT ROWID;
+${ROW_STATE_DDL}
 CREATE TABLE IF NOT EXISTS _sync_dirty_rows (
   schema_name TEXT NOT NULL,
   table_name TEXT NOT NULL,

@@ -1,13 +1,14 @@
 import { InvalidConfigError } from '../errors/lifecycle.errors.js';
 import { type SqlJsAdapter } from '../db/sql-js.adapter.js';
 import { METADATA_DDL, NOW_SQL } from './metadata-tables.js';
+import { upgradeMetadata } from './metadata-upgrade.js';
 import { keyJsonSql, payloadSql, quoteIdent, quoteLiteral } from './row-sql.js';
 import { loadTableSpecs, type SyncTableConfig, type TableSpec } from './table-spec.js';
 import { buildTriggers, TRIGGER_SUFFIXES, triggerName } from './triggers.js';
 
 /**
- * Creates the metadata tables, validates the configured tables and (re)installs their triggers in
- * one transaction. Triggers whose SQL is unchanged are kept. Tables that were managed before but
+ * Creates (or upgrades) the metadata tables, validates the configured tables and (re)installs their
+ * triggers in one transaction. Triggers whose SQL is unchanged are kept. Tables that were managed before but
  * are no longer configured lose their triggers and pending intents, and stay in
  * `_sync_managed_tables` so rebuild and detach still clear them.
  *
@@ -37,6 +38,7 @@ export function installSchema(
       );
     }
     adapter.run('UPDATE _sync_attachment_state SET schema_name = ? WHERE singleton_key = 1', [schema]);
+    upgradeMetadata(adapter, schema);
     const specs = loadTableSpecs(adapter, configs);
     const configured = new Set(specs.map((s) => s.name));
     const legacy = adapter

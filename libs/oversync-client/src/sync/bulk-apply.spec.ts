@@ -1,6 +1,10 @@
+import { type Database } from 'sql.js';
+
 import { SqlJsAdapter } from '../db/sql-js.adapter.js';
+import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { loadTableSpecs } from '../schema/table-spec.js';
 import { loadSqlJs, newDevice, newServer, rows, scalar } from '../testing/test-device.js';
+import { SUSPEND_TRIGGERS_AT } from './bulk-writer.js';
 import { IntentStore } from './intent.store.js';
 import { localPayloadToWire, wirePayloadToSql } from './row-codec.js';
 
@@ -14,6 +18,10 @@ const post = (id: string, author: string) => ({
   key: id,
   payload: { id, author_id: author, title: `T ${id}`, score: 1.5 },
 });
+const manyUsers = (count: number) =>
+  Array.from({ length: count }, (_, i) => user(`u${String(i).padStart(4, '0')}`, `N${i}`));
+const triggers = (db: Database) =>
+  rows(db, "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name");
 
 describe('bulk apply of pulls and snapshots', () => {
   it('applies runs in bundle order, so a cascade never removes a row written after it', async () => {
@@ -54,6 +62,75 @@ describe('bulk apply of pulls and snapshots', () => {
     expect(scalar(peer.db, 'SELECT COUNT(*) FROM _sync_row_state WHERE row_version = 1')).toBe(1234);
     await device.client.close();
     await peer.client.close();
+  });
+
+  it('suspends capture triggers during a large apply and reinstalls them byte for byte', async () => {
+    const server = newServer();
+    const device = await newDevice(server);
+    await device.client.attach('user-1');
+    const installed = triggers(device.db);
+    expect(installed.filter((t) => t['tbl_name'] === 'users')).toHaveLength(6);
+    server.serverWrite('user-1', manyUsers(SUSPEND_TRIGGERS_AT + 44));
+    await device.client.pullToStable();
+    expect(triggers(device.db)).toEqual(installed);
+    // Capture works again on the applied rows, based on the versions the bulk path wrote.
+    device.db.run("UPDATE users SET name = 'Local' WHERE id = 'u0007'");
+    device.db.run("DELETE FROM users WHERE id = 'u0008'");
+    expect(
+      rows(device.db, 'SELECT key_json, op, base_row_version FROM _sync_dirty_rows ORDER BY key_json'),
+    ).toEqual([
+      { key_json: '{"id":"u0007"}', op: 'UPDATE', base_row_version: 1 },
+      { key_json: '{"id":"u0008"}', op: 'DELETE', base_row_version: 1 },
+    ]);
+    // A snapshot (one large batch per table) does the same.
+    const peer = await newDevice(server, { snapshotChunkRows: 100 });
+    await peer.client.attach('user-1');
+    expect(scalar(peer.db, 'SELECT COUNT(*) FROM users')).toBe(SUSPEND_TRIGGERS_AT + 44);
+    expect(triggers(peer.db)).toEqual(installed);
+    peer.db.run("INSERT INTO users VALUES ('fresh', 'F', 'f@x')");
+    expect(rows(peer.db, 'SELECT key_json, op FROM _sync_dirty_rows')).toEqual([
+      { key_json: '{"id":"fresh"}', op: 'INSERT' },
+    ]);
+    await device.client.close();
+    await peer.client.close();
+  });
+
+  it('rolls back the trigger suspension with the rest of a failed large apply', async () => {
+    const server = newServer();
+    const device = await newDevice(server);
+    await device.client.attach('user-1');
+    const installed = triggers(device.db);
+    // The users run is written (triggers dropped) before the broken posts row fails to decode.
+    server.serverWrite('user-1', [...manyUsers(SUSPEND_TRIGGERS_AT + 10), post('p1', 'u0001')]);
+    server.rewrite('GET /sync/pull', (body) => {
+      const bundles = body['bundles'] as { rows: { table: string; payload: Record<string, unknown> }[] }[];
+      delete bundles[0].rows.find((r) => r.table === 'posts')!.payload['title'];
+    });
+    const error = await device.client.pullToStable().catch((e: unknown) => e);
+    expect(isOversyncClientError(error, 'invalid_row')).toBe(true);
+    expect(scalar(device.db, 'SELECT COUNT(*) FROM users')).toBe(0);
+    expect(scalar(device.db, 'SELECT COUNT(*) FROM _sync_row_state')).toBe(0);
+    expect(device.client.lastBundleSeqSeen()).toBe(0);
+    expect(triggers(device.db)).toEqual(installed);
+    device.db.run("INSERT INTO users VALUES ('local', 'L', 'l@x')");
+    expect(scalar(device.db, 'SELECT COUNT(*) FROM _sync_dirty_rows')).toBe(1);
+    await device.client.close();
+  });
+
+  it('fails a snapshot whose rows do not decode before touching local data, and ends the session', async () => {
+    const server = newServer();
+    server.serverWrite('user-1', manyUsers(12));
+    server.rewrite('GET /sync/snapshot-sessions/', (body) => {
+      const page = body['rows'] as { payload: Record<string, unknown> }[];
+      if (page.length > 0) page[page.length - 1].payload['extra'] = 1;
+    });
+    const device = await newDevice(server, { snapshotChunkRows: 5 });
+    device.db.run("INSERT INTO users VALUES ('anon', 'A', 'a@x')");
+    const error = await device.client.attach('user-1').catch((e: unknown) => e);
+    expect(isOversyncClientError(error, 'invalid_row')).toBe(true);
+    expect(rows(device.db, 'SELECT id FROM users')).toEqual([{ id: 'anon' }]);
+    expect(server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    await device.client.close();
   });
 
   it('falls back to a snapshot when a pull from checkpoint 0 starts above the retention floor', async () => {

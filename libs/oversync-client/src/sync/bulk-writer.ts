@@ -1,42 +1,24 @@
+import { type JsonObject } from '@oversync/protocol';
 import { type Statement } from 'sql.js';
 
 import { type SqlValue } from '../db/sql-js.adapter.js';
 import { quoteIdent, quoteLiteral, upsertValuesSql } from '../schema/row-sql.js';
 import { type TableSpec } from '../schema/table-spec.js';
+import { buildTriggers, TRIGGER_SUFFIXES, triggerName } from '../schema/triggers.js';
+import { RowBatch } from './row-batch.js';
 import { type SyncContext } from './sync-context.js';
 
 /** SQLite's default bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER since 3.32). */
 const MAX_PARAMS = 32_766;
 const MAX_ROWS_PER_STATEMENT = 500;
-const ROW_STATE_PARAMS = 4;
-
-/** A queued `_sync_row_state` write: table, key_json, row_version, deleted (0/1). */
-type RowStateWrite = [string, string, number, number];
-
-interface RunRow {
-  /** The key's SQL value (the sort key). */
-  key: SqlValue;
-  /** Upserts: SQL values in column order; deletes: empty. */
-  values: SqlValue[];
-  state: RowStateWrite | undefined;
-}
-
-interface Run {
-  kind: 'upsert' | 'delete';
-  table: TableSpec;
-  rows: RunRow[];
-}
-
-function byKey(a: RunRow, b: RunRow): number {
-  const x = a.key;
-  const y = b.key;
-  if (typeof x === 'string' && typeof y === 'string') return x < y ? -1 : x > y ? 1 : 0;
-  if (x instanceof Uint8Array && y instanceof Uint8Array) {
-    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
-    return x.length - y.length;
-  }
-  return 0;
-}
+/** Bound values per `_sync_row_state` row: key_json, row_version, deleted (the table is a literal). */
+const ROW_STATE_PARAMS = 3;
+/**
+ * Rows of one table in one flush from which its capture triggers are dropped for the apply and
+ * recreated before the flush returns. Below this the two DDL statements per trigger (and the
+ * re-preparation they cause) cost more than the trigger programs they save.
+ */
+export const SUSPEND_TRIGGERS_AT = 256;
 
 /** Rows per multi-row statement for `columns` parameters per row. */
 function rowsPerStatement(columns: number): number {
@@ -44,63 +26,76 @@ function rowsPerStatement(columns: number): number {
 }
 
 /**
- * Writes many authoritative rows with multi-row statements inside the caller's transaction.
+ * Writes many authoritative rows with multi-row statements inside the caller's transaction
+ * (an `authoritativeApply`).
  *
  * Business writes keep their order: consecutive writes of the same table and kind (upsert or
  * delete) form a run, and a change of table or kind flushes the run first, so cascades and FK
  * effects happen in the same order as row by row. A run names each key once (a bundle or a
  * snapshot does), so it is written in key order — B-tree appends instead of random page splits —
  * as `INSERT … VALUES (…), (…) ON CONFLICT DO UPDATE` or `DELETE … WHERE key IN (…)` batches.
- * Row-state writes do not interact with business rows; they are written at the end, in the order
- * of their business rows (so mostly in key order too).
+ * Row-state writes do not interact with business rows; they are written at the end, per table, in
+ * the order of their business rows (so mostly in key order too).
+ *
+ * Large runs drop the table's capture and guard triggers first and {@link BulkWriter.flush}
+ * recreates them, byte for byte, before it returns: inside the apply they would only test
+ * `apply_mode` and skip, yet each costs a trigger program per row. DDL is transactional, so a
+ * failed apply rolls the drop back with everything else; no app write can run in between because
+ * the whole apply is one synchronous transaction.
+ *
  * Crossing into sql.js once per few hundred rows instead of once per row, in key order, is what
  * makes large pulls and snapshots fast.
  */
 export class BulkWriter {
   readonly #statements = new Map<string, Statement>();
-  readonly #rowStates: RowStateWrite[] = [];
-  readonly #updatedAt = new Date().toISOString();
-  #run: Run | undefined;
+  /** Queued `_sync_row_state` writes per table, flattened as (key_json, row_version, deleted). */
+  readonly #rowStates = new Map<string, SqlValue[]>();
+  readonly #suspended = new Set<TableSpec>();
+  #batch: RowBatch | undefined;
 
   constructor(private readonly ctx: SyncContext) {}
 
   /**
-   * Queues an upsert of one row given SQL values in column order, and optionally the row-state
-   * write that goes with it.
+   * Queues an upsert of one row from a wire payload, and the row-state write that goes with it
+   * unless `keyJson` is empty.
+   *
+   * @throws InvalidRowError when the payload does not match the table.
    */
-  upsert(table: TableSpec, values: SqlValue[], state?: RowStateWrite): void {
-    const key = values[table.columns.indexOf(table.keyColumn)];
-    this.#runFor('upsert', table).rows.push({ key, values, state });
+  upsertWire(table: TableSpec, payload: JsonObject, keyJson: string, version: number): void {
+    this.#batchFor('upsert', table).addWire(payload, keyJson, version);
   }
 
-  /** Queues a delete of one row by its key's SQL value (local cascades fire). */
-  delete(table: TableSpec, key: SqlValue, state?: RowStateWrite): void {
-    this.#runFor('delete', table).rows.push({ key, values: [], state });
+  /** Queues a delete of one row by its key's SQL value (local cascades fire), plus its row state. */
+  delete(table: TableSpec, key: SqlValue, keyJson: string, version: number): void {
+    this.#batchFor('delete', table).add(key, keyJson, version);
+  }
+
+  /** Queues a decoded batch (snapshot chunks), after everything queued before it. */
+  write(batch: RowBatch): void {
+    this.#flushBatch();
+    this.#writeBatch(batch);
   }
 
   /** Queues a `_sync_row_state` write without a business write (flushed by {@link BulkWriter.flush}). */
   rowState(table: string, keyJson: string, rowVersion: number, deleted: boolean): void {
-    this.#rowStates.push([table, keyJson, rowVersion, deleted ? 1 : 0]);
+    this.#rowStatesOf(table).push(keyJson, rowVersion, deleted ? 1 : 0);
   }
 
-  /** Writes everything queued. */
+  /** Writes everything queued, then reinstalls any suspended triggers. */
   flush(): void {
-    this.#flushRun();
-    const states = this.#rowStates;
-    const per = rowsPerStatement(ROW_STATE_PARAMS);
-    // The schema and the timestamp are the same for every row: inlined as literals (both are
-    // validated text without quotes), so each row binds 4 values instead of 6.
-    const constants = `${quoteLiteral(this.ctx.schema)}, ${quoteLiteral(this.#updatedAt)}`;
-    for (let start = 0; start < states.length; start += per) {
-      const end = Math.min(states.length, start + per);
-      const values: SqlValue[] = [];
-      for (let i = start; i < end; i++) {
-        const [table, keyJson, version, deleted] = states[i];
-        values.push(table, keyJson, version, deleted);
+    try {
+      this.#flushBatch();
+      this.#flushRowStates();
+    } catch (error) {
+      try {
+        this.#restoreTriggers();
+      } catch {
+        // The apply fails with the original error and its transaction rolls back, which restores
+        // the dropped triggers anyway.
       }
-      this.#execute(`rs:${end - start}`, values, (rows) => rowStateSql(rows, constants));
+      throw error;
     }
-    this.#rowStates.length = 0;
+    this.#restoreTriggers();
   }
 
   /** Frees the prepared statements. Call in a `finally`. */
@@ -109,45 +104,94 @@ export class BulkWriter {
     this.#statements.clear();
   }
 
-  #runFor(kind: Run['kind'], table: TableSpec): Run {
-    if (this.#run && (this.#run.kind !== kind || this.#run.table !== table)) this.#flushRun();
-    const run = this.#run ?? { kind, table, rows: [] };
-    this.#run = run;
-    return run;
+  #batchFor(kind: RowBatch['kind'], table: TableSpec): RowBatch {
+    let batch = this.#batch;
+    if (batch && (batch.kind !== kind || batch.table !== table)) {
+      this.#flushBatch();
+      batch = undefined;
+    }
+    if (!batch) {
+      batch = new RowBatch(kind, table);
+      this.#batch = batch;
+    }
+    return batch;
   }
 
-  #flushRun(): void {
-    const run = this.#run;
-    this.#run = undefined;
-    if (!run || run.rows.length === 0) return;
-    const { table } = run;
-    // A run names each key once, so sorting cannot reorder two writes of one key.
-    const rows = run.rows.sort(byKey);
-    const upsert = run.kind === 'upsert';
-    const per = upsert ? rowsPerStatement(table.columns.length) : MAX_ROWS_PER_STATEMENT;
-    for (let start = 0; start < rows.length; start += per) {
-      const end = Math.min(rows.length, start + per);
-      const values: SqlValue[] = [];
-      for (let i = start; i < end; i++) {
-        const row = rows[i];
-        if (upsert) for (const value of row.values) values.push(value);
-        else values.push(row.key);
-        if (row.state) this.#rowStates.push(row.state);
+  #rowStatesOf(table: string): SqlValue[] {
+    let states = this.#rowStates.get(table);
+    if (!states) {
+      states = [];
+      this.#rowStates.set(table, states);
+    }
+    return states;
+  }
+
+  #flushBatch(): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (batch) this.#writeBatch(batch);
+  }
+
+  #writeBatch(batch: RowBatch): void {
+    const { table, keys, values, keyJsons, versions } = batch;
+    if (batch.length === 0) return;
+    if (batch.length >= SUSPEND_TRIGGERS_AT) this.#suspendTriggers(table);
+    // A batch names each key once, so ordering by key cannot reorder two writes of one key.
+    const order = batch.order();
+    const upsert = batch.kind === 'upsert';
+    const deleted = upsert ? 0 : 1;
+    const width = table.columns.length;
+    const states = this.#rowStatesOf(table.name);
+    const per = upsert ? rowsPerStatement(width) : MAX_ROWS_PER_STATEMENT;
+    for (let start = 0; start < order.length; start += per) {
+      const count = Math.min(order.length, start + per) - start;
+      const params: SqlValue[] = new Array<SqlValue>(upsert ? count * width : count);
+      for (let i = 0; i < count; i++) {
+        const row = order[start + i];
+        if (upsert)
+          for (let c = 0, from = row * width; c < width; c++) params[i * width + c] = values[from + c];
+        else params[i] = keys[row];
+        if (keyJsons[row] !== '') states.push(keyJsons[row], versions[row], deleted);
       }
-      const count = end - start;
-      if (upsert) this.#execute(`up:${table.name}:${count}`, values, (n) => upsertValuesSql(table, n));
-      else this.#execute(`del:${table.name}:${count}`, values, (n) => deleteKeysSql(table, n));
+      if (upsert) this.#execute(`up:${table.name}:${count}`, params, () => upsertValuesSql(table, count));
+      else this.#execute(`del:${table.name}:${count}`, params, () => deleteKeysSql(table, count));
     }
   }
 
-  #execute(cacheKey: string, values: SqlValue[], sql: (rows: number) => string): void {
+  #flushRowStates(): void {
+    const per = rowsPerStatement(ROW_STATE_PARAMS) * ROW_STATE_PARAMS;
+    for (const [table, values] of this.#rowStates) {
+      for (let start = 0; start < values.length; start += per) {
+        const end = Math.min(values.length, start + per);
+        const count = (end - start) / ROW_STATE_PARAMS;
+        this.#execute(`rs:${table}:${count}`, values.slice(start, end), () => rowStateSql(table, count));
+      }
+    }
+    this.#rowStates.clear();
+  }
+
+  #execute(cacheKey: string, values: SqlValue[], sql: () => string): void {
     let stmt = this.#statements.get(cacheKey);
     if (!stmt) {
-      const rows = Number(cacheKey.slice(cacheKey.lastIndexOf(':') + 1));
-      stmt = this.ctx.db.prepare(sql(rows));
+      stmt = this.ctx.db.prepare(sql());
       this.#statements.set(cacheKey, stmt);
     }
     stmt.run(values);
+  }
+
+  #suspendTriggers(table: TableSpec): void {
+    if (this.#suspended.has(table)) return;
+    this.#suspended.add(table);
+    for (const suffix of TRIGGER_SUFFIXES) {
+      this.ctx.db.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(triggerName(table.name, suffix))}`);
+    }
+  }
+
+  #restoreTriggers(): void {
+    for (const table of this.#suspended) {
+      for (const sql of buildTriggers(this.ctx.schema, table).values()) this.ctx.db.exec(sql);
+      this.#suspended.delete(table);
+    }
   }
 }
 
@@ -156,11 +200,11 @@ function deleteKeysSql(table: TableSpec, rows: number): string {
   return `DELETE FROM ${quoteIdent(table.sqlName)} WHERE ${quoteIdent(table.keyColumn.name)} IN (${placeholders})`;
 }
 
-function rowStateSql(rows: number, constants: string): string {
-  const tuples = Array.from({ length: rows }, () => `(${constants}, ?, ?, ?, ?)`).join(', ');
+function rowStateSql(table: string, rows: number): string {
+  // The table name is validated, lowercased text: inlined as a literal, so each row binds 3 values.
+  const tuple = `(${quoteLiteral(table)}, ?, ?, ?)`;
   return (
-    `INSERT INTO _sync_row_state (schema_name, updated_at, table_name, key_json, row_version, deleted) VALUES ${tuples} ` +
-    'ON CONFLICT (schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, ' +
-    'deleted = excluded.deleted, updated_at = excluded.updated_at'
+    `INSERT INTO _sync_row_state (table_name, key_json, row_version, deleted) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')} ` +
+    'ON CONFLICT (table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted'
   );
 }

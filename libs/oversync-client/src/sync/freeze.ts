@@ -30,7 +30,7 @@ export function freezeOutbox(ctx: SyncContext): OutboxBundle | null {
     if (existing.state !== 'none') return existing;
     const dirty = ctx.db.all<DirtyJoin>(
       'SELECT d.table_name, d.key_json, d.base_row_version, d.payload, d.dirty_ordinal, rs.row_version AS rs_version, rs.deleted AS rs_deleted ' +
-        'FROM _sync_dirty_rows d LEFT JOIN _sync_row_state rs ON rs.schema_name = d.schema_name AND rs.table_name = d.table_name AND rs.key_json = d.key_json ' +
+        'FROM _sync_dirty_rows d LEFT JOIN _sync_row_state rs ON rs.table_name = d.table_name AND rs.key_json = d.key_json ' +
         'WHERE d.schema_name = ?',
       [ctx.schema],
     );

@@ -82,26 +82,22 @@ export class IntentStore {
 
   rowState(table: string, keyJson: string): RowState | undefined {
     const r = this.db.get(
-      'SELECT row_version, deleted FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json = ?',
-      [this.schema, table, keyJson],
+      'SELECT row_version, deleted FROM _sync_row_state WHERE table_name = ? AND key_json = ?',
+      [table, keyJson],
     );
     return r && { rowVersion: Number(r['row_version']), deleted: Number(r['deleted']) === 1 };
   }
 
   setRowState(table: string, keyJson: string, rowVersion: number, deleted: boolean): void {
     this.db.run(
-      `INSERT INTO _sync_row_state (schema_name, table_name, key_json, row_version, deleted, updated_at) VALUES (?, ?, ?, ?, ?, ${NOW_SQL}) ` +
-        'ON CONFLICT (schema_name, table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted, updated_at = excluded.updated_at',
-      [this.schema, table, keyJson, rowVersion, deleted ? 1 : 0],
+      'INSERT INTO _sync_row_state (table_name, key_json, row_version, deleted) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted',
+      [table, keyJson, rowVersion, deleted ? 1 : 0],
     );
   }
 
   deleteRowState(table: string, keyJson: string): void {
-    this.db.run('DELETE FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json = ?', [
-      this.schema,
-      table,
-      keyJson,
-    ]);
+    this.db.run('DELETE FROM _sync_row_state WHERE table_name = ? AND key_json = ?', [table, keyJson]);
   }
 
   /**
@@ -129,16 +125,13 @@ export class IntentStore {
     const out = new Map<string, number>();
     if (
       keyJsons.length === 0 ||
-      !this.db.get('SELECT 1 FROM _sync_row_state WHERE schema_name = ? AND table_name = ? LIMIT 1', [
-        this.schema,
-        table,
-      ])
+      !this.db.get('SELECT 1 FROM _sync_row_state WHERE table_name = ? LIMIT 1', [table])
     ) {
       return out;
     }
     const rows = this.db.all<{ key_json: string; row_version: number }>(
-      'SELECT key_json, row_version FROM _sync_row_state WHERE schema_name = ? AND table_name = ? AND key_json IN (SELECT value FROM json_each(?))',
-      [this.schema, table, JSON.stringify(keyJsons)],
+      'SELECT key_json, row_version FROM _sync_row_state WHERE table_name = ? AND key_json IN (SELECT value FROM json_each(?))',
+      [table, JSON.stringify(keyJsons)],
     );
     for (const r of rows) out.set(r.key_json, Number(r.row_version));
     return out;

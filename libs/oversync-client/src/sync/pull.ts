@@ -1,11 +1,12 @@
 import { type Bundle, type PullResponse } from '@oversync/protocol';
 
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
+import { type TableSpec } from '../schema/table-spec.js';
 import { WireGuard } from '../transport/wire-guards.js';
 import { BulkWriter } from './bulk-writer.js';
 import { authoritativeApply } from './local-rows.js';
 import { keepSourceRebuild, type RestoreInfo } from './rebuild.js';
-import { localKeyToSql, wireKeyToLocalKey, wirePayloadToSql } from './row-codec.js';
+import { localKeyToSql, wireKeyToLocalKey } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 
 /** Outcome of `pullToStable()` / `rebuild()`, with go-oversync's strings. */
@@ -36,7 +37,7 @@ function validatePage(
       bundle_seq: guard.int(b, 'bundle_seq', 1),
       source_id: guard.string(b, 'source_id'),
       source_bundle_id: guard.int(b, 'source_bundle_id', 1),
-      rows: guard.array(b, 'rows').map((r) => guard.bundleRow(r)),
+      rows: guard.array(b, 'rows').map((r) => guard.checkedBundleRow(r)),
     };
   });
   if (bundles.length > 0 && stableSeq === 0) guard.fail('missing stable_bundle_seq');
@@ -67,33 +68,41 @@ function validatePage(
  */
 function applyBundle(ctx: SyncContext, bundle: Bundle): void {
   authoritativeApply(ctx, () => {
-    const decoded = bundle.rows.map((row) => {
+    const rows = bundle.rows;
+    const tables: TableSpec[] = [];
+    const keyTexts: string[] = [];
+    const keyJsons: string[] = [];
+    const keysByTable = new Map<TableSpec, string[]>();
+    for (const row of rows) {
       const table = ctx.tables.get(row.table);
       const keyText = wireKeyToLocalKey(table, row.key);
-      return { row, table, keyText, keyJson: ctx.store.localKeyJson(table.keyColumn.wireName, keyText) };
-    });
-    const versions = new Map<string, Map<string, number>>();
-    for (const table of new Set(decoded.map((d) => d.table))) {
-      const keys = decoded.filter((d) => d.table === table).map((d) => d.keyJson);
-      versions.set(table.name, ctx.store.rowVersions(table.name, keys));
+      const keyJson = ctx.store.localKeyJson(table.keyColumn.wireName, keyText);
+      tables.push(table);
+      keyTexts.push(keyText);
+      keyJsons.push(keyJson);
+      let keys = keysByTable.get(table);
+      if (!keys) keysByTable.set(table, (keys = []));
+      keys.push(keyJson);
+    }
+    const versions = new Map<TableSpec, Map<string, number>>();
+    for (const [table, keys] of keysByTable) {
+      const known = ctx.store.rowVersions(table.name, keys);
+      if (known.size > 0) versions.set(table, known);
     }
     const dirty = ctx.store.dirtyKeys();
     const writer = new BulkWriter(ctx);
     try {
-      for (const { row, table, keyText, keyJson } of decoded) {
-        const known = versions.get(table.name)?.get(keyJson);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i];
+        const table = tables[i];
+        const keyJson = keyJsons[i];
+        const known = versions.get(table)?.get(keyJson);
         if (known !== undefined && known >= row.row_version) continue;
         const deleted = row.op === 'DELETE';
-        const state: [string, string, number, number] = [
-          table.name,
-          keyJson,
-          row.row_version,
-          deleted ? 1 : 0,
-        ];
-        if (dirty.has(`${table.name}\u0000${keyJson}`))
+        if (dirty.size > 0 && dirty.has(`${table.name}\u0000${keyJson}`))
           writer.rowState(table.name, keyJson, row.row_version, deleted);
-        else if (deleted) writer.delete(table, localKeyToSql(table, keyText), state);
-        else writer.upsert(table, wirePayloadToSql(table, row.payload ?? {}), state);
+        else if (deleted) writer.delete(table, localKeyToSql(table, keyTexts[i]), keyJson, row.row_version);
+        else writer.upsertWire(table, row.payload ?? {}, keyJson, row.row_version);
       }
       writer.flush();
     } finally {

@@ -151,29 +151,61 @@ function scalarToSql(value: JsonValue | undefined, column?: ColumnSpec): SqlValu
   return JSON.stringify(value);
 }
 
+function wireValueToSql(table: TableSpec, column: ColumnSpec, value: JsonValue | undefined): SqlValue {
+  if (!column.isBlob || value === null || value === undefined) return scalarToSql(value, column);
+  if (typeof value !== 'string')
+    throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be a string`);
+  if (column.isUuid) {
+    if (!isCanonicalUuid(value)) {
+      throw new InvalidRowError(table.name, `column "${column.wireName}" must be a canonical dashed UUID`);
+    }
+    return uuidToBytes(value);
+  }
+  try {
+    return base64Decode(value);
+  } catch (error) {
+    throw new InvalidRowError(table.name, `column "${column.wireName}" must be standard base64`, error);
+  }
+}
+
 /**
  * SQL values, in column order, for a wire payload (server rows, merged resolutions). UUID BLOBs
  * must be canonical dashed UUIDs and other BLOBs exact standard base64.
  */
 export function wirePayloadToSql(table: TableSpec, payload: JsonObject): SqlValue[] {
+  const out: SqlValue[] = [];
+  appendWirePayload(table, payload, out);
+  return out;
+}
+
+/**
+ * {@link wirePayloadToSql}, appending the values to `out` (the bulk apply paths decode straight
+ * into their flat batches). Server rows take the fast path: every column present under its
+ * lowercased name and nothing else, checked in one pass without allocating.
+ */
+export function appendWirePayload(table: TableSpec, payload: JsonObject, out: SqlValue[]): void {
+  const columns = table.columns;
+  const start = out.length;
+  let present = 0;
+  try {
+    for (; present < columns.length; present++) {
+      const column = columns[present];
+      const value = payload[column.wireName];
+      if (value === undefined) break;
+      out.push(wireValueToSql(table, column, value));
+    }
+  } catch {
+    // Reported by the slow path below, which checks the column set first (as it always has).
+    present = -1;
+  }
+  if (present === columns.length) {
+    let keys = 0;
+    for (const k in payload) if (payload[k] !== undefined) keys += 1;
+    if (keys === present) return;
+  }
+  out.length = start;
   checkColumns(table, payload);
-  return table.columns.map((column) => {
-    const value = lookup(payload, column.wireName);
-    if (!column.isBlob || value === null || value === undefined) return scalarToSql(value, column);
-    if (typeof value !== 'string')
-      throw new InvalidRowError(table.name, `BLOB column "${column.wireName}" must be a string`);
-    if (column.isUuid) {
-      if (!isCanonicalUuid(value)) {
-        throw new InvalidRowError(table.name, `column "${column.wireName}" must be a canonical dashed UUID`);
-      }
-      return uuidToBytes(value);
-    }
-    try {
-      return base64Decode(value);
-    } catch (error) {
-      throw new InvalidRowError(table.name, `column "${column.wireName}" must be standard base64`, error);
-    }
-  });
+  for (const column of columns) out.push(wireValueToSql(table, column, lookup(payload, column.wireName)));
 }
 
 /** SQL values, in column order, for a local payload (hex BLOBs), e.g. to restore a local intent. */

@@ -6,12 +6,17 @@ import {
 } from '@oversync/protocol';
 
 import { WireGuard } from '../transport/wire-guards.js';
+import { RowBatch } from './row-batch.js';
+import { wireKeyToLocalKey } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 
-/** A fully downloaded snapshot. */
+/** A fully downloaded snapshot, already decoded for the bulk writer. */
 export interface SnapshotDownload {
   session: SnapshotSession;
-  rows: SnapshotRow[];
+  /** Every row in server order, as upsert batches (one per run of rows of one table). */
+  batches: RowBatch[];
+  /** Rows in `batches`. */
+  rowCount: number;
 }
 
 /** Chunk requests kept in flight ahead of the one being validated. */
@@ -24,14 +29,15 @@ interface Page {
 
 /**
  * Creates a snapshot session and downloads every chunk (1-based ordinals). Each request is retried
- * on transient failures; any other failure deletes the session best-effort and rethrows. Business
- * tables are untouched until `applySnapshot`.
+ * on transient failures; any other failure (including a row that does not decode) deletes the
+ * session best-effort and rethrows. Business tables are untouched until `applySnapshot`.
  *
  * The session's `row_count` tells where every full chunk starts, so up to {@link PREFETCH} later
  * chunks are requested while the current one is awaited: the server works on them in parallel.
  * Pages are still consumed strictly in order and each is validated against the position it was
  * asked for; a short page (a server with a smaller chunk cap) discards the guesses and continues
- * from the real position.
+ * from the real position. Each consumed page is decoded into SQL values while the later chunks are
+ * still in flight, so the final apply only writes.
  */
 export async function downloadSnapshot(
   ctx: SyncContext,
@@ -65,7 +71,7 @@ export async function downloadSnapshot(
     return page;
   };
   try {
-    const rows: SnapshotRow[] = [];
+    const batches: RowBatch[] = [];
     let after = 0;
     for (;;) {
       for (let ahead = 1; ahead <= PREFETCH; ahead++) {
@@ -74,15 +80,15 @@ export async function downloadSnapshot(
       }
       const page = await request(after);
       inFlight.delete(after);
-      for (const row of page.rows) rows.push(row);
+      decodeRows(ctx, page.rows, batches);
       if (page.rows.length !== chunkRows && page.hasMore) inFlight.clear();
       after += page.rows.length;
       if (!page.hasMore) break;
     }
-    if (rows.length !== session.row_count) {
-      guard.fail(`downloaded ${rows.length} rows, session row_count is ${session.row_count}`);
+    if (after !== session.row_count) {
+      guard.fail(`downloaded ${after} rows, session row_count is ${session.row_count}`);
     }
-    return { session, rows };
+    return { session, batches, rowCount: after };
   } catch (error) {
     await Promise.allSettled(inFlight.values());
     await ctx.transport.bestEffortDelete(path);
@@ -117,4 +123,18 @@ async function fetchPage(
   for (const row of rows)
     if (row.schema !== ctx.schema) guard.fail(`row schema ${row.schema} is not ${ctx.schema}`);
   return { rows, hasMore };
+}
+
+/** Appends snapshot rows, in order, to the last batch while the table stays the same. */
+function decodeRows(ctx: SyncContext, rows: readonly SnapshotRow[], batches: RowBatch[]): void {
+  let batch = batches.at(-1);
+  for (const row of rows) {
+    const table = ctx.tables.get(row.table);
+    if (batch?.table !== table) {
+      batch = new RowBatch('upsert', table);
+      batches.push(batch);
+    }
+    const keyText = wireKeyToLocalKey(table, row.key);
+    batch.addWire(row.payload, ctx.store.localKeyJson(table.keyColumn.wireName, keyText), row.row_version);
+  }
 }

@@ -2,7 +2,7 @@ import { AttachRequiredError } from '../errors/lifecycle.errors.js';
 import { InvalidRowError } from '../errors/sync.errors.js';
 import { authoritativeApply, clearManagedTables, deleteLocal, keyTextOf, upsertLocal } from './local-rows.js';
 import { BulkWriter } from './bulk-writer.js';
-import { parseObject, wireKeyToLocalKey, wirePayloadToSql } from './row-codec.js';
+import { parseObject } from './row-codec.js';
 import { type SnapshotDownload } from './snapshot-download.js';
 import { type SyncContext } from './sync-context.js';
 
@@ -42,25 +42,20 @@ export function applySnapshot(
     const dirty = options.keepDirty ? ctx.store.dirtyRows() : [];
     const outbox = options.keepOutbox ? ctx.store.outboxRows() : [];
     clearManagedTables(ctx);
-    ctx.db.run('DELETE FROM _sync_row_state WHERE schema_name = ?', [ctx.schema]);
+    ctx.db.run('DELETE FROM _sync_row_state');
     ctx.db.run('DELETE FROM _sync_dirty_rows');
     if (!options.keepOutbox) ctx.store.clearOutbox();
     const writer = new BulkWriter(ctx);
     try {
-      for (const row of download.rows) {
-        const table = ctx.tables.get(row.table);
-        const keyText = wireKeyToLocalKey(table, row.key);
-        const keyJson = ctx.store.localKeyJson(table.keyColumn.wireName, keyText);
-        writer.upsert(table, wirePayloadToSql(table, row.payload), [table.name, keyJson, row.row_version, 0]);
-      }
+      for (const batch of download.batches) writer.write(batch);
       writer.flush();
     } finally {
       writer.free();
     }
-    if (download.rows.length !== download.session.row_count) {
+    if (download.rowCount !== download.session.row_count) {
       throw new InvalidRowError(
         'snapshot',
-        `staged ${download.rows.length} rows, expected ${download.session.row_count}`,
+        `staged ${download.rowCount} rows, expected ${download.session.row_count}`,
       );
     }
     const writeBack = (tableName: string, keyJson: string, payload: string | null) => {

@@ -1,11 +1,4 @@
-import {
-  ROW_OPS,
-  type BundleRow,
-  type JsonObject,
-  type RowOp,
-  type SnapshotRow,
-  type SyncKey,
-} from '@oversync/protocol';
+import { ROW_OPS, type BundleRow, type JsonObject, type SnapshotRow, type SyncKey } from '@oversync/protocol';
 
 import { ProtocolViolationError } from '../errors/transport.errors.js';
 
@@ -57,9 +50,13 @@ export class WireGuard {
 
   #key(o: Raw): SyncKey {
     const key = this.object(o['key'], 'row key');
-    const entries = Object.entries(key);
-    if (entries.length === 0 || entries.some(([, v]) => typeof v !== 'string'))
-      this.fail('row key must map names to strings');
+    // A loop instead of Object.entries: this runs for every row of a pull or snapshot.
+    let names = 0;
+    for (const name in key) {
+      if (typeof key[name] !== 'string') this.fail('row key must map names to strings');
+      names += 1;
+    }
+    if (names === 0) this.fail('row key must map names to strings');
     return key as SyncKey;
   }
 
@@ -67,32 +64,45 @@ export class WireGuard {
     return this.object(o['payload'], 'row payload') as JsonObject;
   }
 
-  /** A pull or committed-bundle row: payload required for INSERT/UPDATE, absent or null for DELETE. */
-  bundleRow(value: unknown): BundleRow {
+  /**
+   * Checks a pull or committed-bundle row in place and returns it typed, without copying (the
+   * pull apply path). A DELETE row's payload, if any, is left in place and must be ignored.
+   */
+  checkedBundleRow(value: unknown): BundleRow {
     const o = this.object(value, 'bundle row');
     const op = o['op'];
     if (typeof op !== 'string' || !(ROW_OPS as readonly string[]).includes(op))
       this.fail(`invalid row op ${String(op)}`);
+    this.string(o, 'schema');
+    this.string(o, 'table');
+    this.#key(o);
+    this.int(o, 'row_version', 1);
+    if (op !== 'DELETE') this.#payload(o);
+    return o as unknown as BundleRow;
+  }
+
+  /** A pull or committed-bundle row: payload required for INSERT/UPDATE, absent or null for DELETE. */
+  bundleRow(value: unknown): BundleRow {
+    const o = this.checkedBundleRow(value);
     const row: BundleRow = {
-      schema: this.string(o, 'schema'),
-      table: this.string(o, 'table'),
-      key: this.#key(o),
-      op: op as RowOp,
-      row_version: this.int(o, 'row_version', 1),
+      schema: o.schema,
+      table: o.table,
+      key: o.key,
+      op: o.op,
+      row_version: o.row_version,
     };
-    if (op !== 'DELETE') row.payload = this.#payload(o);
+    if (o.op !== 'DELETE') row.payload = o.payload;
     return row;
   }
 
-  /** A snapshot row: payload always required. */
+  /** Checks a snapshot row (payload always required) in place and returns it typed, without copying. */
   snapshotRow(value: unknown): SnapshotRow {
     const o = this.object(value, 'snapshot row');
-    return {
-      schema: this.string(o, 'schema'),
-      table: this.string(o, 'table'),
-      key: this.#key(o),
-      row_version: this.int(o, 'row_version', 1),
-      payload: this.#payload(o),
-    };
+    this.string(o, 'schema');
+    this.string(o, 'table');
+    this.#key(o);
+    this.int(o, 'row_version', 1);
+    this.#payload(o);
+    return o as unknown as SnapshotRow;
   }
 }
