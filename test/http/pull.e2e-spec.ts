@@ -3,6 +3,7 @@ import { ScopeManager } from '@oversync/nestjs';
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
+import { committedBundleRows } from '../support/bundle-rows.js';
 import {
   commitBundles,
   commitUsers,
@@ -83,7 +84,7 @@ describe('GET /sync/pull', () => {
       'bundle_hash',
       'rows',
     ]);
-    expect(b1.rows).toEqual(bundle.rows);
+    expect(b1.rows).toEqual(await committedBundleRows(t, user, 1));
     expect(computeBundleHash(b1.rows.map((r) => ({ ...r, payload: r.payload ?? null })))).toBe(
       b1.bundle_hash,
     );

@@ -234,7 +234,10 @@ describe('POST /sync/push-sessions', () => {
     it('purges expired sessions of every user when a session is created', async () => {
       const other = newUser();
       await initializeEmpty(client(other));
-      const stale = (await createSession(client(other), 1, 1)).json.push_id as string;
+      const stale = (await createSession(client(other), 1, 2)).json.push_id as string;
+      expect(
+        (await uploadChunk(client(other), stale, 0, [insertUser(schema, newId(), 'Stale')])).status,
+      ).toBe(200);
       await expire(stale);
       const user = newUser();
       await initializeEmpty(client(user));
@@ -242,6 +245,10 @@ describe('POST /sync/push-sessions', () => {
       expect(await dbRows(t.db.url, 'SELECT 1 FROM sync.push_sessions WHERE push_id = $1', [stale])).toEqual(
         [],
       );
+      // Staged rows go with their session (they have no foreign key to cascade through).
+      expect(
+        await dbRows(t.db.url, 'SELECT 1 FROM sync.push_session_rows WHERE push_id = $1', [stale]),
+      ).toEqual([]);
     });
 
     it('answers 405 for other methods and 401 without a user', async () => {

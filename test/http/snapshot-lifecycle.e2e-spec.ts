@@ -48,7 +48,7 @@ describe('snapshot session lifecycle: delete, ownership, TTL, pruning, failures'
     expect((await as(user)({ method: 'DELETE', path: `/sync/snapshot-sessions/${id}` })).status).toBe(404);
     const rows = await q(
       t,
-      `SELECT count(*)::int AS n FROM sync.snapshot_session_rows WHERE snapshot_id = $1`,
+      `SELECT count(*)::int AS n FROM sync.snapshot_session_blocks WHERE snapshot_id = $1`,
       [id],
     );
     expect(rows.rows[0].n).toBe(0);
@@ -96,7 +96,7 @@ describe('snapshot session lifecycle: delete, ownership, TTL, pruning, failures'
     const left = await q(
       t,
       `SELECT (SELECT count(*) FROM sync.snapshot_sessions WHERE snapshot_id = $1)::int AS s,
-                                    (SELECT count(*) FROM sync.snapshot_session_rows WHERE snapshot_id = $1)::int AS r`,
+                                    (SELECT count(*) FROM sync.snapshot_session_blocks WHERE snapshot_id = $1)::int AS r`,
       [id],
     );
     expect(left.rows[0]).toEqual({ s: 0, r: 0 });
@@ -130,13 +130,13 @@ describe('snapshot session lifecycle: delete, ownership, TTL, pruning, failures'
     const user = 'snap-broken';
     await commitUsers(t, user, 1);
     const id = (await create(user)).json.snapshot_id;
-    await q(t, `ALTER TABLE sync.snapshot_session_rows RENAME TO snapshot_session_rows_moved`);
+    await q(t, `ALTER TABLE sync.snapshot_session_blocks RENAME TO snapshot_session_blocks_moved`);
     try {
       const res = await chunk(user, id);
       expect(res.status).toBe(500);
       expect(res.json.error).toBe('snapshot_chunk_failed');
     } finally {
-      await q(t, `ALTER TABLE sync.snapshot_session_rows_moved RENAME TO snapshot_session_rows`);
+      await q(t, `ALTER TABLE sync.snapshot_session_blocks_moved RENAME TO snapshot_session_blocks`);
     }
     await q(t, `ALTER TABLE sync.snapshot_sessions RENAME TO snapshot_sessions_moved`);
     try {
@@ -158,7 +158,7 @@ describe('snapshot session caps (G8)', () => {
   const create = (user: string) =>
     syncClient(t.baseUrl, user, 'reader')<Reply>({ method: 'POST', path: '/sync/snapshot-sessions' });
   const sessionCount = async () =>
-    (await q(t, `SELECT count(*)::int AS n FROM sync.snapshot_session_rows`)).rows[0].n +
+    (await q(t, `SELECT count(*)::int AS n FROM sync.snapshot_session_blocks`)).rows[0].n +
     (await q(t, `SELECT count(*)::int AS n FROM sync.snapshot_sessions`)).rows[0].n;
 
   it('rejects a row count over the cap with 500 and persists nothing, and allows the cap itself', async () => {

@@ -145,9 +145,12 @@ describe('snapshot sessions', () => {
       data: null,
     });
     expect(res.text).toContain('a\\u003cb\\u003e\\u0026c');
+    // byte_count sums the payload JSON texts as PostgreSQL rendered them (before Go's escaping).
     const bytes = await q(
       t,
-      `SELECT sum(octet_length(payload_wire::text))::int AS n FROM sync.snapshot_session_rows WHERE snapshot_id = $1`,
+      `SELECT sum(octet_length((e->'payload')::text))::int AS n
+         FROM sync.snapshot_session_blocks b, json_array_elements(('[' || b.rows_json || ']')::json) e
+        WHERE b.snapshot_id = $1`,
       [created.json.snapshot_id],
     );
     expect(created.json.byte_count).toBe(bytes.rows[0].n);
@@ -246,15 +249,30 @@ describe('snapshot sessions', () => {
     expect(created.status).toBe(200);
     expect(created.json).toMatchObject({ snapshot_bundle_seq: 1, row_count: 20000 });
     expect(Date.now() - started).toBeLessThan(15000);
-    const ordinals = await q(
+    // Blocks tile ordinals 1…20000 without gaps, and the rows inside them follow key byte order.
+    const blocks = await q(
       t,
-      `SELECT min(row_ordinal)::int AS lo, max(row_ordinal)::int AS hi, count(DISTINCT row_ordinal)::int AS n,
-              bool_and(key_bytes > prev OR prev IS NULL) AS ordered
-         FROM (SELECT row_ordinal, key_bytes, lag(key_bytes) OVER (ORDER BY row_ordinal) AS prev
-                 FROM sync.snapshot_session_rows WHERE snapshot_id = $1) s`,
+      `SELECT first_row_ordinal::int AS first, row_count AS n FROM sync.snapshot_session_blocks
+        WHERE snapshot_id = $1 ORDER BY first_row_ordinal`,
       [created.json.snapshot_id],
     );
-    expect(ordinals.rows[0]).toEqual({ lo: 1, hi: 20000, n: 20000, ordered: true });
+    let next = 1;
+    for (const b of blocks.rows) {
+      expect(b.first).toBe(next);
+      next += b.n as number;
+    }
+    expect(next).toBe(20001);
+    const ordered = await q(
+      t,
+      `SELECT bool_and(k > prev OR prev IS NULL) AS ordered, count(*)::int AS n FROM (
+         SELECT k, lag(k) OVER (ORDER BY b.first_row_ordinal, e.i) AS prev
+           FROM sync.snapshot_session_blocks b,
+                json_array_elements(('[' || b.rows_json || ']')::json) WITH ORDINALITY e(r, i),
+                LATERAL (SELECT uuid_send((e.r->'key'->>'id')::uuid) AS k) x
+          WHERE b.snapshot_id = $1) s`,
+      [created.json.snapshot_id],
+    );
+    expect(ordered.rows[0]).toEqual({ ordered: true, n: 20000 });
     const last = await chunk(user, created.json.snapshot_id, '?after_row_ordinal=19998&max_rows=3');
     expect(last.json).toMatchObject({ next_row_ordinal: 20000, has_more: false });
     expect(last.json.rows).toHaveLength(2);

@@ -112,7 +112,6 @@ export class SyncService {
       row_count: toInt(r.row_count),
       byte_count: toInt(r.byte_count),
       bundle_hash: r.bundle_hash,
-      rows: [],
     };
   }
 }

@@ -1,12 +1,8 @@
-import { createHash } from 'node:crypto';
-import type { BundleRow, RowOp } from '@oversync/protocol';
 import { sql, type Kysely } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import type { TableCatalog } from '../schema/table-catalog.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
-import { loadCurrentImages, type ImageRequest } from './current-images.js';
-import { TablePayloadEncoder } from './payload-encoder.js';
-import { keyStringFromBytes, wireKey } from './wire-payload.util.js';
+import type { FinalizeStatementCache } from './finalize-statement.js';
 
 /** Everything finalisation needs about the bundle being committed (all read under the scope lock). */
 export interface BundleFinalizeTarget {
@@ -27,25 +23,6 @@ export interface BundleFinalizeSettings {
   notifyChannel: string | null;
 }
 
-interface StageEvent {
-  capture_ordinal: string;
-  table_id: number;
-  key_bytes: Buffer;
-  op_code: number;
-}
-
-/** Net effect of one (table, key) over the whole transaction. */
-interface NetEffect {
-  firstOp: number;
-  lastOp: number;
-  /** capture_ordinal of the last event: finalisation reads table and key back from that stage row. */
-  lastOrdinal: string;
-  tableId: number;
-  keyBytes: Buffer;
-}
-
-const OP_NAMES: Record<number, RowOp> = { 1: 'INSERT', 2: 'UPDATE', 3: 'DELETE' };
-
 /** The retained floor after committing `latest`: window-limited, advanced by at most one batch. */
 export function nextRetainedFloor(
   latest: number,
@@ -58,121 +35,59 @@ export function nextRetainedFloor(
   return Math.min(target, currentFloor + batch);
 }
 
-/** Collapses events (in capture order) to one net effect per (table, key), in first-capture order. */
-export function collapseEvents(events: readonly StageEvent[]): NetEffect[] {
-  const byKey = new Map<string, NetEffect>();
-  for (const e of events) {
-    const id = `${e.table_id}:${e.key_bytes.toString('latin1')}`;
-    const seen = byKey.get(id);
-    if (seen) {
-      seen.lastOp = e.op_code;
-      seen.lastOrdinal = e.capture_ordinal;
-    } else {
-      byKey.set(id, {
-        firstOp: e.op_code,
-        lastOp: e.op_code,
-        lastOrdinal: e.capture_ordinal,
-        tableId: e.table_id,
-        keyBytes: e.key_bytes,
-      });
-    }
-  }
-  // INSERT followed (eventually) by DELETE never existed outside this transaction.
-  return [...byKey.values()].filter((e) => !(e.firstOp === 1 && e.lastOp === 3));
+interface TouchedTable {
+  table_id: number;
+  signature: string;
+}
+
+interface FinalizeResult {
+  row_count: string | null;
+  missing: string | null;
+  byte_count: string | null;
+  bundle_hash: string | null;
+  written: string;
 }
 
 /**
- * Collapses the transaction's captured events to one net effect per row and writes the bundle:
- * `bundle_log`, `bundle_rows`, `row_state`, the source watermark, the user's sequence and retained
- * floor, the retention prune and the NOTIFY, in a single statement. Returns null when nothing
- * remains (no sequence is consumed, nothing is written).
+ * Collapses the transaction's captured events to one net effect per row and writes the bundle
+ * entirely inside PostgreSQL: payloads are rendered as canonical JSON by SQL generated per table,
+ * hashed there, and `bundle_log`, `bundle_rows`, `row_state`, the source watermark, the user's
+ * sequence and retained floor, the retention prune and the NOTIFY are written by one statement.
+ * Row images never travel to Node, which is what keeps a 100k-row bundle within a small multiple of
+ * a plain INSERT. Ends the bundle context, so a later write in the same transaction is refused
+ * rather than captured into a bundle that is already sealed. Returns null when nothing remains (no
+ * sequence is consumed, nothing is written).
  */
 export async function finalizeCapturedBundle(
   trx: Kysely<unknown>,
   catalog: TableCatalog,
+  statements: FinalizeStatementCache,
   target: BundleFinalizeTarget,
   settings: BundleFinalizeSettings,
 ): Promise<CommittedBundle | null> {
-  // Events in capture order; the collapse happens here rather than in SQL because one ordered
-  // index scan plus a Map is several times cheaper than GROUP BY and two self-joins.
-  const events = await sql<StageEvent>`
-    SELECT capture_ordinal, table_id, key_bytes, op_code
-      FROM sync.bundle_capture_stage
-     WHERE txid = txid_current() AND user_pk = ${target.userPk}`.execute(trx);
-  // Sorted here: the planner cannot estimate the per-transaction stage and chose an on-disk sort.
-  events.rows.sort((a, b) => Number(a.capture_ordinal) - Number(b.capture_ordinal));
-  const effects = collapseEvents(events.rows);
-
-  if (effects.length === 0) {
-    if (events.rows.length > 0) {
-      await sql`DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = ${target.userPk}`.execute(
-        trx,
-      );
-    }
-    return null;
-  }
-
-  const bundleSeq = target.nextBundleSeq;
-  // First INSERT stays INSERT; a row that existed before the transaction is an UPDATE.
-  const opCodes = effects.map((e) => (e.lastOp === 3 ? 3 : e.firstOp === 1 ? 1 : 2));
-  const ordinals = effects.map((e) => e.lastOrdinal);
-
-  // After-images of inserted/updated rows, read from the business tables as they now stand.
-  const keyStrings = effects.map((e) => keyStringFromBytes(catalog.byId(e.tableId), e.keyBytes));
-  const imageIndexes: number[] = [];
-  const requests: ImageRequest[] = [];
-  effects.forEach((e, i) => {
-    if (opCodes[i] !== 3) {
-      imageIndexes[i] = requests.length;
-      requests.push({ tableId: e.tableId, keyString: keyStrings[i] });
-    }
-  });
-  const images = await loadCurrentImages(trx, catalog, target.userId, requests);
-
-  // row_state needs no payloads: send it now so PostgreSQL writes it while Node canonicalises
-  // (the largest CPU cost of a big bundle). Its error, if any, surfaces at the await below.
-  const rowStateWrite = sql`
-    INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
-    SELECT ${target.userPk}, s.table_id, s.key_bytes, ${bundleSeq}, u.op = 3
-      FROM unnest(${ordinals}::bigint[], ${opCodes}::smallint[]) AS u(ord, op)
-      JOIN sync.bundle_capture_stage s ON s.capture_ordinal = u.ord
-    ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`.execute(
+  // Seals the context, gives the big statement enough memory to aggregate a large bundle without
+  // spilling and no JIT (its row estimates for the temporary stage are guesses, and compiling a
+  // plan costed in the millions took longer than running it), and lists the tables touched with their current column signature (a column added
+  // since bootstrap must appear in payloads, as it would in row_to_json).
+  const prepared = await sql<{ touched: TouchedTable[] | null; repeated: string }>`
+    SELECT set_config('oversync.bundle_user_id', '', true) AS sealed, set_config('jit', 'off', true) AS jit,
+           set_config('enable_bitmapscan', 'off', true) AS probes,
+           set_config('work_mem', (greatest(pg_size_bytes(current_setting('work_mem')), 64 * 1024 * 1024) / 1024)::text || 'kB', true) AS work_mem,
+           COALESCE(current_setting('oversync.bundle_repeat', true), '') AS repeated,
+           (SELECT json_agg(json_build_object('table_id', c.table_id, 'signature', (
+                     SELECT string_agg(a.attname || ':' || a.atttypid::text, ',' ORDER BY a.attnum)
+                       FROM pg_attribute a
+                      WHERE a.attrelid = format('%I.%I', c.schema_name, c.table_name)::regclass
+                        AND a.attnum > 0 AND NOT a.attisdropped)) ORDER BY c.table_id)
+              FROM sync.table_catalog c
+             WHERE c.table_id IN (SELECT DISTINCT table_id FROM pg_temp.oversync_capture_stage)) AS touched`.execute(
     trx,
   );
-  rowStateWrite.catch(() => undefined);
-  await new Promise<void>((resolve) => setImmediate(resolve));
+  const state = prepared.rows[0];
+  const touched = { rows: state?.touched ?? [] };
+  if (touched.rows.length === 0) return null;
 
-  const encoders = new Map<number, TablePayloadEncoder>();
-  const rows: BundleRow[] = [];
-  const payloads: string[] = [];
-  const parts: string[] = [];
-  const rowVersionText = String(bundleSeq);
-  for (const [i, effect] of effects.entries()) {
-    const table = catalog.byId(toInt(effect.tableId));
-    const opCode = opCodes[i];
-    const op = OP_NAMES[opCode];
-    const keyString = keyStrings[i];
-    const key = wireKey(table, keyString);
-    let encoder = encoders.get(table.tableId);
-    if (!encoder) encoders.set(table.tableId, (encoder = new TablePayloadEncoder(table)));
-    const encoded = opCode === 3 ? null : encoder.encode(images[imageIndexes[i]]);
-    const payloadObject = encoded?.object ?? null;
-    const payloadText = encoded?.text ?? null;
-    // Canonical hash text assembled from already-canonical parts, in sorted key order
-    // (key, op, payload, row_ordinal, row_version, schema, table).
-    parts.push(
-      `{"key":${encoder.keyJson(keyString)},"op":"${op}","payload":${payloadText ?? 'null'},"row_ordinal":${i},"row_version":${rowVersionText},${encoder.schemaTableJson}`,
-    );
-    const row: BundleRow = { schema: table.schema, table: table.table, key, op, row_version: bundleSeq };
-    // The parsed object equals the canonical text's value (canonicalisation only reorders keys and
-    // normalises number text), so there is no need to parse the text again.
-    if (payloadObject !== null) row.payload = payloadObject;
-    rows.push(row);
-    payloads.push(payloadText ?? 'null');
-  }
-  const canonical = `[${parts.join(',')}]`;
-  const byteCount = Buffer.byteLength(canonical, 'utf8');
-  const bundleHash = createHash('sha256').update(canonical, 'utf8').digest('hex');
+  const bundleSeq = target.nextBundleSeq;
   const newFloor = nextRetainedFloor(
     bundleSeq,
     target.retainedFloor,
@@ -185,30 +100,46 @@ export async function finalizeCapturedBundle(
     source_id: target.sourceId,
     source_bundle_id: target.sourceBundleId,
   });
+  const { effects, images } = await statements.effectsSql(
+    trx,
+    touched.rows.map((t) => ({ table: catalog.byId(t.table_id), signature: t.signature })),
+    state?.repeated === '1',
+    { scopeId: target.userId, bundleSeq },
+  );
 
-  // One statement writes everything. Table and key come back from the stage rows (joined on the
-  // last event's ordinal) and payloads travel as one JSON array text, so nothing large needs
-  // per-element escaping on the way in.
-  await rowStateWrite;
-  const written = await sql<{ written: string }>`
-    WITH seq AS (
+  const { rows } = await sql<FinalizeResult>`
+    WITH eff AS MATERIALIZED (${effects}
+    ), img AS MATERIALIZED (${images}
+    ), digest AS (
+      SELECT count(*) AS row_count,
+             count(*) FILTER (WHERE op <> 3 AND payload IS NULL) AS missing,
+             -- img is a materialised scan of eff, which its window function left in n order.
+             '[' || string_agg(hashed, ',') || ']' AS canonical
+        FROM img
+    ), summary AS (
+      SELECT row_count, missing, octet_length(canonical) AS byte_count, sha256(convert_to(canonical, 'UTF8')) AS bundle_hash
+        FROM digest
+    ), seq AS (
       UPDATE sync.user_state SET next_bundle_seq = ${bundleSeq + 1}, retained_bundle_floor = ${newFloor}
        WHERE user_pk = ${target.userPk} AND next_bundle_seq = ${bundleSeq}
+         AND (SELECT row_count > 0 AND missing = 0 FROM summary)
       RETURNING user_pk
     ), log AS (
       INSERT INTO sync.bundle_log (user_pk, bundle_seq, source_id, source_bundle_id, row_count, byte_count, bundle_hash)
-      SELECT user_pk, ${bundleSeq}, ${target.sourceId}, ${target.sourceBundleId}, ${rows.length}, ${byteCount}, decode(${bundleHash}, 'hex')
-        FROM seq
+      SELECT seq.user_pk, ${bundleSeq}, ${target.sourceId}, ${target.sourceBundleId}, s.row_count, s.byte_count, s.bundle_hash
+        FROM seq, summary s
       RETURNING bundle_seq
-    ), eff AS (
-      SELECT u.n, s.table_id, s.key_bytes, u.op
-        FROM unnest(${ordinals}::bigint[], ${opCodes}::smallint[]) WITH ORDINALITY AS u(ord, op, n)
-        JOIN sync.bundle_capture_stage s ON s.capture_ordinal = u.ord
     ), br AS (
       INSERT INTO sync.bundle_rows (user_pk, bundle_seq, row_ordinal, table_id, key_bytes, op_code, payload_wire)
-      SELECT ${target.userPk}, log.bundle_seq, e.n, e.table_id, e.key_bytes, e.op, CASE WHEN e.op = 3 THEN NULL ELSE p.payload END
-        FROM log, eff e
-        JOIN json_array_elements(${`[${payloads.join(',')}]`}::json) WITH ORDINALITY AS p(payload, n) ON p.n = e.n
+      SELECT ${target.userPk}, ${bundleSeq}, i.n, i.table_id, i.key_bytes, i.op, i.payload
+        FROM img i
+       WHERE EXISTS (SELECT 1 FROM log)
+    ), rs AS (
+      INSERT INTO sync.row_state (user_pk, table_id, key_bytes, bundle_seq, deleted)
+      SELECT ${target.userPk}, i.table_id, i.key_bytes, ${bundleSeq}, i.op = 3
+        FROM img i
+       WHERE EXISTS (SELECT 1 FROM log)
+      ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted
     ), src AS (
       INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id)
       SELECT ${target.userPk}, ${target.sourceId}, 'active', ${target.sourceBundleId} FROM log
@@ -218,30 +149,38 @@ export async function finalizeCapturedBundle(
     ), pruned_log AS (
       DELETE FROM sync.bundle_log
        WHERE user_pk = ${target.userPk} AND bundle_seq > ${target.retainedFloor} AND bundle_seq <= ${newFloor}
+         AND EXISTS (SELECT 1 FROM log)
     ), pruned_rows AS (
       DELETE FROM sync.bundle_rows
        WHERE user_pk = ${target.userPk} AND bundle_seq > ${target.retainedFloor} AND bundle_seq <= ${newFloor}
-    ), stage AS (
-      DELETE FROM sync.bundle_capture_stage WHERE txid = txid_current() AND user_pk = ${target.userPk}
+         AND EXISTS (SELECT 1 FROM log)
     )
-    SELECT (SELECT count(*) FROM log)::text AS written,
-           CASE WHEN ${settings.notifyChannel}::text IS NOT NULL
-                THEN pg_notify(${settings.notifyChannel}::text, ${notifyPayload}) END AS notified`.execute(
-    trx,
-  );
-  if (written.rows[0]?.written !== '1') {
+    SELECT s.row_count::text, s.missing::text, s.byte_count::text, encode(s.bundle_hash, 'hex') AS bundle_hash,
+           (SELECT count(*) FROM log)::text AS written,
+           CASE WHEN ${settings.notifyChannel}::text IS NOT NULL AND EXISTS (SELECT 1 FROM log)
+                THEN pg_notify(${settings.notifyChannel}::text, ${notifyPayload}) END AS notified
+      FROM summary s`.execute(trx);
+
+  const r = rows[0];
+  const missing = toInt(r?.missing ?? '0');
+  if (missing > 0) {
+    throw new Error(
+      `${missing} captured row(s) are missing at finalisation; a write bypassed capture (a business row was removed with triggers disabled)`,
+    );
+  }
+  const rowCount = toInt(r?.row_count ?? '0');
+  if (rowCount === 0) return null;
+  if (r.written !== '1') {
     throw new Error(
       `bundle ${bundleSeq} for ${target.userId} was not written: user_state.next_bundle_seq moved under the scope lock`,
     );
   }
-
   return {
     bundle_seq: bundleSeq,
     source_id: target.sourceId,
     source_bundle_id: target.sourceBundleId,
-    row_count: rows.length,
-    byte_count: byteCount,
-    bundle_hash: bundleHash,
-    rows,
+    row_count: rowCount,
+    byte_count: toInt(r.byte_count ?? '0'),
+    bundle_hash: r.bundle_hash ?? '',
   };
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { computeBundleHash } from '@oversync/protocol';
 import { sql } from 'kysely';
 import { execSql } from '../../../../test/support/business-schema.js';
+import { committedBundleRows } from '../../../../test/support/bundle-rows.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
 import { createTestDatabase } from '../../../../test/support/test-database.js';
 import {
@@ -10,6 +12,7 @@ import {
   SourceTupleHistoryPrunedError,
 } from '../errors/index.js';
 import { ScopeManager } from '../scope/scope.manager.js';
+import { ScopeTransactionRunner } from './scope-transaction.runner.js';
 import { SyncService } from '../sync.service.js';
 
 /** Ad-hoc schema of scenarios J3/J6: ON UPDATE CASCADE children, and a user trigger that writes profiles. */
@@ -64,12 +67,13 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
     const res = await scopes.execWrite('u-cascade', { writerId: 'w' }, async (trx) => {
       await sql`UPDATE j.parents SET id = 'p2' WHERE id = 'p1' AND _sync_scope_id = 'u-cascade'`.execute(trx);
     });
-    expect(res.bundle.rows.map((r) => `${r.table} ${r.op} ${r.key.id}`)).toEqual([
+    const rows = await committedBundleRows(t, 'u-cascade', res.bundle.bundle_seq);
+    expect(rows.map((r) => `${r.table} ${r.op} ${r.key.id}`)).toEqual([
       'parents DELETE p1',
       'parents INSERT p2',
       'children UPDATE c1',
     ]);
-    expect(res.bundle.rows[2].payload).toEqual({ id: 'c1', parent_id: 'p2', name: 'C' });
+    expect(rows[2].payload).toEqual({ id: 'c1', parent_id: 'p2', name: 'C' });
   });
 
   it('captures rows written by user triggers on registered tables', async () => {
@@ -78,11 +82,9 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
     });
     // Statement-level capture: rows a trigger writes while the statement runs are captured before
     // the statement's own rows (clients apply a bundle with foreign keys deferred, so order is free).
-    expect(res.bundle.rows.map((r) => `${r.table} ${r.op}`).sort()).toEqual([
-      'profiles INSERT',
-      'users INSERT',
-    ]);
-    expect(res.bundle.rows.find((r) => r.table === 'profiles')!.payload).toEqual({
+    const rows = await committedBundleRows(t, 'u-trigger', res.bundle.bundle_seq);
+    expect(rows.map((r) => `${r.table} ${r.op}`).sort()).toEqual(['profiles INSERT', 'users INSERT']);
+    expect(rows.find((r) => r.table === 'profiles')!.payload).toEqual({
       id: 'ada',
       nickname: 'Ada',
     });
@@ -227,5 +229,44 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
       windows.rows[0].hi,
     ]);
     expect(status.retained_bundle_window_max).toBe(3);
+  });
+
+  it('renders a column added after bootstrap into payloads, and the hash still verifies', async () => {
+    await q(`ALTER TABLE j.parents ADD COLUMN extra integer DEFAULT 7`);
+    try {
+      const res = await scopes.execWrite('u-drift', { writerId: 'w' }, async (trx) => {
+        await sql`INSERT INTO j.parents (id, name) VALUES ('d1', 'D')`.execute(trx);
+      });
+      const rows = await committedBundleRows(t, 'u-drift', res.bundle.bundle_seq);
+      expect(rows[0].payload).toEqual({ id: 'd1', name: 'D', extra: 7 });
+      expect(computeBundleHash(rows.map((r) => ({ ...r, payload: r.payload ?? null })))).toBe(
+        res.bundle.bundle_hash,
+      );
+    } finally {
+      await q(`ALTER TABLE j.parents DROP COLUMN extra`);
+    }
+    const after = await scopes.execWrite('u-drift', { writerId: 'w' }, async (trx) => {
+      await sql`INSERT INTO j.parents (id, name) VALUES ('d2', 'E')`.execute(trx);
+    });
+    expect((await committedBundleRows(t, 'u-drift', after.bundle.bundle_seq))[0].payload).toEqual({
+      id: 'd2',
+      name: 'E',
+    });
+  });
+
+  it('seals the bundle at finalisation: a later write in the same transaction is refused, not lost', async () => {
+    const runner = t.get(ScopeTransactionRunner);
+    await expect(
+      runner.run('u-sealed', 'w', async (trx, scope) => {
+        const identity = { sourceId: 'w', sourceBundleId: scope.source.maxCommitted + 1 };
+        await runner.beginBundle(trx, scope, identity);
+        await sql`INSERT INTO j.parents (id) VALUES ('in-bundle')`.execute(trx);
+        await runner.finalizeBundle(trx, scope, identity);
+        await sql`INSERT INTO j.parents (id) VALUES ('after-seal')`.execute(trx);
+      }),
+    ).rejects.toThrow(RegisteredWriteRejectedError);
+    expect(
+      (await q(`SELECT count(*)::int AS n FROM j.parents WHERE _sync_scope_id = 'u-sealed'`)).rows[0].n,
+    ).toBe(0);
   });
 });

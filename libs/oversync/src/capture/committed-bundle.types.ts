@@ -1,6 +1,9 @@
-import type { BundleRow } from '@oversync/protocol';
-
-/** A committed bundle as the engine returns it (wire field names, like go-oversync's `Bundle`). */
+/**
+ * A committed bundle as the engine returns it (wire field names, like go-oversync's `Bundle`
+ * without its rows). Rows stay in PostgreSQL: a bundle can hold hundreds of thousands of them, and
+ * the caller that needs them pages through `CommittedBundleRowsService` (or `GET
+ * /sync/committed-bundles/:seq/rows`).
+ */
 export interface CommittedBundle {
   bundle_seq: number;
   source_id: string;
@@ -10,5 +13,4 @@ export interface CommittedBundle {
   byte_count: number;
   /** Lower-case hex SHA-256. */
   bundle_hash: string;
-  rows: BundleRow[];
 }

@@ -9,6 +9,7 @@ import { lockScope, type LockedScope } from '../scope/locked-scope.js';
 import { SQLSTATE } from '../schema/sync-layout.constants.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
 import { finalizeCapturedBundle } from './bundle-finalizer.js';
+import { FinalizeStatementCache } from './finalize-statement.js';
 
 const TRIGGER_STATES = new Set<string>(Object.values(SQLSTATE));
 
@@ -26,6 +27,8 @@ export interface BundleIdentity {
  */
 @Injectable()
 export class ScopeTransactionRunner {
+  readonly #statements = new FinalizeStatementCache();
+
   constructor(
     private readonly runtime: OversyncRuntime,
     private readonly lifecycle: LifecycleService,
@@ -67,6 +70,7 @@ export class ScopeTransactionRunner {
     return finalizeCapturedBundle(
       trx,
       catalog,
+      this.#statements,
       {
         userId: scope.userId,
         userPk: scope.userPk,

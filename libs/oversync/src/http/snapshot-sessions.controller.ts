@@ -50,14 +50,22 @@ export class SnapshotSessionsController {
       querySearchParams(req.originalUrl),
       this.options.limits.defaultRowsPerSnapshotChunk,
     );
-    const text = await this.snapshots.chunkJson(
+    const parts = await this.snapshots.chunkJson(
       actor.userId,
       snapshotId,
       query.afterRowOrdinal,
       query.maxRows,
     );
+    parts.push('\n');
+    // Written piece by piece (corked into one writev) with an exact Content-Length, so the page
+    // of megabytes is never concatenated into one string just to be encoded.
+    let length = 0;
+    for (const part of parts) length += Buffer.byteLength(part, 'utf8');
     res.status(200).setHeader('Content-Type', 'application/json');
-    res.end(`${text}\n`);
+    res.setHeader('Content-Length', length);
+    res.cork();
+    for (const part of parts) res.write(part, 'utf8');
+    res.end();
   }
 
   /** `DELETE /sync/snapshot-sessions/{snapshot_id}` → 204. */

@@ -10,43 +10,43 @@ const SCOPE_COLUMN = quoteIdent('_sync_scope_id');
 /**
  * Applies staged rows to the business tables in upload order, so the captured bundle follows the
  * upload order (go-oversync's batched UPDATE relies on the planner's join order for that; we do
- * not). Runs of consecutive INSERTs into one table with the same column set become one
- * `INSERT … SELECT FROM jsonb_populate_recordset` (a function scan feeds rows in array order);
- * UPDATE and DELETE are one statement per row. Statements travel as multi-statement scripts over
- * the simple query protocol (one round trip per {@link STATEMENTS_PER_SCRIPT}), with every value
- * a dollar-quoted literal or hex-encoded key. Type coercion is PostgreSQL's
- * (`jsonb_populate_record`); constraints were deferred by `beginBundle`, so FK order inside the
- * push does not matter and violations surface at COMMIT.
+ * not). Payloads never leave PostgreSQL: every statement reads its rows from
+ * `sync.push_session_rows` by ordinal. Runs of consecutive INSERTs into one table with the same
+ * column set become one `INSERT … SELECT … ORDER BY row_ordinal` (rows are inserted, and so
+ * captured, in that order); UPDATE and DELETE are one statement per row. Statements travel as
+ * multi-statement scripts over the simple query protocol (one round trip per
+ * {@link STATEMENTS_PER_SCRIPT}). Type coercion is PostgreSQL's (`jsonb_populate_record`);
+ * constraints were deferred by `beginBundle`, so FK order inside the push does not matter and
+ * violations surface at COMMIT.
  */
 export async function applyStagedRows(
   trx: Kysely<unknown>,
+  pushId: string,
   ownerId: string,
   rows: readonly StagedRow[],
 ): Promise<void> {
   const owner = dollarQuote(ownerId);
+  const session = `'${pushId.replace(/'/g, "''")}'::uuid`;
   const statements: string[] = [];
   for (let i = 0; i < rows.length;) {
     const row = rows[i];
     if (row.opCode !== 1) {
-      statements.push(row.opCode === 2 ? updateStatement(row, owner) : deleteStatement(row, owner));
+      statements.push(row.opCode === 2 ? updateStatement(row, session, owner) : deleteStatement(row, owner));
       i++;
       continue;
     }
-    const columns = payloadColumns(row.payloadApply!);
-    const signature = columns.join(',');
-    const run: string[] = [row.payloadApply!];
+    const signature = row.columns!.join(',');
     let j = i + 1;
-    for (; j < rows.length; j++) {
-      const next = rows[j];
-      if (
-        next.opCode !== 1 ||
-        next.table !== row.table ||
-        payloadColumns(next.payloadApply!).join(',') !== signature
-      )
-        break;
-      run.push(next.payloadApply!);
-    }
-    statements.push(insertStatement(row.table, columns, run, owner));
+    while (
+      j < rows.length &&
+      rows[j].opCode === 1 &&
+      rows[j].table === row.table &&
+      rows[j].columns!.join(',') === signature
+    )
+      j++;
+    statements.push(
+      insertStatement(row.table, row.columns!, session, owner, row.rowOrdinal, rows[j - 1].rowOrdinal),
+    );
     i = j;
   }
   for (let i = 0; i < statements.length; i += STATEMENTS_PER_SCRIPT) {
@@ -58,29 +58,36 @@ function tableName(table: CatalogTable): string {
   return `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
 }
 
-/** Sorted column names of a canonical payload (canonical text already has sorted keys). */
-function payloadColumns(payloadText: string): string[] {
-  return Object.keys(JSON.parse(payloadText) as Record<string, unknown>);
-}
-
-function insertStatement(table: CatalogTable, columns: string[], payloads: string[], owner: string): string {
-  const name = tableName(table);
-  const targets = [SCOPE_COLUMN, ...columns.map(quoteIdent)].join(', ');
-  const values = columns.map((c) => `r.${quoteIdent(c)}`).join(', ');
+/** The staged payloads of ordinals `first..last` typed as rows of `table`, in upload order. */
+function stagedRecords(table: CatalogTable, session: string, first: number, last: number): string {
   return (
-    `INSERT INTO ${name} (${targets}) SELECT ${owner}, ${values} ` +
-    `FROM jsonb_populate_recordset(NULL::${name}, ${dollarQuote(`[${payloads.join(',')}]`)}::jsonb) AS r`
+    `FROM sync.push_session_rows s CROSS JOIN LATERAL jsonb_populate_record(NULL::${tableName(table)}, s.payload_apply::jsonb) AS r ` +
+    `WHERE s.push_id = ${session} AND s.row_ordinal BETWEEN ${first} AND ${last}`
   );
 }
 
-function updateStatement(row: StagedRow, owner: string): string {
-  const name = tableName(row.table);
-  const sets = payloadColumns(row.payloadApply!)
-    .map((c) => `${quoteIdent(c)} = r.${quoteIdent(c)}`)
-    .join(', ');
+function insertStatement(
+  table: CatalogTable,
+  columns: string[],
+  session: string,
+  owner: string,
+  first: number,
+  last: number,
+): string {
+  const targets = [SCOPE_COLUMN, ...columns.map(quoteIdent)].join(', ');
+  const values = columns.map((c) => `r.${quoteIdent(c)}`).join(', ');
   return (
-    `UPDATE ${name} AS t SET ${sets} FROM jsonb_populate_record(NULL::${name}, ${dollarQuote(row.payloadApply!)}::jsonb) AS r ` +
-    `WHERE t.${quoteIdent(row.table.keyColumn)} = ${keyLiteral(row.table, row.keyString, row.keyBytes)} AND t.${SCOPE_COLUMN} = ${owner}`
+    `INSERT INTO ${tableName(table)} (${targets}) SELECT ${owner}, ${values} ` +
+    `${stagedRecords(table, session, first, last)} ORDER BY s.row_ordinal`
+  );
+}
+
+function updateStatement(row: StagedRow, session: string, owner: string): string {
+  const sets = row.columns!.map((c) => `${quoteIdent(c)} = r.${quoteIdent(c)}`).join(', ');
+  return (
+    `UPDATE ${tableName(row.table)} AS t SET ${sets} ` +
+    `${stagedRecords(row.table, session, row.rowOrdinal, row.rowOrdinal)} ` +
+    `AND t.${quoteIdent(row.table.keyColumn)} = ${keyLiteral(row.table, row.keyString, row.keyBytes)} AND t.${SCOPE_COLUMN} = ${owner}`
   );
 }
 

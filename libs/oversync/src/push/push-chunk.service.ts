@@ -46,15 +46,21 @@ export class PushChunkService {
         }
         if (end > session.plannedRowCount) throw new PushChunkInvalidError('chunk exceeds planned_row_count');
 
-        const rows = chunk.rows;
+        // One JSON document carries the chunk: payloads are canonical JSON already and are spliced
+        // in as they are, instead of being escaped one by one into array parameters.
+        const document = chunk.rows
+          .map(
+            (r, i) =>
+              `{"n":${start + i},"t":${r.tableId},"k":"${r.keyBytes.toString('hex')}","o":${r.opCode},"b":${r.baseRowVersion},"p":${r.payloadApply ?? 'null'}}`,
+          )
+          .join(',');
         await sql`
           INSERT INTO sync.push_session_rows
                  (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
-          SELECT ${session.pushId}::uuid, ${start}::bigint + t.ord - 1, t.table_id, t.key_bytes, t.op_code, t.base, t.payload
-            FROM unnest(${rows.map((r) => r.tableId)}::int[], ${rows.map((r) => r.keyBytes)}::bytea[],
-                        ${rows.map((r) => r.opCode)}::smallint[], ${rows.map((r) => r.baseRowVersion)}::bigint[],
-                        ${rows.map((r) => r.payloadApply)}::json[])
-                 WITH ORDINALITY AS t(table_id, key_bytes, op_code, base, payload, ord)`.execute(trx);
+          SELECT ${session.pushId}::uuid, t.n, t.t, decode(t.k, 'hex'), t.o, t.b, t.p
+            FROM json_to_recordset(${`[${document}]`}::json) AS t(n bigint, t integer, k text, o smallint, b bigint, p json)`.execute(
+          trx,
+        );
         await sql`
           UPDATE sync.push_sessions
              SET next_expected_row_ordinal = ${end},

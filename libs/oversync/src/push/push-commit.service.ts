@@ -19,6 +19,7 @@ import { applyStagedRows } from './push-apply.util.js';
 import { assertNoConflicts } from './push-conflict.util.js';
 import { loadPushSessionForUpdate, type PushSessionRecord } from './push-session-lookup.util.js';
 import type { StagedRow } from './staged-row.types.js';
+import { deletePushSessions } from './push-session-delete.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
 
 interface StagedRowRecord {
@@ -27,7 +28,8 @@ interface StagedRowRecord {
   key_bytes: Buffer;
   op_code: number;
   base_bundle_seq: string;
-  payload_apply: string | null;
+  /** Comma-joined sorted payload keys (canonical payloads keep keys sorted); null for DELETE. */
+  columns: string | null;
 }
 
 /**
@@ -82,13 +84,13 @@ export class PushCommitService {
           initializationId: session.initializationId,
         };
         await this.runner.beginBundle(trx, scope, identity);
-        await applyStagedRows(trx, actor.userId, rows);
+        await applyStagedRows(trx, session.pushId, actor.userId, rows);
         const bundle = await this.runner.finalizeBundle(trx, scope, identity);
         if (!bundle) {
           throw new PushCommitInvalidError('push session produced no captured business-table effects');
         }
         if (session.initializationId) await markScopeInitialized(trx, scope.userPk, session.sourceId);
-        await sql`DELETE FROM sync.push_sessions WHERE push_id = ${session.pushId}::uuid`.execute(trx);
+        await deletePushSessions(trx, sql`push_id = ${session.pushId}::uuid`);
         return {
           bundle_seq: bundle.bundle_seq,
           source_id: bundle.source_id,
@@ -112,7 +114,8 @@ async function loadStagedRows(
   session: PushSessionRecord,
 ): Promise<StagedRow[]> {
   const { rows } = await sql<StagedRowRecord>`
-    SELECT row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply::text AS payload_apply
+    SELECT row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
+           (SELECT string_agg(k, ',') FROM json_object_keys(payload_apply) AS k) AS columns
       FROM sync.push_session_rows WHERE push_id = ${session.pushId}::uuid ORDER BY row_ordinal`.execute(trx);
   const planned = session.plannedRowCount;
   if (rows.length !== planned || session.nextExpectedRowOrdinal !== planned) {
@@ -141,7 +144,7 @@ async function loadStagedRows(
       keyString,
       opCode: r.op_code as StagedRow['opCode'],
       baseRowVersion: toInt(r.base_bundle_seq),
-      payloadApply: r.payload_apply,
+      columns: r.columns === null ? null : r.columns.split(','),
     };
   });
 }

@@ -15,6 +15,7 @@ import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { ScopeStateCode, type LockedScope } from '../scope/locked-scope.js';
 import { checkSourceSequence } from '../source/source-sequence.js';
 import { loadPushSessionForUpdate } from './push-session-lookup.util.js';
+import { deletePushSessions } from './push-session-delete.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
 
 /** A push-session create request after decoding (zero values for absent fields, like Go). */
@@ -55,7 +56,7 @@ export class PushSessionService {
     const limits = this.runtime.options.limits;
     return withTransactionRetries(() =>
       this.runner.run(userId, sourceId, async (trx, scope) => {
-        await sql`DELETE FROM sync.push_sessions WHERE expires_at <= clock_timestamp()`.execute(trx);
+        await deletePushSessions(trx, sql`expires_at <= clock_timestamp()`);
         const replay = () => findRetainedTuple(trx, scope, sourceId, command.sourceBundleId);
         if (scope.stateCode === ScopeStateCode.uninitialized) {
           throw initializationId ? new InitializationExpiredError() : new ScopeUninitializedError(userId);
@@ -83,9 +84,10 @@ export class PushSessionService {
 
         const pushId = randomUUID();
         // Hard replace: a restarted push for the tuple invalidates the old push_id and its staged rows.
-        await sql`DELETE FROM sync.push_sessions
-                   WHERE user_pk = ${scope.userPk} AND source_id = ${sourceId}
-                     AND source_bundle_id = ${command.sourceBundleId}`.execute(trx);
+        await deletePushSessions(
+          trx,
+          sql`user_pk = ${scope.userPk} AND source_id = ${sourceId} AND source_bundle_id = ${command.sourceBundleId}`,
+        );
         await sql`
           INSERT INTO sync.push_sessions
                  (push_id, user_pk, source_id, source_bundle_id, planned_row_count, initialization_id, expires_at)
@@ -106,7 +108,7 @@ export class PushSessionService {
   async delete(actor: SyncRequestActor, rawPushId: string): Promise<void> {
     await this.runtime.db.transaction().execute(async (trx) => {
       const session = await loadPushSessionForUpdate(trx, rawPushId, actor.userId);
-      await sql`DELETE FROM sync.push_sessions WHERE push_id = ${session.pushId}::uuid`.execute(trx);
+      await deletePushSessions(trx, sql`push_id = ${session.pushId}::uuid`);
     });
   }
 }

@@ -10,6 +10,6 @@ export interface StagedRow {
   keyString: string;
   opCode: 1 | 2 | 3;
   baseRowVersion: number;
-  /** Canonical payload text with bytea in `\x` hex form; null for DELETE. */
-  payloadApply: string | null;
+  /** Sorted top-level column names of the staged payload; null for DELETE. */
+  columns: string[] | null;
 }

@@ -1,9 +1,11 @@
-import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { SyncWireError } from '../errors/index.js';
 import type { OversyncRequestState } from '../http/sync-request.types.js';
 
 type PlainObject = Record<string, unknown>;
+
+/** A DTO class: validation metadata hangs off its prototype. */
+export type DtoClass<T extends object> = abstract new (...args: never[]) => T;
 
 /**
  * Decodes a sync request body against a class-validator DTO with go-oversync's decoding rules:
@@ -22,7 +24,7 @@ type PlainObject = Record<string, unknown>;
  * @throws SyncWireError `invalid_request`.
  */
 export function decodeWireBody<T extends object>(
-  dto: ClassConstructor<T>,
+  dto: DtoClass<T>,
   req: OversyncRequestState & { body?: unknown },
   message: string,
   prepare?: (plain: PlainObject) => PlainObject,
@@ -33,7 +35,10 @@ export function decodeWireBody<T extends object>(
     throw new SyncWireError('invalid_request', message);
   }
   if (prepare) plain = prepare(plain as PlainObject);
-  const errors = validateSync(plainToInstance(dto, plain), { forbidUnknownValues: false });
+  // A shallow instance is all class-validator needs to find the DTO's metadata; a class-transformer
+  // copy would walk every nested payload of a large chunk for nothing.
+  const instance = Object.assign(Object.create(dto.prototype as object) as T, plain);
+  const errors = validateSync(instance, { forbidUnknownValues: false });
   if (errors.length > 0) throw new SyncWireError('invalid_request', message);
   return plain as T;
 }

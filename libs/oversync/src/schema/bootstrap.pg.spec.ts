@@ -49,16 +49,16 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     );
     expect(indexes).toEqual(
       expect.arrayContaining([
-        'bcs_tx_user_ordinal_idx',
+        'row_state_pkey',
+        'bundle_rows_pkey',
+        'bundle_log_source_tuple_key',
         'ps_expires_at_idx',
-        'ss_expires_at_idx',
-        'ssr_snapshot_table_key_idx',
       ]),
     );
     expect((await q(`SELECT to_regclass('sync.applied_pushes') AS t`)).rows[0].t).toBeNull();
     const triggers = await q(`SELECT count(*)::int AS n FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
       JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'business' AND t.tgname LIKE 'oversync_%'`);
-    expect(triggers.rows[0].n).toBe(6 * 5);
+    expect(triggers.rows[0].n).toBe(6 * 6);
     expect(result.foreignKeys.tableOrder.indexOf('business.users')).toBeLessThan(
       result.foreignKeys.tableOrder.indexOf('business.posts'),
     );
@@ -75,25 +75,43 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
   });
 
   it('upgrades a layout written by an earlier build in place, keeping capture working', async () => {
-    await q(`ALTER TABLE sync.bundle_capture_stage ADD COLUMN payload_db json,
-               ADD CONSTRAINT bundle_capture_stage_check CHECK ((payload_db IS NULL) = (op_code = 3))`);
+    // An earlier build staged captures in a shared unlogged table and stored payloads as json.
+    await q(`CREATE UNLOGGED TABLE sync.bundle_capture_stage (capture_ordinal bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+               txid bigint NOT NULL, user_pk bigint NOT NULL, table_id integer NOT NULL, op_code smallint NOT NULL,
+               key_bytes bytea NOT NULL, payload_db json)`);
+    await q(`ALTER TABLE sync.bundle_rows ALTER COLUMN payload_wire TYPE json USING payload_wire::json`);
+    // …and snapshots row by row in logged tables.
+    await q(`DROP TABLE sync.snapshot_session_blocks, sync.snapshot_sessions`);
+    await q(`CREATE TABLE sync.snapshot_sessions (snapshot_id uuid PRIMARY KEY, user_pk bigint NOT NULL,
+               snapshot_bundle_seq bigint NOT NULL, row_count bigint NOT NULL DEFAULT 0, byte_count bigint NOT NULL DEFAULT 0,
+               expires_at timestamptz NOT NULL)`);
     await q(
       `ALTER TABLE sync.row_state ADD CONSTRAINT row_state_user_pk_fkey FOREIGN KEY (user_pk) REFERENCES sync.user_state (user_pk)`,
+    );
+    await q(
+      `ALTER TABLE sync.push_session_rows ADD CONSTRAINT push_session_rows_push_id_fkey FOREIGN KEY (push_id) REFERENCES sync.push_sessions (push_id) ON DELETE CASCADE`,
     );
     await q(
       `CREATE INDEX rs_user_live_snapshot_idx ON sync.row_state (user_pk, table_id, key_bytes) WHERE deleted = false`,
     );
     await boot();
-    const cols = await q(
-      `SELECT column_name FROM information_schema.columns WHERE table_schema = 'sync' AND table_name = 'bundle_capture_stage' AND column_name = 'payload_db'`,
+    expect((await q(`SELECT to_regclass('sync.bundle_capture_stage') AS t`)).rows[0].t).toBeNull();
+    expect((await q(`SELECT to_regclass('sync.snapshot_session_blocks')::text AS t`)).rows[0].t).toBe(
+      'sync.snapshot_session_blocks',
     );
-    expect(cols.rows).toEqual([]);
+    const payloadType = await q(
+      `SELECT data_type FROM information_schema.columns WHERE table_schema = 'sync' AND table_name = 'bundle_rows' AND column_name = 'payload_wire'`,
+    );
+    expect(payloadType.rows).toEqual([{ data_type: 'text' }]);
     expect((await q(`SELECT to_regclass('sync.rs_user_live_snapshot_idx') AS i`)).rows[0].i).toBeNull();
     expect(
-      (await q(`SELECT count(*)::int AS n FROM pg_constraint WHERE conname = 'row_state_user_pk_fkey'`))
-        .rows[0].n,
+      (
+        await q(
+          `SELECT count(*)::int AS n FROM pg_constraint WHERE conname IN ('row_state_user_pk_fkey', 'push_session_rows_push_id_fkey')`,
+        )
+      ).rows[0].n,
     ).toBe(0);
-    // The capture trigger inserts into the upgraded stage without tripping the old CHECK.
+    // The capture trigger stages into the per-session temporary stage.
     await q(`BEGIN; SELECT sync.begin_bundle_context('upgrade-user', 1, 'src', 1, NULL);
              INSERT INTO business.docs (doc_id, body) VALUES ('d-upgrade', 'x'); ROLLBACK;`);
   });

@@ -4,6 +4,8 @@ import { UnsupportedSchemaError } from '../errors/index.js';
 import { RETRYABLE_SQLSTATES, sqlState, toInt } from '../database/pg-values.util.js';
 import type { ResolvedOversyncOptions } from '../oversync.options.js';
 import { validateForeignKeys, type FkValidationResult } from './fk-validator.js';
+import { CANONICAL_JSON_FUNCTIONS_DDL } from './canonical-json-functions.ddl.js';
+import { SNAPSHOT_LAYOUT_UPGRADES_DDL } from './snapshot-layout-upgrades.ddl.js';
 import { SYNC_FUNCTIONS_DDL } from './sync-functions.ddl.js';
 import { SYNC_LAYOUT_UPGRADES_DDL } from './sync-layout-upgrades.ddl.js';
 import { BOOTSTRAP_LOCK_KEY, SYNC_LAYOUT } from './sync-layout.constants.js';
@@ -143,7 +145,9 @@ export class SchemaBootstrapper {
       // Quiet the "… does not exist, skipping" notices of first installs and finished upgrades.
       await sql`SET LOCAL client_min_messages = warning`.execute(trx);
       await sql.raw(SYNC_FUNCTIONS_DDL).execute(trx);
+      await sql.raw(CANONICAL_JSON_FUNCTIONS_DDL).execute(trx);
       await sql.raw(SYNC_LAYOUT_UPGRADES_DDL).execute(trx);
+      await sql.raw(SNAPSHOT_LAYOUT_UPGRADES_DDL).execute(trx);
       for (const t of catalog.tables) {
         await sql
           .raw(registeredTableTriggersDdl(t.schema, t.table, t.keyColumn, t.keyKindCode, t.tableId))

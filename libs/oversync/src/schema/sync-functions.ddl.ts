@@ -4,10 +4,11 @@ import { SQLSTATE } from './sync-layout.constants.js';
  * PL/pgSQL functions of the `sync` schema. Unlike go-oversync we `CREATE OR REPLACE` them on every
  * bootstrap, so a library upgrade that fixes a function body takes effect without dropping data.
  *
- * Capture is statement-level with transition tables: one `INSERT … SELECT` per statement instead of
- * one PL/pgSQL call and one stage insert per row, which is what keeps bulk writes near plain-INSERT
- * speed. The row-level BEFORE trigger stays, because only it can fill `_sync_scope_id` on INSERT and
- * reject a write row by row (a cross-scope UPDATE fails rather than silently skipping rows).
+ * Capture is statement-level with transition tables: one `INSERT … SELECT` per statement into a
+ * per-session temporary stage instead of one PL/pgSQL call and one stage insert per row, which is
+ * what keeps bulk writes near plain-INSERT speed. The bundle context and row ownership are checked
+ * per statement too. The row-level BEFORE guard only fires (trigger `WHEN` clauses, evaluated
+ * without calling PL/pgSQL) for rows whose `_sync_scope_id` must be filled in or would change.
  */
 export const SYNC_FUNCTIONS_DDL = `
 CREATE OR REPLACE FUNCTION sync.enforce_registered_row_owner() RETURNS trigger
@@ -53,66 +54,77 @@ CREATE OR REPLACE FUNCTION sync.capture_registered_rows() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 DECLARE
   v_actor text := NULLIF(current_setting('oversync.bundle_user_id', true), '');
-  v_user_pk bigint;
   v_key_col text := TG_ARGV[0];
   v_table_id integer := TG_ARGV[2]::integer;
-  v_old_key text;
-  v_new_key text;
+  v_key text := format('r.%I::text', TG_ARGV[0]);
+  v_seen text;
   v_bad bigint;
+  v_touched boolean;
 BEGIN
   IF v_actor IS NULL THEN
-    -- The row-level guard already rejected every affected row; a statement that touched no row
-    -- has nothing to capture.
+    -- The row-level guard only fires for rows that need their owner filled or changed, so the
+    -- bundle context is enforced here, once per statement that touched any row.
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I)', CASE WHEN TG_OP = 'DELETE' THEN 'oversync_old' ELSE 'oversync_new' END)
+      INTO v_touched;
+    IF v_touched THEN
+      -- A sequence survives the rollback this exception causes, so the rejection stays counted.
+      PERFORM nextval('sync.rejected_registered_write_seq');
+      RAISE EXCEPTION 'write to registered table %.% requires oversync sync bundle context', TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = '${SQLSTATE.noBundleContext}',
+              HINT = 'Write registered tables through ScopeManager.execWrite, @ScopeWrite, SyncService.withinSyncBundle or the sync push API.';
+    END IF;
     RETURN NULL;
   END IF;
-  v_user_pk := NULLIF(current_setting('oversync.bundle_user_pk', true), '')::bigint;
-  IF v_user_pk IS NULL THEN
-    RAISE EXCEPTION 'sync bundle context for %.% has no user_pk', TG_TABLE_SCHEMA, TG_TABLE_NAME
-      USING ERRCODE = '${SQLSTATE.noBundleContext}';
-  END IF;
-  IF TG_ARGV[1] = '1' THEN
-    v_old_key := format('uuid_send(r.%I)', v_key_col);
-    v_new_key := v_old_key;
-  ELSE
-    v_old_key := format('convert_to(r.%I, ''UTF8'')', v_key_col);
-    v_new_key := v_old_key;
-  END IF;
 
-  -- Re-check ownership after every BEFORE trigger ran (a user trigger sorting after ours could
-  -- have changed NEW), and refuse NULL sync keys, which could never be addressed by clients.
+  -- Ownership, checked once per statement over the transition tables (after every BEFORE trigger
+  -- ran, so a user trigger sorting after ours cannot sneak a foreign owner in). NULL sync keys are
+  -- refused too: clients could never address such a row.
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    EXECUTE 'SELECT count(*) FROM oversync_old r WHERE r._sync_scope_id IS DISTINCT FROM $1' INTO v_bad USING v_actor;
+    IF v_bad > 0 THEN
+      RAISE EXCEPTION 'scope mismatch on %.%: actor % cannot % % row(s) of another owner', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_actor, lower(TG_OP), v_bad
+        USING ERRCODE = '${SQLSTATE.scopeViolation}', HINT = format('Filter %s statements on _sync_scope_id.', TG_OP);
+    END IF;
+  END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN
     EXECUTE format('SELECT count(*) FROM oversync_new r WHERE r._sync_scope_id IS DISTINCT FROM $1 OR r.%I IS NULL', v_key_col)
       INTO v_bad USING v_actor;
     IF v_bad > 0 THEN
-      RAISE EXCEPTION '% row(s) written to %.% have a NULL sync key or an owner other than %', v_bad, TG_TABLE_SCHEMA, TG_TABLE_NAME, v_actor
+      RAISE EXCEPTION 'scope mismatch on %.%: % row(s) written have a NULL sync key or an owner other than %', TG_TABLE_SCHEMA, TG_TABLE_NAME, v_bad, v_actor
         USING ERRCODE = '${SQLSTATE.scopeViolation}';
     END IF;
   END IF;
 
+  -- A table captured by more than one statement can hold several events per key, which sends
+  -- finalisation down its collapsing path (one statement never stages a key twice). The GUC
+  -- rolls back with a savepoint, like the stage rows it describes.
+  v_seen := COALESCE(current_setting('oversync.bundle_tables', true), '');
+  IF strpos(v_seen, ',' || v_table_id || ',') > 0 THEN
+    PERFORM set_config('oversync.bundle_repeat', '1', true);
+  ELSE
+    PERFORM set_config('oversync.bundle_tables', CASE WHEN v_seen = '' THEN ',' ELSE v_seen END || v_table_id || ',', true);
+  END IF;
+
+  -- The stage is a per-session temporary table (created by sync.begin_bundle_context, emptied at
+  -- COMMIT): no WAL, no shared buffers, no index, and no dead rows left for VACUUM.
   IF TG_OP = 'INSERT' THEN
-    EXECUTE format(
-      'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes)
-       SELECT txid_current(), $1, $2, 1, %s FROM oversync_new r', v_new_key)
-      USING v_user_pk, v_table_id;
+    EXECUTE format('INSERT INTO pg_temp.oversync_capture_stage (table_id, op_code, key_text) SELECT $1, 1, %s FROM oversync_new r', v_key)
+      USING v_table_id;
   ELSIF TG_OP = 'DELETE' THEN
-    EXECUTE format(
-      'INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes)
-       SELECT txid_current(), $1, $2, 3, %s FROM oversync_old r', v_old_key)
-      USING v_user_pk, v_table_id;
+    EXECUTE format('INSERT INTO pg_temp.oversync_capture_stage (table_id, op_code, key_text) SELECT $1, 3, %s FROM oversync_old r', v_key)
+      USING v_table_id;
   ELSE
     -- Pair old and new images by key: a key present on both sides is an UPDATE; a key that
     -- disappeared is a DELETE and a key that appeared an INSERT (a sync-key change), the DELETE
-    -- staged first as in row-level capture.
+    -- staged first.
     EXECUTE format(
-      'WITH o AS (SELECT %s AS kb, row_number() OVER () AS ord FROM oversync_old r),
-            n AS (SELECT %s AS kb, row_number() OVER () AS ord FROM oversync_new r)
-       INSERT INTO sync.bundle_capture_stage (txid, user_pk, table_id, op_code, key_bytes)
-       SELECT txid_current(), $1, $2,
-              CASE WHEN n.kb IS NULL THEN 3 WHEN o.kb IS NULL THEN 1 ELSE 2 END,
-              COALESCE(n.kb, o.kb)
-       FROM o FULL JOIN n ON o.kb = n.kb
-       ORDER BY COALESCE(o.ord, n.ord), (n.kb IS NOT NULL)', v_old_key, v_new_key)
-      USING v_user_pk, v_table_id;
+      'WITH o AS (SELECT %s AS k, row_number() OVER () AS ord FROM oversync_old r),
+            n AS (SELECT %s AS k, row_number() OVER () AS ord FROM oversync_new r)
+       INSERT INTO pg_temp.oversync_capture_stage (table_id, op_code, key_text)
+       SELECT $1, CASE WHEN n.k IS NULL THEN 3 WHEN o.k IS NULL THEN 1 ELSE 2 END, COALESCE(n.k, o.k)
+       FROM o FULL JOIN n ON o.k = n.k
+       ORDER BY COALESCE(o.ord, n.ord), (n.k IS NOT NULL)', v_key, v_key)
+      USING v_table_id;
   END IF;
   RETURN NULL;
 END
@@ -182,6 +194,20 @@ BEGIN
   IF (v_user IS NOT NULL AND v_user <> p_user_id) OR (v_source IS NOT NULL AND v_source <> p_source_id) THEN
     RAISE EXCEPTION 'transaction already carries conflicting sync bundle context (user %, source %)', v_user, v_source
       USING ERRCODE = '${SQLSTATE.conflictingContext}';
+  END IF;
+  IF to_regclass('pg_temp.oversync_capture_stage') IS NULL THEN
+    -- One stage per session, reused by every bundle on this connection; ON COMMIT DELETE ROWS
+    -- empties it at the end of each transaction (a rollback discards its rows anyway).
+    CREATE TEMPORARY TABLE oversync_capture_stage (
+      capture_ordinal bigint GENERATED ALWAYS AS IDENTITY,
+      table_id integer NOT NULL,
+      op_code smallint NOT NULL,
+      key_text text NOT NULL
+    ) ON COMMIT DELETE ROWS;
+  END IF;
+  IF v_user IS NULL THEN
+    -- A fresh bundle (not a nested call joining this one): clear the capture flags.
+    PERFORM set_config('oversync.bundle_tables', '', true), set_config('oversync.bundle_repeat', '', true);
   END IF;
   PERFORM set_config('oversync.bundle_user_id', p_user_id, true),
           set_config('oversync.bundle_user_pk', p_user_pk::text, true),

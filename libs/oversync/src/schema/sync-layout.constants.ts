@@ -12,6 +12,7 @@ export const BOOTSTRAP_LOCK_KEY = '8031170836133490275'; // 0x6f76657273796e63
 /** Names of the per-table triggers (dropped and re-created on every bootstrap). */
 export const TRIGGER_NAMES = Object.freeze({
   ownerGuard: 'oversync_owner_guard',
+  ownerMutationGuard: 'oversync_owner_mutation_guard',
   captureInsert: 'oversync_capture_insert',
   captureUpdate: 'oversync_capture_update',
   captureDelete: 'oversync_capture_delete',

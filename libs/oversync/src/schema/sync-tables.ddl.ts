@@ -1,3 +1,4 @@
+import { SNAPSHOT_TABLES_DDL } from './snapshot-tables.ddl.js';
 import { SYNC_LAYOUT } from './sync-layout.constants.js';
 
 /**
@@ -76,19 +77,6 @@ CREATE TABLE sync.row_state (
   PRIMARY KEY (user_pk, table_id, key_bytes)
 );
 
--- Unlogged: rows live only inside the writing transaction (emptied at finalisation), so WAL for
--- them is pure cost; after a crash the transaction is gone anyway. Only (table, key, op) is staged:
--- the last image of a row is read from the business table at finalisation (every change to it in
--- the transaction was captured, so the row as it stands then is its after-image).
-CREATE UNLOGGED TABLE sync.bundle_capture_stage (
-  capture_ordinal bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  txid bigint NOT NULL,
-  user_pk bigint NOT NULL,
-  table_id integer NOT NULL,
-  op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
-  key_bytes bytea NOT NULL
-);
-
 CREATE TABLE sync.bundle_log (
   user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
   bundle_seq bigint NOT NULL,
@@ -109,7 +97,9 @@ CREATE TABLE sync.bundle_rows (
   table_id integer NOT NULL,
   key_bytes bytea NOT NULL,
   op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
-  payload_wire json,
+  -- Canonical JSON text, written by PostgreSQL itself at finalisation: text, not json, because
+  -- re-validating every payload on insert cost a third of the bundle_rows write.
+  payload_wire text,
   PRIMARY KEY (user_pk, bundle_seq, row_ordinal),
   CHECK ((payload_wire IS NULL) = (op_code = 3))
 );
@@ -127,10 +117,12 @@ CREATE TABLE sync.push_sessions (
   CHECK (next_expected_row_ordinal >= 0 AND next_expected_row_ordinal <= planned_row_count)
 );
 
+-- No foreign keys either (two RI checks per staged row tripled the cost of a chunk): rows are
+-- deleted with their session by every path that ends one (commit, discard, restart, TTL purge).
 CREATE TABLE sync.push_session_rows (
-  push_id uuid NOT NULL REFERENCES sync.push_sessions (push_id) ON DELETE CASCADE,
+  push_id uuid NOT NULL,
   row_ordinal bigint NOT NULL,
-  table_id integer NOT NULL REFERENCES sync.table_catalog (table_id),
+  table_id integer NOT NULL,
   key_bytes bytea NOT NULL,
   op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
   base_bundle_seq bigint NOT NULL,
@@ -139,35 +131,14 @@ CREATE TABLE sync.push_session_rows (
   CHECK ((payload_apply IS NULL) = (op_code = 3))
 );
 
-CREATE TABLE sync.snapshot_sessions (
-  snapshot_id uuid PRIMARY KEY,
-  user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
-  snapshot_bundle_seq bigint NOT NULL,
-  row_count bigint NOT NULL DEFAULT 0,
-  byte_count bigint NOT NULL DEFAULT 0,
-  expires_at timestamptz NOT NULL
-);
-
-CREATE TABLE sync.snapshot_session_rows (
-  snapshot_id uuid NOT NULL REFERENCES sync.snapshot_sessions (snapshot_id) ON DELETE CASCADE,
-  row_ordinal bigint NOT NULL,
-  table_id integer NOT NULL,
-  key_bytes bytea NOT NULL,
-  bundle_seq bigint NOT NULL,
-  payload_wire json NOT NULL,
-  PRIMARY KEY (snapshot_id, row_ordinal)
-);
-
+${SNAPSHOT_TABLES_DDL}
 CREATE SEQUENCE sync.accepted_push_replay_seq;
 CREATE SEQUENCE sync.rejected_registered_write_seq;
 CREATE SEQUENCE sync.history_pruned_error_seq;
 
-CREATE INDEX bcs_tx_user_ordinal_idx ON sync.bundle_capture_stage (txid, user_pk, capture_ordinal);
 -- No partial "live rows" index on row_state (go-oversync has one): it duplicated the primary key
 -- and cost a third of every bundle's row_state write; snapshots use the primary key plus a filter.
 CREATE INDEX ps_expires_at_idx ON sync.push_sessions (expires_at);
-CREATE INDEX ss_expires_at_idx ON sync.snapshot_sessions (expires_at);
-CREATE UNIQUE INDEX ssr_snapshot_table_key_idx ON sync.snapshot_session_rows (snapshot_id, table_id, key_bytes);
 
 INSERT INTO sync.meta (singleton_key, protocol_label, layout_name)
 VALUES (true, '${SYNC_LAYOUT.protocolLabel}', '${SYNC_LAYOUT.layoutName}');

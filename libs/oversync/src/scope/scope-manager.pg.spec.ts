@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { computeBundleHash, type BundleRow } from '@oversync/protocol';
 import { execSql } from '../../../../test/support/business-schema.js';
+import { committedBundleRows } from '../../../../test/support/bundle-rows.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
 import {
   RegisteredWriteRejectedError,
@@ -43,14 +44,15 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
       source_bundle_id: 1,
       row_count: 1,
     });
-    expect(res.bundle.rows[0]).toMatchObject({
+    const rows = await committedBundleRows(t, 'scope-auto', res.bundle.bundle_seq);
+    expect(rows[0]).toMatchObject({
       schema: 'business',
       table: 'users',
       op: 'INSERT',
       row_version: 1,
       key: { id },
     });
-    expect(res.bundle.rows[0].payload).not.toHaveProperty('_sync_scope_id');
+    expect(rows[0].payload).not.toHaveProperty('_sync_scope_id');
     const scope = await q(
       `SELECT s.state_code, s.initialized_by_source_id FROM sync.scope_state s JOIN sync.user_state u USING (user_pk) WHERE u.user_id = 'scope-auto'`,
     );
@@ -120,7 +122,6 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
       `SELECT s.state_code FROM sync.scope_state s JOIN sync.user_state u USING (user_pk) WHERE u.user_id = 'scope-empty'`,
     );
     expect(scope.rows.length === 0 || scope.rows[0].state_code === 0).toBe(true);
-    expect((await q(`SELECT count(*)::int AS n FROM sync.bundle_capture_stage`)).rows[0].n).toBe(0);
   });
 
   it('applies the collapse rules: update+delete → DELETE, delete+insert → UPDATE, key change → DELETE+INSERT', async () => {
@@ -141,14 +142,15 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
       await sql`INSERT INTO business.users (id, name, email) VALUES (${b}, 'reborn', 'e')`.execute(trx);
       await sql`UPDATE business.users SET id = ${d} WHERE id = ${c}`.execute(trx);
     });
-    expect(res.bundle.rows.map((r) => [r.op, r.key.id])).toEqual([
+    const rows = await committedBundleRows(t, 'scope-collapse', res.bundle.bundle_seq);
+    expect(rows.map((r) => [r.op, r.key.id])).toEqual([
       ['DELETE', a],
       ['UPDATE', b],
       ['DELETE', c],
       ['INSERT', d],
     ]);
-    expect(res.bundle.rows[1].payload).toMatchObject({ name: 'reborn' });
-    expect(res.bundle.rows[0]).not.toHaveProperty('payload');
+    expect(rows[1].payload).toMatchObject({ name: 'reborn' });
+    expect(rows[0]).not.toHaveProperty('payload');
     const state = await q(
       `SELECT encode(key_bytes,'hex') AS k, bundle_seq::int AS v, deleted FROM sync.row_state WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id='scope-collapse') ORDER BY 1`,
     );
@@ -172,7 +174,8 @@ describe('ScopeManager.execWrite (real PostgreSQL)', () => {
     const res = await scopes.execWrite('scope-cascade', { writerId: 'w' }, async (trx) => {
       await sql`DELETE FROM business.users WHERE id = ${user}`.execute(trx);
     });
-    expect(res.bundle.rows.map((r) => `${r.op} ${r.table}`).sort()).toEqual(['DELETE posts', 'DELETE users']);
+    const rows = await committedBundleRows(t, 'scope-cascade', res.bundle.bundle_seq);
+    expect(rows.map((r) => `${r.op} ${r.table}`).sort()).toEqual(['DELETE posts', 'DELETE users']);
     const docs =
       await q(`SELECT count(*)::int AS n FROM sync.row_state WHERE table_id = (SELECT table_id FROM sync.table_catalog WHERE table_name = 'docs')
       AND user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id='scope-cascade')`);

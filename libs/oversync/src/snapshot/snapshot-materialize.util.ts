@@ -2,9 +2,13 @@ import { formatRfc3339Nano, type SnapshotSession } from '@oversync/protocol';
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import { SnapshotMaterializationError, SnapshotSessionLimitExceededError } from '../errors/index.js';
+import { WireRowJson } from '../pull/wire-row-json.util.js';
 import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
+import { SNAPSHOT_BLOCK_MAX_BYTES, SNAPSHOT_BLOCK_MAX_ROWS } from './snapshot-block.constants.js';
 
 const SCOPE_COLUMN = '_sync_scope_id';
+/** Sort memory for materialising (at least; a larger configured `work_mem` is kept). */
+const SORT_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /** The scope and frozen sequence a snapshot is materialised for. */
 export interface SnapshotTarget {
@@ -31,22 +35,29 @@ interface TableCounts {
 
 /**
  * Transaction-local settings for materialisation: the ones that change how PostgreSQL renders row
- * JSON (time zone, float digits, interval style), matching capture; and no nested loops. Freshly
- * written rows often have no statistics yet, and then the planner estimates one row_state entry
- * and picks a nested loop that compares every business row with every entry (quadratic: hours
- * for 100k rows). A hash join is linear whatever the statistics say.
+ * JSON (time zone, float digits, interval style), matching capture; no nested loops; and enough
+ * sort memory (64 MiB) to order a 100k-row scope without spilling to disk (a larger scope spills,
+ * so this bounds memory, not size). Freshly written rows often have no statistics yet,
+ * and then the planner estimates one row_state entry and picks a nested loop that compares every
+ * business row with every entry (quadratic: hours for 100k rows). A hash join is linear whatever
+ * the statistics say.
  */
 export async function prepareMaterialization(trx: Kysely<unknown>): Promise<void> {
   await sql`SELECT set_config('TimeZone', 'UTC', true), set_config('extra_float_digits', '1', true),
                    set_config('IntervalStyle', 'iso_8601', true), set_config('bytea_output', 'hex', true),
-                   set_config('enable_nestloop', 'off', true)`.execute(trx);
+                   set_config('enable_nestloop', 'off', true),
+                   set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < ${SORT_MEMORY_BYTES}
+                                               THEN ${`${SORT_MEMORY_BYTES / 1024}kB`} ELSE current_setting('work_mem') END, true)`.execute(
+    trx,
+  );
 }
 
 /**
  * Writes a snapshot session and its rows entirely inside PostgreSQL: one `INSERT … SELECT` per
  * registered table (in `table_id` order) joins the scope's business rows to their live
- * `sync.row_state` entries and numbers them 1…N by `(table_id, key_bytes)`. Node never holds the
- * rows, so memory stays flat however large the scope is.
+ * `sync.row_state` entries, numbers them 1…N by `(table_id, key_bytes)`, renders each as its wire
+ * `SnapshotRow` JSON and stores them in blocks (`sync.snapshot_session_blocks`). Node never holds
+ * the rows, so memory stays flat however large the scope is.
  *
  * Payloads are `row_to_json` of every column except `_sync_scope_id` (compact, column order), with
  * `bytea` columns as standard base64. Each table is cross-checked: business rows, live row_state
@@ -79,10 +90,11 @@ export async function materializeSnapshot(
     trx,
   );
 
+  const { prefixes } = new WireRowJson(catalog).sqlFragments();
   let rowCount = 0;
   let byteCount = 0;
   for (const table of catalog.tables) {
-    const counts = await materializeTable(trx, table, target, rowCount);
+    const counts = await materializeTable(trx, table, prefixes[table.tableId - 1]!, target, rowCount);
     const inserted = toInt(counts.inserted);
     const business = toInt(counts.business_rows);
     const live = toInt(counts.live_rows);
@@ -115,34 +127,57 @@ export async function materializeSnapshot(
   };
 }
 
+/**
+ * One table's rows as blocks. The inner query renders each row once (in its window's projection)
+ * and numbers it; the outer window keeps a running byte total of the rows and their separators
+ * over the same order (so PostgreSQL needs no second sort for it), which gives every row's end
+ * offset. A block ends every {@link SNAPSHOT_BLOCK_MAX_ROWS} rows and every
+ * {@link SNAPSHOT_BLOCK_MAX_BYTES} bytes, whichever comes first, so it stays far below
+ * PostgreSQL's 1 GB value limit even for tables of huge rows. Payload bytes are the wire row's
+ * length minus what it adds around the payload (naming the payload twice would render it twice).
+ */
 async function materializeTable(
   trx: Kysely<unknown>,
   table: CatalogTable,
+  prefix: string,
   target: SnapshotTarget,
   offset: number,
 ): Promise<TableCounts> {
   const relation = sql.id(table.schema, table.table);
-  const keyBytes =
-    table.keyKind === 'uuid'
-      ? sql`uuid_send(${sql.id('t', table.keyColumn)})`
-      : sql`convert_to(${sql.id('t', table.keyColumn)}, 'UTF8')`;
+  const key = sql.id('t', table.keyColumn);
+  const uuidKey = table.keyKind === 'uuid';
+  const keyBytes = uuidKey ? sql`uuid_send(${key})` : sql`convert_to(${key}, 'UTF8')`;
+  const keyJson = uuidKey ? sql`'"' || ${key}::text || '"'` : sql`to_json(${key}::text)::text`;
+  // A dashed UUID in quotes is always 38 bytes; a text key's JSON length varies.
+  const keyJsonBytes = uuidKey ? sql`38` : sql`octet_length(to_json(${key}::text)::text)`;
   const { rows } = await sql<TableCounts>`
-    WITH src AS (
-      SELECT rs.key_bytes, rs.bundle_seq, row_to_json(x) AS payload
-        FROM ${relation} t
-        JOIN sync.row_state rs
-          ON rs.user_pk = ${target.userPk} AND rs.table_id = ${table.tableId} AND rs.key_bytes = ${keyBytes} AND rs.deleted = false
-       CROSS JOIN LATERAL (SELECT ${payloadColumns(table)}) x
-       WHERE t.${sql.id(SCOPE_COLUMN)} = ${target.userId}
+    WITH numbered AS (
+      SELECT n, wire, envelope_bytes,
+             sum(octet_length(wire) + 1) OVER (ORDER BY key_bytes ROWS UNBOUNDED PRECEDING) AS end_offset
+        FROM (
+          SELECT rs.key_bytes, row_number() OVER (ORDER BY rs.key_bytes) AS n,
+                 -- Two halves, so the long payload is copied twice, not once per concatenation.
+                 (${prefix}::text || ${keyJson} || '},"row_version":' || rs.bundle_seq::text || ',"payload":')
+                   || (row_to_json(x)::text || '}') AS wire,
+                 -- prefix, key, '},"row_version":' (16), version, ',"payload":' (11), '}' (1)
+                 octet_length(${prefix}::text) + ${keyJsonBytes} + 16 + octet_length(rs.bundle_seq::text) + 11 + 1 AS envelope_bytes
+            FROM ${relation} t
+            JOIN sync.row_state rs
+              ON rs.user_pk = ${target.userPk} AND rs.table_id = ${table.tableId} AND rs.key_bytes = ${keyBytes} AND rs.deleted = false
+           CROSS JOIN LATERAL (SELECT ${payloadColumns(table)}) x
+           WHERE t.${sql.id(SCOPE_COLUMN)} = ${target.userId}
+        ) r
     ), ins AS (
-      INSERT INTO sync.snapshot_session_rows (snapshot_id, row_ordinal, table_id, key_bytes, bundle_seq, payload_wire)
-      SELECT ${target.snapshotId}::uuid, ${offset}::bigint + row_number() OVER (ORDER BY key_bytes), ${table.tableId},
-             key_bytes, bundle_seq, payload
-        FROM src
-      RETURNING octet_length(payload_wire::text) AS bytes
+      INSERT INTO sync.snapshot_session_blocks
+        (snapshot_id, first_row_ordinal, row_count, payload_bytes, start_offset, row_end_offsets, rows_json)
+      SELECT ${target.snapshotId}::uuid, ${offset}::bigint + min(n), count(*), sum(octet_length(wire) - envelope_bytes),
+             min(end_offset - octet_length(wire) - 1), array_agg(end_offset ORDER BY n), string_agg(wire, ',' ORDER BY n)
+        FROM numbered
+       GROUP BY (n - 1) / ${SNAPSHOT_BLOCK_MAX_ROWS}, (end_offset - octet_length(wire) - 1) / ${SNAPSHOT_BLOCK_MAX_BYTES}
+      RETURNING row_count, payload_bytes
     )
-    SELECT (SELECT count(*) FROM ins)::text AS inserted,
-           (SELECT coalesce(sum(bytes), 0) FROM ins)::text AS bytes,
+    SELECT (SELECT coalesce(sum(row_count), 0) FROM ins)::text AS inserted,
+           (SELECT coalesce(sum(payload_bytes), 0) FROM ins)::text AS bytes,
            (SELECT count(*) FROM ${relation} b WHERE b.${sql.id(SCOPE_COLUMN)} = ${target.userId})::text AS business_rows,
            (SELECT count(*) FROM sync.row_state
              WHERE user_pk = ${target.userPk} AND table_id = ${table.tableId} AND deleted = false)::text AS live_rows`.execute(

@@ -12,9 +12,9 @@ import {
   SnapshotSessionNotFoundError,
 } from '../errors/index.js';
 import { readInitializedScope } from '../pull/scope-read.util.js';
-import { WireRowJson } from '../pull/wire-row-json.util.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { lockScope, ScopeStateCode } from '../scope/locked-scope.js';
+import { goEscapeBlock } from './snapshot-block-json.util.js';
 import { materializeSnapshot, type SnapshotLimits } from './snapshot-materialize.util.js';
 import {
   rotateSource,
@@ -30,15 +30,15 @@ export interface SnapshotActor {
   sourceId: string;
 }
 
-interface ChunkRow {
+interface PageRow {
   snapshot_bundle_seq: string;
+  row_count: string;
   user_id: string;
   expired: boolean;
-  row_ordinal: string | null;
-  table_id: number | null;
-  bundle_seq: string | null;
-  key_text: string | null;
-  payload: string | null;
+  first_row_ordinal: string | null;
+  /** One overlapping block's rows of the page, comma-joined; null when the page has none. */
+  rows_json: string | null;
+  rows_n: number | null;
 }
 
 /**
@@ -48,9 +48,6 @@ interface ChunkRow {
  */
 @Injectable()
 export class SnapshotSessionService {
-  #rows: WireRowJson | undefined;
-  #uuidTables: number[] | undefined;
-
   constructor(private readonly runtime: OversyncRuntime) {}
 
   /**
@@ -101,9 +98,13 @@ export class SnapshotSessionService {
   }
 
   /**
-   * One page of a snapshot as `SnapshotChunkResponse` JSON text: rows with ordinal
+   * One page of a snapshot as `SnapshotChunkResponse` JSON text, in pieces to be written in order
+   * (a page is megabytes; joining it first would only copy it once more): rows with ordinal
    * `> afterRowOrdinal`, at most `maxRows` (capped), `next_row_ordinal = after + rows`. Reading
    * never extends the session's expiry. One statement, so the page is consistent.
+   *
+   * The rows were rendered at create, so a page is the stored blocks that overlap it, sliced in
+   * PostgreSQL: no payload is parsed or re-serialised here.
    *
    * @throws SnapshotChunkInvalidError for a blank id.
    * @throws SnapshotSessionNotFoundError (also for a non-UUID id) | SnapshotSessionForbiddenError |
@@ -114,46 +115,72 @@ export class SnapshotSessionService {
     rawSnapshotId: string,
     afterRowOrdinal: number,
     maxRows: number,
-  ): Promise<string> {
+  ): Promise<string[]> {
     const snapshotId = normalizeSnapshotId(rawSnapshotId);
     const limit = Math.min(maxRows, this.runtime.options.limits.maxRowsPerSnapshotChunk);
-    const { rows } = await sql<ChunkRow>`
-      SELECT s.snapshot_bundle_seq::text AS snapshot_bundle_seq, u.user_id, now() > s.expires_at AS expired,
-             r.row_ordinal::text AS row_ordinal, r.table_id, r.bundle_seq::text AS bundle_seq, r.key_text, r.payload
+    // Ordinals never come near 2^53; clamping keeps an absurd cursor from overflowing bigint.
+    const from = Math.min(afterRowOrdinal + 1, Number.MAX_SAFE_INTEGER);
+    const to = Math.min(afterRowOrdinal + limit, Number.MAX_SAFE_INTEGER);
+    const { rows } = await sql<PageRow>`
+      SELECT s.snapshot_bundle_seq::text AS snapshot_bundle_seq, s.row_count::text AS row_count, u.user_id,
+             now() > s.expires_at AS expired, b.first_row_ordinal::text AS first_row_ordinal, b.rows_json, b.rows_n
         FROM sync.snapshot_sessions s
         JOIN sync.user_state u ON u.user_pk = s.user_pk
         LEFT JOIN LATERAL (
-          SELECT r.row_ordinal, r.table_id, r.bundle_seq, r.payload_wire::text AS payload,
-                 CASE WHEN r.table_id = ANY(${this.#uuidTableIds()}::int[]) THEN encode(r.key_bytes, 'hex')::uuid::text
-                      ELSE convert_from(r.key_bytes, 'UTF8') END AS key_text
-            FROM sync.snapshot_session_rows r
-           -- Ordinals are dense (1..N), so the upper bound caps the scan at one page whatever plan
-           -- the planner picks for rows it has no statistics on yet (it chose "fetch all, sort on disk").
-           WHERE r.snapshot_id = s.snapshot_id AND r.row_ordinal > ${afterRowOrdinal}
-             AND r.row_ordinal <= ${afterRowOrdinal + limit + 1}
-           ORDER BY r.row_ordinal
-           LIMIT ${limit + 1}
-        ) r ON u.user_id = ${userId} AND now() <= s.expires_at
-       WHERE s.snapshot_id = ${snapshotId}::uuid
-       ORDER BY r.row_ordinal`.execute(this.runtime.db);
+          SELECT b.first_row_ordinal, r.hi - r.lo + 1 AS rows_n,
+                 CASE WHEN r.lo = 1 AND r.hi = b.row_count THEN b.rows_json
+                      -- A page edge inside the block: cut rows lo..hi out by byte offset.
+                      ELSE convert_from(substring(convert_to(b.rows_json, getdatabaseencoding())
+                                        FROM (r.start_at + 1)::int FOR (b.row_end_offsets[r.hi] - 1 - b.start_offset - r.start_at)::int),
+                                        getdatabaseencoding()) END AS rows_json
+            FROM sync.snapshot_session_blocks b
+           CROSS JOIN LATERAL (SELECT greatest(${from} - b.first_row_ordinal + 1, 1)::int AS lo,
+                                      least(${to} - b.first_row_ordinal + 1, b.row_count)::int AS hi) r0
+           CROSS JOIN LATERAL (SELECT r0.lo, r0.hi,
+                                      CASE WHEN r0.lo = 1 THEN 0 ELSE b.row_end_offsets[r0.lo - 1] - b.start_offset END AS start_at) r
+           -- From the block holding ordinal "from" (the last one starting at or before it) to the one
+           -- holding "to": a short range scan of the primary key.
+           WHERE b.snapshot_id = ${snapshotId}::uuid
+             AND b.first_row_ordinal >= (SELECT max(f.first_row_ordinal) FROM sync.snapshot_session_blocks f
+                                          WHERE f.snapshot_id = ${snapshotId}::uuid AND f.first_row_ordinal <= ${from})
+             AND b.first_row_ordinal <= ${to}
+             AND b.first_row_ordinal + b.row_count > ${from}
+        ) b ON u.user_id = ${userId} AND now() <= s.expires_at
+       WHERE s.snapshot_id = ${snapshotId}::uuid`.execute(this.runtime.db);
     const head = rows[0];
     if (!head) throw new SnapshotSessionNotFoundError(snapshotId);
     if (head.user_id !== userId) throw new SnapshotSessionForbiddenError(snapshotId);
     if (head.expired) throw new SnapshotSessionExpiredError(snapshotId);
 
-    const page = rows.filter((r) => r.row_ordinal !== null);
-    const hasMore = page.length > limit;
-    if (hasMore) page.length = limit;
-    const json = this.#rowJson();
-    const rendered = page.map((r) => json.snapshotRow(r.table_id!, r.key_text!, r.bundle_seq!, r.payload!));
-    return (
-      `{"snapshot_id":"${snapshotId}","snapshot_bundle_seq":${head.snapshot_bundle_seq},"rows":[${rendered.join(',')}],` +
-      `"next_row_ordinal":${afterRowOrdinal + page.length},"has_more":${hasMore}}`
+    const rowCount = toInt(head.row_count);
+    const expected = Math.max(0, Math.min(limit, rowCount - afterRowOrdinal));
+    const parts = [
+      `{"snapshot_id":"${snapshotId}","snapshot_bundle_seq":${head.snapshot_bundle_seq},"rows":[`,
+    ];
+    let served = 0;
+    // Ordered here rather than by an ORDER BY, which would copy megabytes of block text into a sort.
+    const blocks = rows.filter((r) => r.rows_json !== null);
+    blocks.sort((a, b) => toInt(a.first_row_ordinal) - toInt(b.first_row_ordinal));
+    for (const r of blocks) {
+      if (served > 0) parts.push(',');
+      parts.push(goEscapeBlock(r.rows_json!));
+      served += r.rows_n!;
+    }
+    // Blocks are written with their session in one transaction, so a gap means damage: fail closed
+    // (500) rather than serve a page the client would take for a complete snapshot.
+    if (served !== expected) {
+      throw new Error(
+        `snapshot session ${snapshotId} holds ${served} of the ${expected} rows after ordinal ${afterRowOrdinal}`,
+      );
+    }
+    parts.push(
+      `],"next_row_ordinal":${afterRowOrdinal + expected},"has_more":${afterRowOrdinal + expected < rowCount}}`,
     );
+    return parts;
   }
 
   /**
-   * Deletes a snapshot session and its rows. Expiry is not checked (an expired session that was not
+   * Deletes a snapshot session and its blocks. Expiry is not checked (an expired session that was not
    * purged yet is deleted normally).
    *
    * @throws SnapshotChunkInvalidError | SnapshotSessionNotFoundError | SnapshotSessionForbiddenError
@@ -196,16 +223,6 @@ export class SnapshotSessionService {
       maxBytes: l.maxBytesPerSnapshotSession,
       ttlSeconds: l.snapshotSessionTtlSeconds,
     };
-  }
-
-  #rowJson(): WireRowJson {
-    this.#rows ??= new WireRowJson(this.runtime.catalog);
-    return this.#rows;
-  }
-
-  #uuidTableIds(): number[] {
-    this.#uuidTables ??= WireRowJson.uuidTableIds(this.runtime.catalog);
-    return this.#uuidTables;
   }
 }
 

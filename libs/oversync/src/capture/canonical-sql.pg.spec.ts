@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import { canonicalJson, canonicalJsonNumber, canonicalJsonString, type JsonValue } from '@oversync/protocol';
+import fc from 'fast-check';
+import { sql, type Kysely } from 'kysely';
+import { createTestDatabase, type TestDatabase } from '../../../../test/support/test-database.js';
+import { createTestKysely } from '../../../../test/support/test-kysely.js';
+import { CANONICAL_JSON_FUNCTIONS_DDL } from '../schema/canonical-json-functions.ddl.js';
+import { payloadSql } from './payload-sql.js';
+import { readTableShape } from './table-shape.js';
+import { toWirePayloadObject } from './wire-payload.util.js';
+import type { CatalogTable } from '../schema/table-catalog.js';
+
+/**
+ * Finalisation renders canonical JSON in SQL; the hash clients verify is defined by the Node
+ * canonicaliser (byte-identical to go-oversync). These properties pin the two to each other.
+ */
+describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser', () => {
+  let database: TestDatabase;
+  let db: Kysely<unknown>;
+
+  // Every query runs with the settings sync.lock_scope pins for finalisation.
+  async function one<T>(query: ReturnType<typeof sql<{ v: T }>>): Promise<T> {
+    return db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('extra_float_digits', '1', true), set_config('TimeZone', 'UTC', true),
+                       set_config('IntervalStyle', 'iso_8601', true)`.execute(trx);
+      return (await query.execute(trx)).rows[0].v;
+    });
+  }
+
+  beforeAll(async () => {
+    database = await createTestDatabase('canonical_sql');
+    db = createTestKysely(database.url);
+    await sql.raw(`CREATE SCHEMA sync; ${CANONICAL_JSON_FUNCTIONS_DDL}`).execute(db);
+  });
+  afterAll(async () => {
+    await db.destroy();
+    await database.drop();
+  });
+
+  it('renders every float64 like Go and ECMAScript', async () => {
+    const edges = [
+      0,
+      -0,
+      1,
+      -1,
+      1.5,
+      0.1,
+      1e21,
+      1e-7,
+      1e-6,
+      123456789012345680000,
+      1e15,
+      1e16,
+      5e-324,
+      1.7976931348623157e308,
+      2 ** 53 + 2,
+      -1.25e-10,
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(...edges)),
+        async (x) => {
+          const text = await one<string>(
+            sql`SELECT sync.js_number(${String(Object.is(x, -0) ? '-0' : x)}::float8) AS v`,
+          );
+          expect(text).toBe(canonicalJsonNumber(x));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('escapes every string like Go', async () => {
+    const specials = fc.constantFrom(
+      '<',
+      '>',
+      '&',
+      '\u2028',
+      '\u2029',
+      '"',
+      '\\',
+      '\n',
+      '\t',
+      '\u0001',
+      '\u007f',
+      'é',
+      '😀',
+      '\b',
+      '\f',
+    );
+    const text = fc.array(fc.oneof(fc.string(), specials), { maxLength: 8 }).map((parts) => parts.join(''));
+    await fc.assert(
+      fc.asyncProperty(text, async (s) => {
+        fc.pre(
+          !s.includes('\u0000') && !/[\ud800-\udfff]/.test(s.replace(/[\ud800-\udbff][\udc00-\udfff]/g, '')),
+        );
+        expect(await one<string>(sql`SELECT sync.go_json_string(${s}::text) AS v`)).toBe(
+          canonicalJsonString(s),
+        );
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('canonicalises json and jsonb documents like the protocol does', async () => {
+    const safeString = fc.string().filter((s) => !s.includes('\u0000'));
+    const value: fc.Arbitrary<JsonValue> = fc.letrec<{ v: JsonValue }>((tie) => ({
+      v: fc.oneof(
+        { depthSize: 'small' },
+        safeString,
+        fc.double({ noNaN: true, noDefaultInfinity: true }).map((d) => (Object.is(d, -0) ? 0 : d)),
+        fc.boolean(),
+        fc.constant(null),
+        fc.array(tie('v'), { maxLength: 4 }),
+        fc.dictionary(safeString, tie('v'), { maxKeys: 4 }),
+      ),
+    })).v;
+    await fc.assert(
+      fc.asyncProperty(value, async (v) => {
+        const text = JSON.stringify(v);
+        const expected = canonicalJson(JSON.parse(text) as JsonValue);
+        expect(await one<string>(sql`SELECT sync.canonical_json(${text}::json) AS v`)).toBe(expected);
+        expect(await one<string>(sql`SELECT sync.canonical_jsonb(${text}::jsonb) AS v`)).toBe(expected);
+      }),
+      { numRuns: 200 },
+    );
+    // json keeps what jsonb normalises: -0 and the last of duplicate keys, as JSON.parse does.
+    expect(await one<string>(sql`SELECT sync.canonical_json('{"b":1,"a":-0,"b":2.50}'::json) AS v`)).toBe(
+      canonicalJson(JSON.parse('{"b":1,"a":-0,"b":2.50}') as JsonValue),
+    );
+  });
+
+  it('renders whole rows of every column type exactly like row_to_json plus the Node canonicaliser', async () => {
+    await sql
+      .raw(
+        `
+      CREATE TYPE public.mood AS ENUM ('ok', 'sad <3');
+      CREATE TYPE public.pair AS (a integer, b text);
+      CREATE DOMAIN public.blob AS bytea;
+      CREATE TABLE public.every_type (
+        _sync_scope_id text NOT NULL, id uuid NOT NULL, t text, vc varchar(10), ch char(4), nm name,
+        i2 smallint, i4 integer, i8 bigint, f4 real, f8 double precision, num numeric, bo boolean,
+        by bytea, bl public.blob, js json, jb jsonb, ts timestamptz, tsz timestamp, d date, tm time,
+        iv interval, ia integer[], ta text[], en public.mood, pr public.pair, ip inet, "Zed" text,
+        "ä" text, PRIMARY KEY (_sync_scope_id, id))`,
+      )
+      .execute(db);
+    const rows = [
+      `'s', '${randomUUID()}', 'a<b>&c "q" \\ é😀', 'v', 'ab', 'n', -3, 2147483647, 9007199254740993, 0.1, 1e21,
+       1.50, true, '\\x00ff10', '\\x', '{"b":[1,1.0,-0],"a":"<"}', '{"z":1e-7,"y":{"b":null,"a":"x"}}',
+       '2026-11-22 06:49:42.123456+00', '2026-01-01 00:00:00', '2026-02-03', '04:05:06.5', '1 day 2 hours',
+       '{1,2,3}', '{"x,y",NULL}', 'sad <3', ROW(1, 'p&q'), '10.0.0.1/8', 'upper', 'umlaut'`,
+      `'s', '${randomUUID()}', NULL, NULL, NULL, NULL, NULL, NULL, -9223372036854775808, 'NaN', '-Infinity',
+       'NaN', false, NULL, NULL, 'null', '[]', 'infinity', NULL, NULL, NULL, NULL, '{}', '{}', NULL, NULL, NULL, NULL, NULL`,
+      `'s', '${randomUUID()}', '', '', '', '', 0, 0, 0, -0, -0, 0.000001, NULL, '\\x', NULL, '0', '{}', NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, 'ok', ROW(NULL, NULL), NULL, '', ''`,
+    ];
+    for (const values of rows) await sql.raw(`INSERT INTO public.every_type VALUES (${values})`).execute(db);
+    const shape = await readTableShape(db, 'public', 'every_type');
+    const table = { byteaColumns: ['by', 'bl'] } as unknown as CatalogTable;
+    const rendered = await db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('extra_float_digits', '1', true), set_config('TimeZone', 'UTC', true),
+                       set_config('IntervalStyle', 'iso_8601', true)`.execute(trx);
+      return (
+        await sql<{ image: string; payload: string }>`
+          SELECT row_to_json(r)::text AS image, ${sql.raw(payloadSql(shape.columns, 'r'))} AS payload
+            FROM public.every_type r`.execute(trx)
+      ).rows;
+    });
+    expect(rendered).toHaveLength(3);
+    for (const r of rendered) expect(r.payload).toBe(canonicalJson(toWirePayloadObject(table, r.image)));
+  });
+});

@@ -1,0 +1,116 @@
+import { canonicalJsonString } from '@oversync/protocol';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { CatalogTable } from '../schema/table-catalog.js';
+import { quoteIdent } from '../schema/trigger.ddl.js';
+import { payloadSql, sqlLiteral } from './payload-sql.js';
+import { readTableShape } from './table-shape.js';
+
+/** A table touched by the bundle and its current `attname:atttypid,…` signature. */
+export interface TouchedTableShape {
+  table: CatalogTable;
+  signature: string;
+}
+
+/** Values the statement binds. */
+export interface ImageBindings {
+  scopeId: string;
+  bundleSeq: number;
+}
+
+// Where the scope id parameter goes in a cached lookup (NUL cannot occur in SQL text).
+const SCOPE_MARK = '\u0000';
+
+interface TableSql {
+  signature: string;
+  /** Payload read from the business row as it stands now, for key `e.key_text`; {@link SCOPE_MARK} marks the scope parameter. */
+  lookup: string;
+  keyBytes: string;
+  keyJson: string;
+  schemaTable: string;
+}
+
+// Fast path: every key was captured once, so each stage row is one bundle row, in capture order.
+const EFFECTS_SINGLE = `
+  SELECT table_id, key_text, op_code AS op, row_number() OVER (ORDER BY capture_ordinal) AS n
+    FROM pg_temp.oversync_capture_stage`;
+
+// General path. ordinal * 4 + op orders by capture and carries the op: min() is the first event
+// of a key, max() the last. INSERT then (eventually)
+// DELETE never existed outside the transaction; a row that existed before it is an UPDATE unless
+// it ends deleted; a first INSERT stays an INSERT.
+const EFFECTS_COLLAPSED = `
+  SELECT table_id, key_text, (CASE WHEN l % 4 = 3 THEN 3 WHEN f % 4 = 1 THEN 1 ELSE 2 END)::smallint AS op,
+         row_number() OVER (ORDER BY f) AS n
+    FROM (SELECT table_id, key_text, min(capture_ordinal * 4 + op_code) AS f, max(capture_ordinal * 4 + op_code) AS l
+            FROM pg_temp.oversync_capture_stage
+           GROUP BY table_id, key_text) AS ev
+   WHERE NOT (f % 4 = 1 AND l % 4 = 3)`;
+
+/**
+ * Builds the `eff` and `img` parts of the finalisation statement: the collapsed effects (table_id,
+ * key_text, op, n) and, per effect, key bytes, canonical payload and the row's canonical hash object
+ * `{"key","op","payload","row_ordinal","row_version","schema","table"}` (sorted keys). Payloads are
+ * read from the business row as it stands at the end of the transaction (every change to it was
+ * captured, so that is its net after-image) with one primary-key probe per row, and rendered by
+ * SQL generated from the table's columns. That SQL is cached per column signature, so a column
+ * added or retyped after bootstrap is picked up at the next bundle.
+ */
+export class FinalizeStatementCache {
+  readonly #tables = new Map<number, TableSql>();
+
+  async effectsSql(
+    trx: Kysely<unknown>,
+    touched: readonly TouchedTableShape[],
+    repeated: boolean,
+    bindings: ImageBindings,
+  ): Promise<{ effects: RawBuilder<unknown>; images: RawBuilder<unknown> }> {
+    const tables: TableSql[] = [];
+    for (const { table, signature } of touched) {
+      let cached = this.#tables.get(table.tableId);
+      if (!cached || cached.signature !== signature) {
+        const shape = await readTableShape(trx, table.schema, table.table);
+        cached = { signature, ...tableSql(table, payloadSql(shape.columns, 't')) };
+        this.#tables.set(table.tableId, cached);
+      }
+      tables.push(cached);
+    }
+    const ids = touched.map((t) => t.table.tableId);
+    const perTable = (pick: (t: TableSql) => string): string =>
+      `CASE e.table_id ${tables.map((t, i) => `WHEN ${ids[i]} THEN ${pick(t)}`).join(' ')} END`;
+    const lookup = sql.join(
+      tables.map((t, i) => {
+        const [head, tail] = t.lookup.split(SCOPE_MARK);
+        return sql`WHEN ${sql.raw(String(ids[i]))} THEN (${sql.raw(head)}${bindings.scopeId}::text${sql.raw(tail)})`;
+      }),
+      sql.raw(' '),
+    );
+    const images = sql`
+      SELECT e.n, e.table_id, e.op, ${sql.raw(perTable((t) => t.keyBytes))} AS key_bytes, p.payload,
+             concat(${sql.raw(perTable((t) => t.keyJson))}, ',"op":"',
+                    CASE e.op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END,
+                    '","payload":', COALESCE(p.payload, 'null'), ',"row_ordinal":', e.n - 1,
+                    ${sql.raw(sqlLiteral(`,"row_version":${bindings.bundleSeq},`))},
+                    ${sql.raw(perTable((t) => t.schemaTable))}) AS hashed
+        FROM eff e
+        -- OFFSET 0 keeps the subquery from being flattened, which would repeat the probe for
+        -- every reference to p.payload.
+        CROSS JOIN LATERAL (SELECT CASE WHEN e.op <> 3 THEN CASE e.table_id ${lookup} END END AS payload OFFSET 0) AS p`;
+    return { effects: sql.raw(repeated ? EFFECTS_COLLAPSED : EFFECTS_SINGLE), images };
+  }
+}
+
+function tableSql(table: CatalogTable, payload: string): Omit<TableSql, 'signature'> {
+  const target = `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
+  const keyRef = `t.${quoteIdent(table.keyColumn)}`;
+  const uuidKey = table.keyKind === 'uuid';
+  const keyMatch = uuidKey ? `${keyRef} = e.key_text::uuid` : `${keyRef} = e.key_text`;
+  const keyPrefix = sqlLiteral(`{"key":{${canonicalJsonString(table.keyColumn)}:`);
+  return {
+    lookup: `SELECT ${payload} FROM ${target} t WHERE ${keyMatch} AND t._sync_scope_id = ${SCOPE_MARK}`,
+    keyBytes: uuidKey ? `uuid_send(e.key_text::uuid)` : `convert_to(e.key_text, 'UTF8')`,
+    keyJson: `concat(${keyPrefix}, ${uuidKey ? `'"', e.key_text, '"'` : `sync.go_json_string(e.key_text)`}, '}')`,
+    schemaTable: sqlLiteral(
+      `"schema":${canonicalJsonString(table.schema)},"table":${canonicalJsonString(table.table)}}`,
+    ),
+  };
+}

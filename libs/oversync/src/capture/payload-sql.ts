@@ -1,0 +1,86 @@
+import { canonicalJsonString, compareUtf8 } from '@oversync/protocol';
+import { quoteIdent } from '../schema/trigger.ddl.js';
+import { isScopeColumn } from './wire-payload.util.js';
+
+/** One column of a registered table as the catalog reports it right now. */
+export interface ColumnDescriptor {
+  name: string;
+  /** `pg_type.typname` after resolving one level of domain. */
+  baseType: string;
+}
+
+/** SQL string literal (standard_conforming_strings: only quotes are doubled). */
+export function sqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+// JS `Number` round trip of an int8 is exact up to 2^53; beyond it the value goes through float64,
+// exactly as JSON.parse (and Go's float64 decoding) would take it.
+const INT53 = '9007199254740992';
+
+/**
+ * SQL rendering one column value as canonical JSON, byte-identical to what the Node canonicaliser
+ * makes of the same column in `row_to_json(t)` (after the wire rewrite of bytea to base64): numbers
+ * through float64, strings Go-escaped, nested JSON with sorted keys. NULL stays NULL here.
+ */
+function valueSql(column: ColumnDescriptor, ref: string): string {
+  switch (column.baseType) {
+    case 'int2':
+    case 'int4':
+    case 'oid':
+      return `${ref}::text`;
+    case 'int8':
+      return `CASE WHEN ${ref} BETWEEN -${INT53} AND ${INT53} THEN ${ref}::text ELSE sync.js_number(${ref}::float8) END`;
+    case 'float8':
+      return `sync.js_number(${ref}::float8)`;
+    // float4 and numeric reach JSON as their text, which JSON.parse reads as a float64.
+    case 'float4':
+      return `sync.js_number(${ref}::text::float8)`;
+    case 'numeric':
+      return `sync.js_number(${ref}::float8)`;
+    case 'bool':
+      return `CASE WHEN ${ref} THEN 'true' WHEN NOT ${ref} THEN 'false' END`;
+    case 'uuid':
+      return `'"' || ${ref}::text || '"'`;
+    case 'bytea':
+      return `'"' || translate(encode(${ref}::bytea, 'base64'), E'\\n', '') || '"'`;
+    case 'json':
+      return `sync.canonical_json(${ref}::json)`;
+    case 'jsonb':
+      return `sync.canonical_jsonb(${ref}::jsonb)`;
+    case 'text':
+    case 'varchar':
+    case 'bpchar':
+    case 'name':
+    case 'citext':
+      // to_json, not ::text: a char(n) cast to text would lose its padding.
+      return `sync.go_escape(to_json(${ref})::text)`;
+    case 'timestamptz':
+    case 'timestamp':
+    case 'date':
+    case 'time':
+    case 'timetz':
+    case 'interval':
+      // JSON renderings of these hold only digits, signs, letters and punctuation Go leaves alone.
+      return `to_json(${ref})::text`;
+    default:
+      // Arrays, composites, enums, ranges, network types…: to_jsonb categorises values exactly as
+      // row_to_json does, then the canonicaliser sorts and re-renders.
+      return `sync.canonical_jsonb(to_jsonb(${ref}))`;
+  }
+}
+
+/**
+ * The SQL expression of a row's canonical payload text (`{"col":value,…}`, columns in UTF-8 byte
+ * order, the scope column left out) over table alias `alias`.
+ */
+export function payloadSql(columns: readonly ColumnDescriptor[], alias: string): string {
+  const visible = columns.filter((c) => !isScopeColumn(c.name)).sort((a, b) => compareUtf8(a.name, b.name));
+  if (visible.length === 0) return `'{}'`;
+  const parts = visible.map((c, i) => {
+    const prefix = sqlLiteral(`${i === 0 ? '{' : ','}${canonicalJsonString(c.name)}:`);
+    return `${prefix}, COALESCE(${valueSql(c, `${alias}.${quoteIdent(c.name)}`)}, 'null')`;
+  });
+  // One concat() builds the text once; a chain of || copies the growing prefix at every step.
+  return `concat(${parts.join(',\n ')}, '}')`;
+}
