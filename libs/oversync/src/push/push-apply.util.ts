@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { CatalogTable } from '../schema/table-catalog.js';
 import { dollarQuote, keyLiteral, quoteIdent } from './sql-literal.util.js';
+import type { ApplyStep } from './staged-plan.util.js';
 import type { StagedRow } from './staged-row.types.js';
 
 /** Statements sent per round trip; bounds the size of one simple-protocol query. */
@@ -8,11 +9,11 @@ const STATEMENTS_PER_SCRIPT = 500;
 const SCOPE_COLUMN = quoteIdent('_sync_scope_id');
 
 /**
- * Applies staged rows to the business tables in upload order, so the captured bundle follows the
- * upload order (go-oversync's batched UPDATE relies on the planner's join order for that; we do
- * not). Payloads never leave PostgreSQL: every statement reads its rows from
- * `sync.push_session_rows` by ordinal. Runs of consecutive INSERTs into one table with the same
- * column set become one `INSERT … SELECT … ORDER BY row_ordinal` (rows are inserted, and so
+ * Applies a planned staging ({@link ApplyStep}s) to the business tables in upload order, so the
+ * captured bundle follows the upload order (go-oversync's batched UPDATE relies on the planner's
+ * join order for that; we do not). Payloads never leave PostgreSQL: every statement reads its rows
+ * from `sync.push_session_rows` by ordinal. A run of consecutive INSERTs into one table with the
+ * same column set is one `INSERT … SELECT … ORDER BY row_ordinal` (rows are inserted, and so
  * captured, in that order); UPDATE and DELETE are one statement per row. Statements travel as
  * multi-statement scripts over the simple query protocol (one round trip per
  * {@link STATEMENTS_PER_SCRIPT}). Type coercion is PostgreSQL's (`jsonb_populate_record`);
@@ -23,32 +24,17 @@ export async function applyStagedRows(
   trx: Kysely<unknown>,
   pushId: string,
   ownerId: string,
-  rows: readonly StagedRow[],
+  steps: readonly ApplyStep[],
 ): Promise<void> {
   const owner = dollarQuote(ownerId);
   const session = `'${pushId.replace(/'/g, "''")}'::uuid`;
-  const statements: string[] = [];
-  for (let i = 0; i < rows.length;) {
-    const row = rows[i];
-    if (row.opCode !== 1) {
-      statements.push(row.opCode === 2 ? updateStatement(row, session, owner) : deleteStatement(row, owner));
-      i++;
-      continue;
+  const statements = steps.map((step) => {
+    const { row } = step;
+    if (step.kind === 'insert') {
+      return insertStatement(row.table, row.columns!, session, owner, row.rowOrdinal, step.last);
     }
-    const signature = row.columns!.join(',');
-    let j = i + 1;
-    while (
-      j < rows.length &&
-      rows[j].opCode === 1 &&
-      rows[j].table === row.table &&
-      rows[j].columns!.join(',') === signature
-    )
-      j++;
-    statements.push(
-      insertStatement(row.table, row.columns!, session, owner, row.rowOrdinal, rows[j - 1].rowOrdinal),
-    );
-    i = j;
-  }
+    return step.kind === 'update' ? updateStatement(row, session, owner) : deleteStatement(row, owner);
+  });
   for (let i = 0; i < statements.length; i += STATEMENTS_PER_SCRIPT) {
     await sql.raw(statements.slice(i, i + STATEMENTS_PER_SCRIPT).join(';\n')).execute(trx);
   }

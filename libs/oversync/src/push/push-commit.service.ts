@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import type { PushSessionCommitResponse } from '@oversync/protocol';
 import { sql, type Kysely } from 'kysely';
 import { ScopeTransactionRunner } from '../capture/scope-transaction.runner.js';
-import { keyStringFromBytes } from '../capture/wire-payload.util.js';
 import {
   assertLeaseOwner,
   markScopeInitialized,
@@ -13,24 +12,13 @@ import { PushCommitInvalidError, SourceSequenceChangedError } from '../errors/in
 import type { SyncRequestActor } from '../http/sync-request.types.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import type { LockedSource } from '../scope/locked-scope.js';
-import type { TableCatalog } from '../schema/table-catalog.js';
 import { expectedSourceBundleId } from '../source/source-sequence.js';
 import { applyStagedRows } from './push-apply.util.js';
+import { assertCompleteStaging, planStagedApply } from './staged-plan.util.js';
 import { assertNoConflicts } from './push-conflict.util.js';
-import { loadPushSessionForUpdate, type PushSessionRecord } from './push-session-lookup.util.js';
-import type { StagedRow } from './staged-row.types.js';
+import { loadPushSessionForUpdate } from './push-session-lookup.util.js';
 import { deletePushSessions } from './push-session-delete.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
-
-interface StagedRowRecord {
-  row_ordinal: string;
-  table_id: number;
-  key_bytes: Buffer;
-  op_code: number;
-  base_bundle_seq: string;
-  /** Comma-joined sorted payload keys (canonical payloads keep keys sorted); null for DELETE. */
-  columns: string | null;
-}
 
 /**
  * Commits a push session atomically (`POST /sync/push-sessions/{id}/commit`): re-validates the
@@ -57,7 +45,7 @@ export class PushCommitService {
     return withTransactionRetries(() =>
       this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
         const session = await loadPushSessionForUpdate(trx, rawPushId, actor.userId);
-        const rows = await loadStagedRows(trx, catalog, session);
+        await assertCompleteStaging(trx, catalog, session);
         if (session.initializationId) {
           assertLeaseOwner(scope, session.sourceId, session.initializationId);
           await refreshInitializationLease(trx, scope.userPk, options.limits.initializationLeaseTtlSeconds);
@@ -76,7 +64,7 @@ export class PushCommitService {
             expected,
           );
         }
-        await assertNoConflicts(trx, scope.userPk, actor.userId, rows);
+        await assertNoConflicts(trx, catalog, scope.userPk, actor.userId, session.pushId);
 
         const identity = {
           sourceId: session.sourceId,
@@ -84,7 +72,12 @@ export class PushCommitService {
           initializationId: session.initializationId,
         };
         await this.runner.beginBundle(trx, scope, identity);
-        await applyStagedRows(trx, session.pushId, actor.userId, rows);
+        await applyStagedRows(
+          trx,
+          session.pushId,
+          actor.userId,
+          await planStagedApply(trx, catalog, session.pushId),
+        );
         const bundle = await this.runner.finalizeBundle(trx, scope, identity);
         if (!bundle) {
           throw new PushCommitInvalidError('push session produced no captured business-table effects');
@@ -101,52 +94,6 @@ export class PushCommitService {
       }),
     );
   }
-}
-
-/**
- * Loads the staged rows in ordinal order and checks the staging is complete, contiguous from 0
- * and free of cross-chunk duplicates.
- * @throws PushCommitInvalidError
- */
-async function loadStagedRows(
-  trx: Kysely<unknown>,
-  catalog: TableCatalog,
-  session: PushSessionRecord,
-): Promise<StagedRow[]> {
-  const { rows } = await sql<StagedRowRecord>`
-    SELECT row_ordinal, table_id, key_bytes, op_code, base_bundle_seq,
-           (SELECT string_agg(k, ',') FROM json_object_keys(payload_apply) AS k) AS columns
-      FROM sync.push_session_rows WHERE push_id = ${session.pushId}::uuid ORDER BY row_ordinal`.execute(trx);
-  const planned = session.plannedRowCount;
-  if (rows.length !== planned || session.nextExpectedRowOrdinal !== planned) {
-    throw new PushCommitInvalidError(
-      `staged row count ${rows.length} does not match planned_row_count ${planned}`,
-    );
-  }
-  const seen = new Set<string>();
-  return rows.map((r, i) => {
-    if (toInt(r.row_ordinal) !== i) {
-      throw new PushCommitInvalidError(`staged rows are not contiguous at row_ordinal ${i}`);
-    }
-    const table = catalog.byId(r.table_id);
-    const keyString = keyStringFromBytes(table, r.key_bytes);
-    const identity = `${table.tableId}:${r.key_bytes.toString('hex')}`;
-    if (seen.has(identity)) {
-      throw new PushCommitInvalidError(
-        `duplicate target row in staged push session: ${table.qualifiedName} ${keyString}`,
-      );
-    }
-    seen.add(identity);
-    return {
-      rowOrdinal: i,
-      table,
-      keyBytes: r.key_bytes,
-      keyString,
-      opCode: r.op_code as StagedRow['opCode'],
-      baseRowVersion: toInt(r.base_bundle_seq),
-      columns: r.columns === null ? null : r.columns.split(','),
-    };
-  });
 }
 
 /** Locks and reads another source's watermark (commit of a session staged under another header). */

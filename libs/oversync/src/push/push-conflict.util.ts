@@ -1,8 +1,9 @@
 import type { JsonObject, PushConflict, RowOp } from '@oversync/protocol';
 import { sql, type Kysely } from 'kysely';
-import { toWirePayloadObject, wireKey } from '../capture/wire-payload.util.js';
+import { keyStringFromBytes, toWirePayloadObject, wireKey } from '../capture/wire-payload.util.js';
 import { toInt } from '../database/pg-values.util.js';
 import { PushConflictError } from '../errors/index.js';
+import type { TableCatalog } from '../schema/table-catalog.js';
 import type { StagedRow } from './staged-row.types.js';
 import { quoteIdent } from './sql-literal.util.js';
 
@@ -14,44 +15,75 @@ interface RowVersionState {
   deleted: boolean;
 }
 
+interface FirstConflictRow {
+  row_ordinal: string;
+  table_id: number;
+  key_bytes: Buffer;
+  op_code: 1 | 2 | 3;
+  base_bundle_seq: string;
+  bundle_seq: string | null;
+  deleted: boolean | null;
+}
+
 /**
- * Optimistic-concurrency check of every staged row against `sync.row_state` (one query), in
- * upload order; the first failing row aborts the whole push with its structured conflict.
+ * Optimistic-concurrency check of every staged row of a push session against `sync.row_state`,
+ * evaluated inside PostgreSQL (one query, nothing per row in Node); the first failing row in upload
+ * order aborts the whole push with its structured conflict.
  * Rules (wire-protocol §7): INSERT needs no state and base 0, or a tombstone at exactly the base;
  * UPDATE/DELETE need a live row at exactly the base.
  * @throws PushConflictError
  */
 export async function assertNoConflicts(
   trx: Kysely<unknown>,
+  catalog: TableCatalog,
   userPk: number,
   ownerId: string,
-  rows: readonly StagedRow[],
+  pushId: string,
 ): Promise<void> {
-  const { rows: states } = await sql<{ ord: string; bundle_seq: string | null; deleted: boolean | null }>`
-    SELECT t.ord, rs.bundle_seq, rs.deleted
-      FROM unnest(${rows.map((r) => r.table.tableId)}::int[], ${rows.map((r) => r.keyBytes)}::bytea[])
-           WITH ORDINALITY AS t(table_id, key_bytes, ord)
-      LEFT JOIN sync.row_state rs ON rs.user_pk = ${userPk} AND rs.table_id = t.table_id AND rs.key_bytes = t.key_bytes
-     ORDER BY t.ord`.execute(trx);
-  for (const [i, row] of rows.entries()) {
-    const s = states[i];
-    const state =
-      s.bundle_seq === null ? null : { version: toInt(s.bundle_seq), deleted: s.deleted === true };
-    const message = conflictMessage(row, state);
-    if (message === null) continue;
-    const live = state !== null && !state.deleted;
-    const conflict: PushConflict = {
-      schema: row.table.schema,
-      table: row.table.table,
-      key: wireKey(row.table, row.keyString),
-      op: OP_NAMES[row.opCode],
-      base_row_version: row.baseRowVersion,
-      server_row_version: state?.version ?? 0,
-      server_row_deleted: state?.deleted ?? false,
-      server_row: live ? await readServerRow(trx, row, ownerId) : null,
-    };
-    throw new PushConflictError(message, conflict);
+  const { rows } = await sql<FirstConflictRow>`
+    SELECT s.row_ordinal::text, s.table_id, s.key_bytes, s.op_code, s.base_bundle_seq::text,
+           rs.bundle_seq::text, rs.deleted
+      FROM sync.push_session_rows s
+      LEFT JOIN sync.row_state rs ON rs.user_pk = ${userPk} AND rs.table_id = s.table_id AND rs.key_bytes = s.key_bytes
+     WHERE s.push_id = ${pushId}::uuid
+       AND NOT COALESCE(CASE WHEN s.op_code = 1
+                             THEN (rs.bundle_seq IS NULL AND s.base_bundle_seq = 0)
+                                  OR (rs.deleted AND s.base_bundle_seq = rs.bundle_seq)
+                             ELSE rs.bundle_seq IS NOT NULL AND NOT rs.deleted AND s.base_bundle_seq = rs.bundle_seq
+                        END, false)
+     ORDER BY s.row_ordinal
+     LIMIT 1`.execute(trx);
+  const r = rows[0];
+  if (!r) return;
+  const table = catalog.byId(r.table_id);
+  const row: StagedRow = {
+    rowOrdinal: toInt(r.row_ordinal),
+    table,
+    keyBytes: r.key_bytes,
+    keyString: keyStringFromBytes(table, r.key_bytes),
+    opCode: r.op_code,
+    baseRowVersion: toInt(r.base_bundle_seq),
+    columns: null,
+  };
+  const state = r.bundle_seq === null ? null : { version: toInt(r.bundle_seq), deleted: r.deleted === true };
+  const message = conflictMessage(row, state);
+  if (message === null) {
+    throw new Error(
+      `conflict rules disagree for ${table.qualifiedName} ${row.keyString}; report this as a bug`,
+    );
   }
+  const live = state !== null && !state.deleted;
+  const conflict: PushConflict = {
+    schema: table.schema,
+    table: table.table,
+    key: wireKey(table, row.keyString),
+    op: OP_NAMES[row.opCode],
+    base_row_version: row.baseRowVersion,
+    server_row_version: state?.version ?? 0,
+    server_row_deleted: state?.deleted ?? false,
+    server_row: live ? await readServerRow(trx, row, ownerId) : null,
+  };
+  throw new PushConflictError(message, conflict);
 }
 
 /** The conflict message for a row, or null when the row may be applied. */
