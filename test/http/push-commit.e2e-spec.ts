@@ -162,6 +162,37 @@ describe('POST /sync/push-sessions/{push_id}/commit', () => {
     expect(await usersOf(user)).toEqual([]);
   });
 
+  it('reports the first staging problem in upload order: a duplicate before a later gap', async () => {
+    const { c } = await ready();
+    const id = newId();
+    const pushId = (await createSession(c, 1, 3)).json.push_id as string;
+    await uploadChunk(c, pushId, 0, [insertUser(schema, id, 'First')]);
+    await uploadChunk(c, pushId, 1, [updateUser(schema, id, 0, { name: 'Again' })]);
+    await uploadChunk(c, pushId, 2, [insertUser(schema, newId(), 'Last')]);
+    await dbRows(
+      t.db.url,
+      'UPDATE sync.push_session_rows SET row_ordinal = 9 WHERE push_id = $1 AND row_ordinal = 2',
+      [pushId],
+    );
+    expect((await commitSession(c, pushId)).json).toEqual({
+      error: 'push_commit_invalid',
+      message: `duplicate target row in staged push session: ${schema}.users ${id}`,
+    });
+    // With the duplicate gone, the gap is what remains.
+    await dbRows(t.db.url, 'DELETE FROM sync.push_session_rows WHERE push_id = $1 AND row_ordinal = 1', [
+      pushId,
+    ]);
+    await dbRows(
+      t.db.url,
+      "INSERT INTO sync.push_session_rows (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply) SELECT push_id, 1, table_id, key_bytes || '\\x00'::bytea, op_code, base_bundle_seq, payload_apply FROM sync.push_session_rows WHERE push_id = $1 AND row_ordinal = 0",
+      [pushId],
+    );
+    expect((await commitSession(c, pushId)).json).toEqual({
+      error: 'push_commit_invalid',
+      message: 'staged rows are not contiguous at row_ordinal 2',
+    });
+  });
+
   it('commits a seeding session and moves the scope to INITIALIZED (C2)', async () => {
     const user = newUser();
     const c = client(user, 'device-a');
