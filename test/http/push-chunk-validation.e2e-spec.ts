@@ -186,6 +186,14 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
       `{"rows":[{"table":"users","key":{"id":"${id}"},"op":"DELETE","base_row_version":1.5}]}`,
     ],
     ['a numeric op', `{"rows":[{"table":"users","key":{"id":"${id}"},"op":3}]}`],
+    [
+      'a mistyped row behind an own "__proto__" key (which must not switch validation off)',
+      `{"__proto__":{},"rows":[{"schema":5,"table":"users","key":{"id":"${id}"},"op":"DELETE"}]}`,
+    ],
+    [
+      'a base_row_version string smuggling JSON behind an own "__proto__" key',
+      `{"__proto__":{},"start_row_ordinal":0,"rows":[{"table":"users","key":{"id":"${id}"},"op":"DELETE","base_row_version":"0,\\"k\\":\\"7a7a\\""}]}`,
+    ],
   ])('rejects %s with 400 invalid_request', async (_name, body) => {
     const reply = await syncCall(t.baseUrl, {
       method: 'POST',

@@ -24,12 +24,13 @@ export function adminUrl(): string {
   return url;
 }
 
-export async function createTestDatabase(prefix = 'oversync_test'): Promise<TestDatabase> {
+/** A fresh database; `options` is appended to CREATE DATABASE (e.g. an ENCODING clause). */
+export async function createTestDatabase(prefix = 'oversync_test', options = ''): Promise<TestDatabase> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.query(`CREATE DATABASE "${name}" ${options}`);
   } finally {
     await admin.end();
   }

@@ -190,7 +190,8 @@ export function appendWirePayload(table: TableSpec, payload: JsonObject, out: Sq
   try {
     for (; present < columns.length; present++) {
       const column = columns[present];
-      const value = payload[column.wireName];
+      // Own properties only: an inherited name (a column called "constructor") is not a value.
+      const value = Object.hasOwn(payload, column.wireName) ? payload[column.wireName] : undefined;
       if (value === undefined) break;
       out.push(wireValueToSql(table, column, value));
     }

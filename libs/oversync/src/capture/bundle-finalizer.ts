@@ -65,13 +65,16 @@ export async function finalizeCapturedBundle(
   target: BundleFinalizeTarget,
   settings: BundleFinalizeSettings,
 ): Promise<CommittedBundle | null> {
-  // Seals the context, gives the big statement enough memory to aggregate a large bundle without
-  // spilling and no JIT (its row estimates for the temporary stage are guesses, and compiling a
-  // plan costed in the millions took longer than running it), and lists the tables touched with their current column signature (a column added
+  // Seals the context; gives the big statement enough memory to aggregate a large bundle without
+  // spilling, primary-key probes instead of bitmap scans, and no JIT (its row estimates for the
+  // temporary stage are guesses, and compiling a plan costed in the millions took longer than
+  // running it) — settings that last to the end of the transaction, where only bookkeeping
+  // remains; and lists the tables touched with their current column signature (a column added
   // since bootstrap must appear in payloads, as it would in row_to_json).
   const prepared = await sql<{ touched: TouchedTable[] | null; repeated: string }>`
     SELECT set_config('oversync.bundle_user_id', '', true) AS sealed, set_config('jit', 'off', true) AS jit,
            set_config('enable_bitmapscan', 'off', true) AS probes,
+           set_config('standard_conforming_strings', 'on', true) AS literal_backslashes,
            set_config('work_mem', (greatest(pg_size_bytes(current_setting('work_mem')), 64 * 1024 * 1024) / 1024)::text || 'kB', true) AS work_mem,
            COALESCE(current_setting('oversync.bundle_repeat', true), '') AS repeated,
            (SELECT json_agg(json_build_object('table_id', c.table_id, 'signature', (
@@ -113,8 +116,10 @@ export async function finalizeCapturedBundle(
     ), digest AS (
       SELECT count(*) AS row_count,
              count(*) FILTER (WHERE op <> 3 AND payload IS NULL) AS missing,
-             -- img is a materialised scan of eff, which its window function left in n order.
-             '[' || string_agg(hashed, ',') || ']' AS canonical
+             -- img is already in n order (a materialised scan of eff, which its window function
+             -- left sorted); the explicit order costs one pass over presorted input and makes the
+             -- hash independent of the plan.
+             '[' || string_agg(hashed, ',' ORDER BY n) || ']' AS canonical
         FROM img
     ), summary AS (
       SELECT row_count, missing, octet_length(canonical) AS byte_count, sha256(convert_to(canonical, 'UTF8')) AS bundle_hash

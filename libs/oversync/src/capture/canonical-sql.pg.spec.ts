@@ -6,7 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../../../../test/support/
 import { createTestKysely } from '../../../../test/support/test-kysely.js';
 import { CANONICAL_JSON_FUNCTIONS_DDL } from '../schema/canonical-json-functions.ddl.js';
 import { payloadSql } from './payload-sql.js';
-import { readTableShape } from './table-shape.js';
+import { readTableColumns } from './table-columns.js';
 import { toWirePayloadObject } from './wire-payload.util.js';
 import type { CatalogTable } from '../schema/table-catalog.js';
 
@@ -38,6 +38,8 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
   });
 
   it('renders every float64 like Go and ECMAScript', async () => {
+    // Includes values whose shortest digits PostgreSQL and ECMAScript disagree on when taken
+    // naively (ties at the ends of the rounding interval, e.g. -23209599515200750).
     const edges = [
       0,
       -0,
@@ -45,6 +47,7 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
       -1,
       1.5,
       0.1,
+      0.1 + 0.2,
       1e21,
       1e-7,
       1e-6,
@@ -55,10 +58,17 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
       1.7976931348623157e308,
       2 ** 53 + 2,
       -1.25e-10,
+      -23209599515200750,
+      9007199254740993,
     ];
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(...edges)),
+        fc.oneof(
+          fc.double({ noNaN: true, noDefaultInfinity: true }),
+          fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }).map(Number),
+          fc.integer({ min: -(10 ** 9), max: 10 ** 9 }).map((i) => i / 1000),
+          fc.constantFrom(...edges),
+        ),
         async (x) => {
           const text = await one<string>(
             sql`SELECT sync.js_number(${String(Object.is(x, -0) ? '-0' : x)}::float8) AS v`,
@@ -66,7 +76,7 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
           expect(text).toBe(canonicalJsonNumber(x));
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 1500 },
     );
   });
 
@@ -130,6 +140,31 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
     );
   });
 
+  it('canonicalises json strings holding NUL (which PostgreSQL text cannot hold) like the protocol does', async () => {
+    const samples = [
+      '{"a":"x\\u0000y"}',
+      '["\\u0000","\\u0000\\u0000<&>","a\\\\u0000b","\\\\\\u0000","\\u00e9\\u0000\\ud83d\\ude00\\/"]',
+      '{"k":{"deep":["\\u0000",1.50,"\\u2028"]}}',
+    ];
+    for (const text of samples) {
+      expect(await one<string>(sql`SELECT sync.canonical_json(${text}::json) AS v`)).toBe(
+        canonicalJson(JSON.parse(text) as JsonValue),
+      );
+    }
+    const withNul = fc
+      .array(fc.oneof(fc.string(), fc.constantFrom('\u0000', '\\', '<')), { maxLength: 6 })
+      .map((parts) => parts.join(''));
+    await fc.assert(
+      fc.asyncProperty(fc.array(withNul, { maxLength: 4 }), async (strings) => {
+        const text = JSON.stringify(strings);
+        expect(await one<string>(sql`SELECT sync.canonical_json(${text}::json) AS v`)).toBe(
+          canonicalJson(JSON.parse(text) as JsonValue),
+        );
+      }),
+      { numRuns: 150 },
+    );
+  });
+
   it('renders whole rows of every column type exactly like row_to_json plus the Node canonicaliser', async () => {
     await sql
       .raw(
@@ -152,22 +187,25 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
        '{1,2,3}', '{"x,y",NULL}', 'sad <3', ROW(1, 'p&q'), '10.0.0.1/8', 'upper', 'umlaut'`,
       `'s', '${randomUUID()}', NULL, NULL, NULL, NULL, NULL, NULL, -9223372036854775808, 'NaN', '-Infinity',
        'NaN', false, NULL, NULL, 'null', '[]', 'infinity', NULL, NULL, NULL, NULL, '{}', '{}', NULL, NULL, NULL, NULL, NULL`,
+      // Every column NULL, numbers included (a NULL must never reach the slow number path).
+      `'s', '${randomUUID()}', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL`,
       `'s', '${randomUUID()}', '', '', '', '', 0, 0, 0, -0, -0, 0.000001, NULL, '\\x', NULL, '0', '{}', NULL, NULL,
        NULL, NULL, NULL, NULL, NULL, 'ok', ROW(NULL, NULL), NULL, '', ''`,
     ];
     for (const values of rows) await sql.raw(`INSERT INTO public.every_type VALUES (${values})`).execute(db);
-    const shape = await readTableShape(db, 'public', 'every_type');
+    const columns = await readTableColumns(db, 'public', 'every_type');
     const table = { byteaColumns: ['by', 'bl'] } as unknown as CatalogTable;
     const rendered = await db.transaction().execute(async (trx) => {
       await sql`SELECT set_config('extra_float_digits', '1', true), set_config('TimeZone', 'UTC', true),
                        set_config('IntervalStyle', 'iso_8601', true)`.execute(trx);
       return (
         await sql<{ image: string; payload: string }>`
-          SELECT row_to_json(r)::text AS image, ${sql.raw(payloadSql(shape.columns, 'r'))} AS payload
+          SELECT row_to_json(r)::text AS image, ${sql.raw(payloadSql(columns, 'r'))} AS payload
             FROM public.every_type r`.execute(trx)
       ).rows;
     });
-    expect(rendered).toHaveLength(3);
+    expect(rendered).toHaveLength(4);
     for (const r of rendered) expect(r.payload).toBe(canonicalJson(toWirePayloadObject(table, r.image)));
   });
 });

@@ -269,4 +269,17 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
       (await q(`SELECT count(*)::int AS n FROM j.parents WHERE _sync_scope_id = 'u-sealed'`)).rows[0].n,
     ).toBe(0);
   });
+
+  it('renders the same bytes when the host turned standard_conforming_strings off', async () => {
+    const res = await scopes.execWrite('u-scs', { writerId: 'w' }, async (trx) => {
+      await sql`SET LOCAL standard_conforming_strings = off`.execute(trx);
+      // E'' literals mean the same under either setting: id s\1, name with a newline and U+2028.
+      await sql`INSERT INTO j.parents (id, name) VALUES (E's\\\\1', E'<a & b>\\n\\u2028')`.execute(trx);
+    });
+    const rows = await committedBundleRows(t, 'u-scs', res.bundle.bundle_seq);
+    expect(rows[0].payload).toEqual({ id: 's\\1', name: '<a & b>\n\u2028' });
+    expect(computeBundleHash(rows.map((r) => ({ ...r, payload: r.payload ?? null })))).toBe(
+      res.bundle.bundle_hash,
+    );
+  });
 });

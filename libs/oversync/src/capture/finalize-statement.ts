@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { CatalogTable } from '../schema/table-catalog.js';
 import { quoteIdent } from '../schema/trigger.ddl.js';
 import { payloadSql, sqlLiteral } from './payload-sql.js';
-import { readTableShape } from './table-shape.js';
+import { readTableColumns } from './table-columns.js';
 
 /** A table touched by the bundle and its current `attname:atttypid,…` signature. */
 export interface TouchedTableShape {
@@ -68,8 +68,8 @@ export class FinalizeStatementCache {
     for (const { table, signature } of touched) {
       let cached = this.#tables.get(table.tableId);
       if (!cached || cached.signature !== signature) {
-        const shape = await readTableShape(trx, table.schema, table.table);
-        cached = { signature, ...tableSql(table, payloadSql(shape.columns, 't')) };
+        const columns = await readTableColumns(trx, table.schema, table.table);
+        cached = { signature, ...tableSql(table, payloadSql(columns, 't')) };
         this.#tables.set(table.tableId, cached);
       }
       tables.push(cached);

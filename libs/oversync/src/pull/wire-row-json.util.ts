@@ -22,7 +22,7 @@ interface TableFragments {
 
 /**
  * Renders wire rows as JSON text straight from stored payload text, so serving a page never
- * parses and re-serialises payloads: `SnapshotRow`s here, `BundleRow`s inside PostgreSQL from
+ * parses and re-serialises payloads: `BundleRow`s are rendered inside PostgreSQL from
  * {@link WireRowJson.sqlFragments}. Field order follows go-oversync's structs.
  */
 export class WireRowJson {
@@ -48,25 +48,6 @@ export class WireRowJson {
       uuidKeys.push(table?.uuidKey ?? false);
     }
     return { prefixes, uuidKeys };
-  }
-
-  /** Table ids whose sync key is a UUID (their key bytes render as dashed lowercase text). */
-  static uuidTableIds(catalog: TableCatalog): number[] {
-    return catalog.tables.filter((t) => t.keyKind === 'uuid').map((t) => t.tableId);
-  }
-
-  /**
-   * One `SnapshotRow` (no `op`; payload always present).
-   * @param payload - PostgreSQL JSON text; escaped here the way Go's encoder would.
-   */
-  snapshotRow(tableId: number, keyText: string, rowVersion: string, payload: string): string {
-    return `${this.#head(tableId, keyText)},"row_version":${rowVersion},"payload":${goEscapeJsonText(payload)}}`;
-  }
-
-  #head(tableId: number, keyText: string): string {
-    const table = this.#tables.get(tableId);
-    if (!table) throw new Error(`table_id ${tableId} is not in the sync table catalog`);
-    return `${table.prefix}${table.uuidKey ? `"${keyText}"` : canonicalJsonString(keyText)}}`;
   }
 }
 

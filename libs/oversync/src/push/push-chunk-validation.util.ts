@@ -87,12 +87,10 @@ function validateRow(row: PushRowDto, catalog: TableCatalog, seen: Set<string>):
 
   const keyBytes =
     table.keyKind === 'uuid' ? Buffer.from(uuidToBytes(keyString)) : Buffer.from(keyString, 'utf8');
-  const base = {
-    tableId: table.tableId,
-    keyBytes,
-    opCode: OP_CODES[op],
-    baseRowVersion: row.base_row_version ?? 0,
-  };
+  const baseRowVersion = row.base_row_version ?? 0;
+  // The DTO already checked the type; this guards the staging document against anything else.
+  if (!Number.isSafeInteger(baseRowVersion)) throw invalid(`base_row_version for ${q} must be an integer`);
+  const base = { tableId: table.tableId, keyBytes, opCode: OP_CODES[op], baseRowVersion };
   if (op === 'DELETE') {
     // An explicit `"payload": null` is a payload too.
     if (row.payload !== undefined) throw invalid(`DELETE for ${q} must not include payload`);

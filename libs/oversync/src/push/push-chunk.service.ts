@@ -48,10 +48,12 @@ export class PushChunkService {
 
         // One JSON document carries the chunk: payloads are canonical JSON already and are spliced
         // in as they are, instead of being escaped one by one into array parameters.
+        // Every field but the payload is a number or hex produced here; String(Number(…)) keeps a
+        // value that somehow is not a number from ever becoming JSON syntax.
         const document = chunk.rows
           .map(
             (r, i) =>
-              `{"n":${start + i},"t":${r.tableId},"k":"${r.keyBytes.toString('hex')}","o":${r.opCode},"b":${r.baseRowVersion},"p":${r.payloadApply ?? 'null'}}`,
+              `{"n":${start + i},"t":${r.tableId},"k":"${r.keyBytes.toString('hex')}","o":${r.opCode},"b":${String(Number(r.baseRowVersion))},"p":${r.payloadApply ?? 'null'}}`,
           )
           .join(',');
         await sql`

@@ -36,8 +36,13 @@ export function decodeWireBody<T extends object>(
   }
   if (prepare) plain = prepare(plain as PlainObject);
   // A shallow instance is all class-validator needs to find the DTO's metadata; a class-transformer
-  // copy would walk every nested payload of a large chunk for nothing.
-  const instance = Object.assign(Object.create(dto.prototype as object) as T, plain);
+  // copy would walk every nested payload of a large chunk for nothing. Properties are defined, not
+  // assigned: an own "__proto__" key of the JSON body must stay data, never replace the prototype
+  // (which would hide the DTO's metadata and skip validation).
+  const instance = Object.create(dto.prototype as object) as T;
+  for (const [key, value] of Object.entries(plain as PlainObject)) {
+    Object.defineProperty(instance, key, { value, enumerable: true, writable: true, configurable: true });
+  }
   const errors = validateSync(instance, { forbidUnknownValues: false });
   if (errors.length > 0) throw new SyncWireError('invalid_request', message);
   return plain as T;

@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import pg from 'pg';
 import { businessSchemaSql, businessTables, execSql } from '../../../../test/support/business-schema.js';
 import { createTestDatabase, type TestDatabase } from '../../../../test/support/test-database.js';
 import { createTestKysely } from '../../../../test/support/test-kysely.js';
@@ -64,10 +65,43 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     );
   });
 
+  it('refuses a database whose encoding is not UTF8, before creating anything', async () => {
+    const ascii = await createTestDatabase(
+      'oversync_ascii',
+      "ENCODING 'SQL_ASCII' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'",
+    );
+    const k = createTestKysely(ascii.url);
+    try {
+      await execSql(ascii.url, businessSchemaSql('business'));
+      const err = await boot(businessTables('business'), k).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnsupportedSchemaError);
+      expect((err as Error).message).toMatch(/encoding is SQL_ASCII; Oversync needs UTF8/);
+      expect((await execSql(ascii.url, `SELECT to_regnamespace('sync') AS s`)).rows[0].s).toBeNull();
+    } finally {
+      await k.destroy();
+      await ascii.drop();
+    }
+  });
+
   it('is idempotent: a second run verifies, creates nothing and re-installs dropped triggers', async () => {
     await q(`DROP TRIGGER oversync_owner_guard ON business.users`);
-    const again = await boot();
-    expect(again.createdLayout).toBe(false);
+    // A reader holds bundle_rows open: a bootstrap that needed an exclusive lock on it (an upgrade
+    // that already happened, run again) would wait behind it instead of finishing.
+    const reader = new pg.Client({ connectionString: db.url });
+    await reader.connect();
+    try {
+      await reader.query('BEGIN; SELECT count(*) FROM sync.bundle_rows');
+      const again = await Promise.race([
+        boot(),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('bootstrap blocked on bundle_rows')), 5000),
+        ),
+      ]);
+      expect(again.createdLayout).toBe(false);
+    } finally {
+      await reader.query('ROLLBACK');
+      await reader.end();
+    }
     const guard = await q(
       `SELECT count(*)::int AS n FROM pg_trigger WHERE tgname = 'oversync_owner_guard' AND tgrelid = 'business.users'::regclass`,
     );

@@ -16,42 +16,98 @@
  *   Go's map decoding do.
  */
 export const CANONICAL_JSON_FUNCTIONS_DDL = `
-CREATE OR REPLACE FUNCTION sync.js_number_exp(p text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $fn$
+-- ECMAScript Number::toString layout of 0.DIGITS × 10^n (DIGITS without leading/trailing zeros).
+CREATE OR REPLACE FUNCTION sync.js_number_format(p_neg boolean, p_digits text, p_n integer) RETURNS text
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $fn$
 DECLARE
-  v_neg boolean := left(p, 1) = '-';
-  v_body text := CASE WHEN left(p, 1) = '-' THEN substr(p, 2) ELSE p END;
-  v_digits text;
-  v_k integer;
-  v_n integer;
+  v_k integer := length(p_digits);
   v_out text;
 BEGIN
-  -- float8out's exponent form is d[.ddd]e±XX; n is the decimal point position after digit n.
-  v_digits := replace(split_part(v_body, 'e', 1), '.', '');
-  v_n := split_part(v_body, 'e', 2)::integer + 1;
-  v_k := length(v_digits);
-  IF v_k <= v_n AND v_n <= 21 THEN
-    v_out := v_digits || repeat('0', v_n - v_k);
-  ELSIF 0 < v_n AND v_n <= 21 THEN
-    v_out := left(v_digits, v_n) || '.' || substr(v_digits, v_n + 1);
-  ELSIF -6 < v_n AND v_n <= 0 THEN
-    v_out := '0.' || repeat('0', -v_n) || v_digits;
+  IF v_k <= p_n AND p_n <= 21 THEN
+    v_out := p_digits || repeat('0', p_n - v_k);
+  ELSIF 0 < p_n AND p_n <= 21 THEN
+    v_out := left(p_digits, p_n) || '.' || substr(p_digits, p_n + 1);
+  ELSIF -6 < p_n AND p_n <= 0 THEN
+    v_out := '0.' || repeat('0', -p_n) || p_digits;
   ELSE
-    v_out := left(v_digits, 1) || CASE WHEN v_k > 1 THEN '.' || substr(v_digits, 2) ELSE '' END
-             || 'e' || CASE WHEN v_n - 1 >= 0 THEN '+' ELSE '-' END || abs(v_n - 1)::text;
+    v_out := left(p_digits, 1) || CASE WHEN v_k > 1 THEN '.' || substr(p_digits, 2) ELSE '' END
+             || 'e' || CASE WHEN p_n - 1 >= 0 THEN '+' ELSE '-' END || abs(p_n - 1)::text;
   END IF;
-  RETURN CASE WHEN v_neg THEN '-' || v_out ELSE v_out END;
+  RETURN CASE WHEN p_neg THEN '-' || v_out ELSE v_out END;
+END
+$fn$;
+
+-- True when decimal text reads back as the double p (> 0). Out-of-range text (which float8 input
+-- would reject) cannot be p, so it is checked as numeric first.
+CREATE OR REPLACE FUNCTION sync.js_number_reads_back(p_text text, p double precision) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
+  SELECT CASE WHEN p_text::numeric > 1.7976931348623157e308 OR p_text::numeric < 2.4e-324 THEN false
+              ELSE p_text::float8 = p END
+$fn$;
+
+-- The general case of sync.js_number. PostgreSQL's shortest digits exclude the ends of the
+-- rounding interval; ECMAScript and Go include them when the mantissa is even, where one digit
+-- fewer can already read back as the same double (e.g. 23209599515200750, which PostgreSQL
+-- prints as 2.3209599515200752e+16). So shorter candidates are tried while one reads back.
+CREATE OR REPLACE FUNCTION sync.js_number_slow(p double precision) RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE AS $fn$
+DECLARE
+  v_body text := ltrim(p::text, '-');
+  v_mant text := split_part(v_body, 'e', 1);
+  v_int text := split_part(v_mant, '.', 1);
+  v_digits text := split_part(v_mant, '.', 1) || split_part(v_mant, '.', 2);
+  v_n integer;
+  v_cut text;
+  v_up text;
+  v_scale integer;
+  v_cut_ok boolean;
+  v_up_ok boolean;
+  v_rest numeric;
+BEGIN
+  v_n := length(v_int) + COALESCE(NULLIF(split_part(v_body, 'e', 2), '')::integer, 0);
+  v_n := v_n - (length(v_digits) - length(ltrim(v_digits, '0')));
+  v_digits := rtrim(ltrim(v_digits, '0'), '0');
+  LOOP
+    EXIT WHEN length(v_digits) <= 1;
+    v_cut := left(v_digits, length(v_digits) - 1);
+    v_up := (v_cut::numeric + 1)::text;
+    v_scale := v_n - length(v_cut);
+    v_cut_ok := sync.js_number_reads_back(v_cut || 'e' || v_scale, abs(p));
+    v_up_ok := sync.js_number_reads_back(v_up || 'e' || v_scale, abs(p));
+    EXIT WHEN NOT v_cut_ok AND NOT v_up_ok;
+    IF v_cut_ok AND v_up_ok THEN
+      -- Both read back: the one closer to the exact digits wins, an even last digit on a tie.
+      v_rest := right(v_digits, 1)::numeric;
+      v_cut_ok := v_rest < 5 OR (v_rest = 5 AND right(v_cut, 1)::integer % 2 = 0);
+    END IF;
+    IF v_cut_ok THEN
+      v_digits := rtrim(v_cut, '0');
+    ELSE
+      IF length(v_up) > length(v_cut) THEN
+        v_n := v_n + 1;
+      END IF;
+      v_digits := rtrim(v_up, '0');
+    END IF;
+  END LOOP;
+  RETURN sync.js_number_format(p < 0, v_digits, v_n);
 END
 $fn$;
 
 CREATE OR REPLACE FUNCTION sync.js_number(p double precision) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $fn$
   SELECT CASE
+    WHEN p IS NULL THEN NULL
     WHEN p IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8) THEN '"' || p::text || '"'
-    WHEN strpos(p::text, 'e') = 0 THEN p::text
-    ELSE sync.js_number_exp(p::text)
+    WHEN p = 0 THEN p::text
+    -- At most 15 significant digits in plain notation: PostgreSQL's digits are ECMAScript's too
+    -- (a shorter candidate would have to lie within 2^-53 of the value, closer than 15-digit
+    -- decimals can be to each other).
+    WHEN strpos(p::text, 'e') = 0 AND length(p::text) < 16 THEN p::text
+    ELSE sync.js_number_slow(p)
   END
 $fn$;
+
+DROP FUNCTION IF EXISTS sync.js_number_exp(text);
 
 CREATE OR REPLACE FUNCTION sync.go_escape(p text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
@@ -63,6 +119,9 @@ CREATE OR REPLACE FUNCTION sync.go_json_string(p text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
   SELECT sync.go_escape(to_json(p)::text)
 $fn$;
+
+DROP FUNCTION IF EXISTS sync.canonical_json_string(json);
+DROP FUNCTION IF EXISTS sync.go_json_string_body(text);
 
 CREATE OR REPLACE FUNCTION sync.canonical_jsonb(p jsonb) RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $fn$
@@ -82,9 +141,29 @@ BEGIN
 END
 $fn$;
 
+-- Real \\u0000 escapes are those not preceded by an odd number of backslashes.
+CREATE OR REPLACE FUNCTION sync.canonical_json_with_nul(p json) RETURNS text
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $fn$
+BEGIN
+  -- PostgreSQL text cannot hold NUL, so json functions cannot decode a \\u0000 escape. Stand-in:
+  -- U+0001, which sorts like NUL against every other character as long as the value holds no
+  -- U+0001 of its own (raw control characters cannot occur in json text, only escapes).
+  IF p::text ~ '(?<!\\\\)(?:\\\\\\\\)*\\\\u0001' THEN
+    RAISE EXCEPTION 'json value holds both \\u0000 and \\u0001 escapes, which Oversync cannot canonicalise'
+      USING ERRCODE = '22P05', HINT = 'Store such values in a bytea or jsonb-compatible form.';
+  END IF;
+  RETURN regexp_replace(
+    sync.canonical_json(regexp_replace(p::text, '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0000', '\\1\\\\u0001', 'g')::json),
+    '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0001', '\\1\\\\u0000', 'g');
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION sync.canonical_json(p json) RETURNS text
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $fn$
 BEGIN
+  IF strpos(p::text, '\\u0000') > 0 AND p::text ~ '(?<!\\\\)(?:\\\\\\\\)*\\\\u0000' THEN
+    RETURN sync.canonical_json_with_nul(p);
+  END IF;
   RETURN CASE json_typeof(p)
     WHEN 'object' THEN '{' || COALESCE((
       SELECT string_agg(sync.go_json_string(d.key) || ':' || sync.canonical_json(d.value), ',' ORDER BY d.key COLLATE "C")

@@ -38,6 +38,7 @@ export class SchemaBootstrapper {
   ) {}
 
   async run(): Promise<BootstrapResult> {
+    await assertUtf8Database(this.db);
     const validated = await validateRegisteredTables(this.db, this.options.registeredTables);
     const catalog = new TableCatalog(validated);
     // FK rules are checked before any DDL, so a rejected configuration leaves no layout behind.
@@ -144,6 +145,8 @@ export class SchemaBootstrapper {
       await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`.execute(trx);
       // Quiet the "… does not exist, skipping" notices of first installs and finished upgrades.
       await sql`SET LOCAL client_min_messages = warning`.execute(trx);
+      // Function bodies spell backslashes literally; check them as they will run.
+      await sql`SET LOCAL standard_conforming_strings = on`.execute(trx);
       await sql.raw(SYNC_FUNCTIONS_DDL).execute(trx);
       await sql.raw(CANONICAL_JSON_FUNCTIONS_DDL).execute(trx);
       await sql.raw(SYNC_LAYOUT_UPGRADES_DDL).execute(trx);
@@ -154,6 +157,23 @@ export class SchemaBootstrapper {
           .execute(trx);
       }
     });
+  }
+}
+
+/**
+ * Canonical JSON, `byte_count` and key order are defined on UTF-8 bytes, and PostgreSQL computes
+ * them in the database encoding, so any other encoding is refused before anything is created.
+ */
+async function assertUtf8Database(db: Kysely<unknown>): Promise<void> {
+  const { rows } = await sql<{
+    encoding: string;
+  }>`SELECT current_setting('server_encoding') AS encoding`.execute(db);
+  const encoding = rows[0]?.encoding ?? 'unknown';
+  if (encoding !== 'UTF8') {
+    throw new UnsupportedSchemaError(
+      `The database encoding is ${encoding}; Oversync needs UTF8. Fix: create the database with ENCODING 'UTF8' (CREATE DATABASE … ENCODING 'UTF8' TEMPLATE template0) and move the data there.`,
+      { table: 'database', rule: 'utf8_encoding', fix: 'use a UTF8 database' },
+    );
   }
 }
 

@@ -45,7 +45,7 @@ interface TableCounts {
 export async function prepareMaterialization(trx: Kysely<unknown>): Promise<void> {
   await sql`SELECT set_config('TimeZone', 'UTC', true), set_config('extra_float_digits', '1', true),
                    set_config('IntervalStyle', 'iso_8601', true), set_config('bytea_output', 'hex', true),
-                   set_config('enable_nestloop', 'off', true),
+                   set_config('enable_nestloop', 'off', true), set_config('standard_conforming_strings', 'on', true),
                    set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < ${SORT_MEMORY_BYTES}
                                                THEN ${`${SORT_MEMORY_BYTES / 1024}kB`} ELSE current_setting('work_mem') END, true)`.execute(
     trx,
