@@ -1,3 +1,4 @@
+import { type JsonObject } from '@oversync/protocol';
 import { type Database } from 'sql.js';
 
 import { SqlJsAdapter } from '../db/sql-js.adapter.js';
@@ -202,6 +203,24 @@ describe('encoding helpers used by the bulk path', () => {
     expect(localPayloadToWire(table, { id: 'd3', meta: 'not json', note: null })).toMatchObject({
       meta: 'not json',
     });
+    adapter.db.close();
+  });
+
+  it('never takes an inherited property for a column value (a column named "constructor")', async () => {
+    const SQL = await loadSqlJs();
+    const adapter = new SqlJsAdapter(new SQL.Database());
+    adapter.exec('CREATE TABLE odd (id TEXT PRIMARY KEY, "constructor" TEXT)');
+    const [table] = loadTableSpecs(adapter, [{ table: 'odd', syncKeyColumn: 'id' }]);
+    expect(wirePayloadToSql(table, { id: 'o1', constructor: 'c' })).toEqual(['o1', 'c']);
+    // A payload without the column (and with one unknown key instead) is refused, not filled with
+    // Object.prototype.constructor.
+    let error: unknown;
+    try {
+      wirePayloadToSql(table, JSON.parse('{"id":"o2","other":1}') as JsonObject);
+    } catch (e) {
+      error = e;
+    }
+    expect(isOversyncClientError(error) && error.code).toBe('invalid_row');
     adapter.db.close();
   });
 

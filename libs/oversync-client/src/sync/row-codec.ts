@@ -108,7 +108,9 @@ export function localPayloadToWire(table: TableSpec, payload: JsonObject): JsonO
 function checkColumns(table: TableSpec, payload: JsonObject): void {
   // Fast path (every server row): exactly the table's columns under their lowercased names.
   let present = 0;
-  for (const column of table.columns) if (payload[column.wireName] !== undefined) present += 1;
+  for (const column of table.columns) {
+    if (Object.hasOwn(payload, column.wireName) && payload[column.wireName] !== undefined) present += 1;
+  }
   if (present === table.columns.length) {
     let keys = 0;
     for (const k in payload) if (payload[k] !== undefined) keys += 1;
