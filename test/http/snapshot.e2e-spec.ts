@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ScopeManager } from '@oversync/nestjs';
 import type { SnapshotChunkResponse, SnapshotSession } from '@oversync/protocol';
 import { sql } from 'kysely';
+import { committedBundleRows } from '../support/bundle-rows.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
 import {
   commitUsers,
@@ -277,6 +278,26 @@ describe('snapshot sessions', () => {
     expect(last.json).toMatchObject({ next_row_ordinal: 20000, has_more: false });
     expect(last.json.rows).toHaveLength(2);
   }, 60000);
+
+  it('renders a column added after start-up, exactly as captured bundles do', async () => {
+    const user = 'snap-new-column';
+    await q(t, `ALTER TABLE ${t.schema}.docs ADD COLUMN extra integer DEFAULT 7`);
+    try {
+      const { bundle } = await t.get(ScopeManager).execWrite(user, { writerId: 'w' }, async (trx) => {
+        await sql`INSERT INTO ${sql.table(`${t.schema}.docs`)} (doc_id, body) VALUES ('d-new', 'x')`.execute(
+          trx,
+        );
+      });
+      const created = await create(user);
+      expect(created.status).toBe(200);
+      const [row] = await readAll(user, created.json.snapshot_id);
+      const [captured] = await committedBundleRows(t, user, bundle.bundle_seq);
+      expect(row.payload).toEqual({ doc_id: 'd-new', body: 'x', extra: 7 });
+      expect(row.payload).toEqual(captured.payload);
+    } finally {
+      await q(t, `ALTER TABLE ${t.schema}.docs DROP COLUMN extra`);
+    }
+  });
 
   it('fails closed when business rows and row_state drift apart', async () => {
     const user = 'snap-drift';

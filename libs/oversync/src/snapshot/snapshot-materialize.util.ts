@@ -3,6 +3,9 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import { SnapshotMaterializationError, SnapshotSessionLimitExceededError } from '../errors/index.js';
 import { WireRowJson } from '../pull/wire-row-json.util.js';
+import type { ColumnDescriptor } from '../capture/payload-sql.js';
+import { readTableColumns } from '../capture/table-columns.js';
+import { isScopeColumn } from '../capture/wire-payload.util.js';
 import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
 import { SNAPSHOT_BLOCK_MAX_BYTES, SNAPSHOT_BLOCK_MAX_ROWS } from './snapshot-block.constants.js';
 
@@ -164,7 +167,7 @@ async function materializeTable(
             FROM ${relation} t
             JOIN sync.row_state rs
               ON rs.user_pk = ${target.userPk} AND rs.table_id = ${table.tableId} AND rs.key_bytes = ${keyBytes} AND rs.deleted = false
-           CROSS JOIN LATERAL (SELECT ${payloadColumns(table)}) x
+           CROSS JOIN LATERAL (SELECT ${payloadColumns(await readTableColumns(trx, table.schema, table.table))}) x
            WHERE t.${sql.id(SCOPE_COLUMN)} = ${target.userId}
         ) r
     ), ins AS (
@@ -186,15 +189,18 @@ async function materializeTable(
   return rows[0];
 }
 
-/** `t."col" AS "col", …` for every visible column; bytea as base64 without the 76-column line breaks. */
-function payloadColumns(table: CatalogTable): RawBuilder<unknown> {
-  const bytea = new Set(table.byteaColumns);
-  const columns = [...table.columns.keys()]
-    .filter((name) => name !== SCOPE_COLUMN)
-    .map((name) =>
-      bytea.has(name)
-        ? sql`translate(encode(${sql.id('t', name)}, 'base64'), E'\n', '') AS ${sql.id(name)}`
-        : sql`${sql.id('t', name)} AS ${sql.id(name)}`,
+/**
+ * `t."col" AS "col", …` for every visible column as the table stands now (a column added since
+ * start-up is in the snapshot, as it is in captured payloads); bytea as base64 without the
+ * 76-column line breaks.
+ */
+function payloadColumns(columns: readonly ColumnDescriptor[]): RawBuilder<unknown> {
+  const visible = columns
+    .filter((c) => !isScopeColumn(c.name))
+    .map((c) =>
+      c.baseType === 'bytea'
+        ? sql`translate(encode(${sql.id('t', c.name)}::bytea, 'base64'), E'\n', '') AS ${sql.id(c.name)}`
+        : sql`${sql.id('t', c.name)} AS ${sql.id(c.name)}`,
     );
-  return sql.join(columns, sql`, `);
+  return sql.join(visible, sql`, `);
 }
