@@ -193,6 +193,27 @@ describe('POST /sync/push-sessions/{push_id}/commit', () => {
     });
   });
 
+  it('accepts a column added after start-up and refuses one dropped since', async () => {
+    const { user, c } = await ready();
+    await dbRows(t.db.url, `ALTER TABLE ${schema}.users ADD COLUMN nickname text`);
+    try {
+      const id = newId();
+      expect((await pushRows(c, 1, [insertUser(schema, id, 'Ada', { nickname: 'ace' })])).status).toBe(200);
+      expect(
+        await dbRows(t.db.url, `SELECT nickname FROM ${schema}.users WHERE _sync_scope_id = $1`, [user]),
+      ).toEqual([{ nickname: 'ace' }]);
+    } finally {
+      await dbRows(t.db.url, `ALTER TABLE ${schema}.users DROP COLUMN nickname`);
+    }
+    const pushId = (await createSession(c, 2, 1)).json.push_id as string;
+    const reply = await uploadChunk(c, pushId, 0, [insertUser(schema, newId(), 'Bo', { nickname: 'b' })]);
+    expect(reply.status).toBe(400);
+    expect(reply.json).toEqual({
+      error: 'push_chunk_invalid',
+      message: `payload column ${schema}.users.nickname does not exist`,
+    });
+  });
+
   it('commits a seeding session and moves the scope to INITIALIZED (C2)', async () => {
     const user = newUser();
     const c = client(user, 'device-a');

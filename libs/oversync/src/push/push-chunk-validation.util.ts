@@ -22,6 +22,15 @@ export interface StagedRowInput {
   payloadApply: string | null;
 }
 
+/** A registered table's columns as they stand now: names, and those that travel as base64. */
+export interface TableColumnSets {
+  names: ReadonlySet<string> | ReadonlyMap<string, string>;
+  bytea: readonly string[];
+}
+
+/** Live column sets by `table_id` (a table missing here falls back to the start-up catalog). */
+export type LiveColumns = ReadonlyMap<number, TableColumnSets>;
+
 /** A chunk that passed every stateless check. */
 export interface ValidatedChunk {
   startRowOrdinal: number;
@@ -50,6 +59,7 @@ export function validatePushChunk(
   body: PushChunkDto,
   catalog: TableCatalog,
   maxRowsPerChunk: number,
+  liveColumns: LiveColumns,
 ): ValidatedChunk {
   const startRowOrdinal = body.start_row_ordinal ?? 0;
   const rows = body.rows ?? [];
@@ -59,10 +69,15 @@ export function validatePushChunk(
     throw invalid(`rows length ${rows.length} exceeds max_rows_per_push_chunk ${maxRowsPerChunk}`);
   }
   const seen = new Set<string>();
-  return { startRowOrdinal, rows: rows.map((row) => validateRow(row, catalog, seen)) };
+  return { startRowOrdinal, rows: rows.map((row) => validateRow(row, catalog, liveColumns, seen)) };
 }
 
-function validateRow(row: PushRowDto, catalog: TableCatalog, seen: Set<string>): StagedRowInput {
+function validateRow(
+  row: PushRowDto,
+  catalog: TableCatalog,
+  liveColumns: LiveColumns,
+  seen: Set<string>,
+): StagedRowInput {
   const schema = (row.schema ?? '').trim().toLowerCase() || 'public';
   const tableName = (row.table ?? '').trim().toLowerCase();
   if (!IDENTIFIER.test(schema)) throw invalid(`invalid schema name "${schema}"`);
@@ -97,10 +112,16 @@ function validateRow(row: PushRowDto, catalog: TableCatalog, seen: Set<string>):
     return { ...base, payloadApply: null };
   }
   if (row.payload === undefined) throw invalid(`${op} for ${q} requires payload`);
-  return { ...base, payloadApply: canonicalJson(normalizePayload(row.payload, table, keyString)) };
+  const columns = liveColumns.get(table.tableId) ?? { names: table.columns, bytea: table.byteaColumns };
+  return { ...base, payloadApply: canonicalJson(normalizePayload(row.payload, table, columns, keyString)) };
 }
 
-function normalizePayload(payload: unknown, table: CatalogTable, keyString: string): JsonObject {
+function normalizePayload(
+  payload: unknown,
+  table: CatalogTable,
+  columns: TableColumnSets,
+  keyString: string,
+): JsonObject {
   const q = table.qualifiedName;
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw invalid(`payload for ${q} must be a JSON object`);
@@ -120,7 +141,7 @@ function normalizePayload(payload: unknown, table: CatalogTable, keyString: stri
       throw invalid(`payload column "${name}" for ${q} is not a valid column name`);
     }
     if (Object.hasOwn(out, lower)) throw invalid(`payload column ${q}.${lower} appears more than once`);
-    if (!table.columns.has(lower)) throw invalid(`payload column ${q}.${lower} does not exist`);
+    if (!columns.names.has(lower)) throw invalid(`payload column ${q}.${lower} does not exist`);
     out[lower] = value;
   }
   if (Object.hasOwn(out, table.keyColumn)) {
@@ -130,7 +151,7 @@ function normalizePayload(payload: unknown, table: CatalogTable, keyString: stri
   } else {
     out[table.keyColumn] = keyString;
   }
-  for (const column of table.byteaColumns) {
+  for (const column of columns.bytea) {
     const value = out[column];
     if (value === undefined || value === null) continue;
     if (typeof value !== 'string') {

@@ -7,6 +7,7 @@ import { PushChunkInvalidError, PushChunkOutOfOrderError } from '../errors/index
 import type { PushChunkDto } from '../http/dto/push-chunk.dto.js';
 import type { SyncRequestActor } from '../http/sync-request.types.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
+import { loadLiveColumns } from './live-columns.util.js';
 import { validatePushChunk } from './push-chunk-validation.util.js';
 import { loadPushSessionForUpdate } from './push-session-lookup.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
@@ -31,7 +32,8 @@ export class PushChunkService {
     body: PushChunkDto,
   ): Promise<PushSessionChunkResponse> {
     const { limits } = this.runtime.options;
-    const chunk = validatePushChunk(body, this.runtime.catalog, limits.maxRowsPerPushChunk);
+    const live = await loadLiveColumns(this.runtime.db);
+    const chunk = validatePushChunk(body, this.runtime.catalog, limits.maxRowsPerPushChunk, live);
     const start = chunk.startRowOrdinal;
     const end = start + chunk.rows.length;
     return withTransactionRetries(() =>
