@@ -1,5 +1,5 @@
 import { sql, type Kysely } from 'kysely';
-import type { LiveColumns, TableColumnSets } from './push-chunk-validation.util.js';
+import type { LiveColumns } from './push-chunk-validation.util.js';
 
 /**
  * The registered tables' columns as they stand now (one catalog query), so push chunks accept a
@@ -22,5 +22,5 @@ export async function loadLiveColumns(db: Kysely<unknown>): Promise<LiveColumns>
     sets.names.add(r.name);
     if (r.base_type === 'bytea') sets.bytea.push(r.name);
   }
-  return live as ReadonlyMap<number, TableColumnSets>;
+  return live;
 }
