@@ -165,6 +165,17 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
     );
   });
 
+  it('refuses, with a clear error, a json value holding both \\u0000 and \\u0001 (no stand-in left)', async () => {
+    await expect(
+      one<string>(sql`SELECT sync.canonical_json(${'["\\u0000","\\u0001"]'}::json) AS v`),
+    ).rejects.toThrow(/holds both \\u0000 and \\u0001 escapes/);
+    // An escaped backslash before "u0001" is text, not the stand-in: still canonicalised.
+    const text = '["\\u0000","\\\\u0001"]';
+    expect(await one<string>(sql`SELECT sync.canonical_json(${text}::json) AS v`)).toBe(
+      canonicalJson(JSON.parse(text) as JsonValue),
+    );
+  });
+
   it('renders whole rows of every column type exactly like row_to_json plus the Node canonicaliser', async () => {
     await sql
       .raw(

@@ -1,22 +1,44 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { ColumnDescriptor } from './payload-sql.js';
 
 /**
- * Reads the live column list of `schema.table` in column order (domains resolved one level to
- * their base type), for generating its payload SQL.
+ * `name` and `base_type` (domains resolved one level) of the live, visible columns of the
+ * relation whose oid is `relation`, as FROM/WHERE clauses over aliases a (attribute) and t (type).
  */
+function columnsOf(relation: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`pg_attribute a
+      JOIN pg_type t ON t.oid = a.atttypid
+      LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+     WHERE a.attrelid = ${relation} AND a.attnum > 0 AND NOT a.attisdropped`;
+}
+
+const NAME_AND_TYPE = sql`a.attname AS name, COALESCE(bt.typname, t.typname)::text AS base_type`;
+
+/** The live column list of `schema.table` in column order, for generating its payload SQL. */
 export async function readTableColumns(
   trx: Kysely<unknown>,
   schema: string,
   table: string,
 ): Promise<ColumnDescriptor[]> {
   const { rows } = await sql<{ name: string; base_type: string }>`
-    SELECT a.attname AS name, COALESCE(bt.typname, t.typname)::text AS base_type
-      FROM pg_attribute a
-      JOIN pg_type t ON t.oid = a.atttypid
-      LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
-     WHERE a.attrelid = format('%I.%I', ${schema}::text, ${table}::text)::regclass
-       AND a.attnum > 0 AND NOT a.attisdropped
+    SELECT ${NAME_AND_TYPE}
+      FROM ${columnsOf(sql`format('%I.%I', ${schema}::text, ${table}::text)::regclass`)}
      ORDER BY a.attnum`.execute(trx);
   return rows.map((r) => ({ name: r.name, baseType: r.base_type }));
+}
+
+/** The live columns of every registered table (one catalog query), by `table_id`. */
+export async function readRegisteredColumns(db: Kysely<unknown>): Promise<Map<number, ColumnDescriptor[]>> {
+  const { rows } = await sql<{ table_id: number; name: string; base_type: string }>`
+    SELECT c.table_id, ${NAME_AND_TYPE}
+      FROM sync.table_catalog c,
+           ${columnsOf(sql`format('%I.%I', c.schema_name, c.table_name)::regclass`)}
+     ORDER BY c.table_id, a.attnum`.execute(db);
+  const byTable = new Map<number, ColumnDescriptor[]>();
+  for (const r of rows) {
+    const columns = byTable.get(r.table_id) ?? [];
+    columns.push({ name: r.name, baseType: r.base_type });
+    byTable.set(r.table_id, columns);
+  }
+  return byTable;
 }
