@@ -27,12 +27,18 @@ export async function readTableColumns(
   return rows.map((r) => ({ name: r.name, baseType: r.base_type }));
 }
 
-/** The live columns of every registered table (one catalog query), by `table_id`. */
+/**
+ * The live columns of every registered table (one catalog query), by `table_id`. The relations are
+ * joined by exact name, not cast with `::regclass` per catalog row: the cast made the planner scan
+ * all of pg_attribute (4 ms of every push chunk).
+ */
 export async function readRegisteredColumns(db: Kysely<unknown>): Promise<Map<number, ColumnDescriptor[]>> {
   const { rows } = await sql<{ table_id: number; name: string; base_type: string }>`
     SELECT c.table_id, ${NAME_AND_TYPE}
-      FROM sync.table_catalog c,
-           ${columnsOf(sql`format('%I.%I', c.schema_name, c.table_name)::regclass`)}
+      FROM sync.table_catalog c
+      JOIN pg_namespace n ON n.nspname = c.schema_name
+      JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = c.table_name,
+           ${columnsOf(sql`r.oid`)}
      ORDER BY c.table_id, a.attnum`.execute(db);
   const byTable = new Map<number, ColumnDescriptor[]>();
   for (const r of rows) {
