@@ -33,6 +33,7 @@ export async function openBenchDevice({ baseUrl, user, fetch, persist = true, at
     schema: 'bench',
     tables: [{ table: 'items', syncKeyColumn: 'id' }],
     persistence: persist ? new MemoryPersister() : undefined,
+    sqlJs: SQL,
     fetch,
     snapshotChunkRows: 5000,
     ...rest,

@@ -43,7 +43,7 @@ window.app = {
     db = new SQL.Database(image ?? undefined);
     if (!image) db.exec(${JSON.stringify(CLIENT_SCHEMA_SQL)});
     client = new OversyncClient({
-      db, baseUrl: location.origin, getToken: () => user, schema: 'business',
+      db, sqlJs: SQL, baseUrl: location.origin, getToken: () => user, schema: 'business',
       tables: ${JSON.stringify(CLIENT_TABLES)}, persistence,
       retry: { maxAttempts: 2, initialBackoffMs: 10, maxBackoffMs: 20 },
     });

@@ -62,6 +62,7 @@ export async function openDevice(options: DeviceOptions): Promise<Device> {
     tables: CLIENT_TABLES,
     retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20, jitterFraction: 0 },
     exportDebounceMs: 5,
+    sqlJs: SQL,
     ...clientOptions,
     baseUrl,
     db,

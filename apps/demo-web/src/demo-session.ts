@@ -103,6 +103,7 @@ export class DemoSession {
     const sink: { session?: DemoSession } = {};
     const client = new OversyncClient({
       db,
+      sqlJs: SQL,
       baseUrl,
       getToken: () => login.token,
       schema: SERVER_SCHEMA,

@@ -25,7 +25,7 @@ export async function createRuntime(
 ): Promise<ClientRuntime> {
   const lease = await acquireOwnership(options.db, options.lockName);
   try {
-    const db = new SqlJsAdapter(options.db);
+    const db = new SqlJsAdapter(options.db, options.sqlJs);
     const tables = new TableRegistry(installSchema(db, options.schema, options.tables));
     // sql.js releases before 1.16 implement export() by closing and reopening the connection, which
     // drops connection state: restore foreign keys and the update hook when that happened.

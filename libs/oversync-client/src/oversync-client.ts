@@ -55,6 +55,7 @@ import { type SyncContext, type SyncSession } from './sync/sync-context.js';
  *
  * const client = new OversyncClient({
  *   db,
+ *   sqlJs: SQL, // optional: much faster large pulls and snapshots
  *   baseUrl: 'https://api.example.com',
  *   getToken: () => auth.token(),
  *   schema: 'business',

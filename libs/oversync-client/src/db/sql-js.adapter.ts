@@ -1,5 +1,7 @@
 import type { Database, SqlValue, Statement } from 'sql.js';
 
+import { BatchBinder } from './batch-binder.adapter.js';
+
 export type { SqlValue };
 
 const STATEMENT_CACHE_SIZE = 128;
@@ -20,7 +22,19 @@ export class SqlJsAdapter {
   // the cache is emptied before every export (older sql.js builds free all statements there).
   readonly #cache = new Map<string, Statement>();
 
-  constructor(readonly db: Database) {}
+  /** Runs the bulk apply's many-parameter statements (fast when the sql.js module was given). */
+  readonly batch: BatchBinder;
+
+  /**
+   * @param db - the app's database
+   * @param sqlJs - the sql.js module that opened `db` (`initSqlJs()`'s result), for {@link BatchBinder}
+   */
+  constructor(
+    readonly db: Database,
+    sqlJs?: unknown,
+  ) {
+    this.batch = new BatchBinder(db, sqlJs);
+  }
 
   #statement(sql: string): Statement {
     let stmt = this.#cache.get(sql);

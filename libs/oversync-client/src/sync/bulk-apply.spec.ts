@@ -65,6 +65,35 @@ describe('bulk apply of pulls and snapshots', () => {
     await peer.client.close();
   });
 
+  it('applies pulls and snapshots identically with and without the sql.js module (fast binder)', async () => {
+    const server = newServer();
+    // Deletes, re-inserts, unicode, NULLs and REAL values in one large bundle, then a snapshot.
+    server.serverWrite('user-1', [...manyUsers(700), post('p1', 'u0001')]);
+    server.serverWrite('user-1', [
+      { table: 'users', key: 'u0002', payload: null },
+      user('u0003', 'Zoë 😀'),
+      { table: 'posts', key: 'p2', payload: { id: 'p2', author_id: 'u0004', title: null, score: -0.25 } },
+    ]);
+    const fast = await newDevice(server);
+    const slow = await newDevice(server, { sqlJs: undefined });
+    for (const device of [fast, slow]) {
+      await device.client.attach('user-1');
+      await device.client.pullToStable();
+    }
+    const snapshot = await newDevice(server, { snapshotChunkRows: 300 });
+    await snapshot.client.attach('user-1');
+    const state = (db: Database) => ({
+      users: rows(db, 'SELECT * FROM users ORDER BY id'),
+      posts: rows(db, 'SELECT *, typeof(score) AS t FROM posts ORDER BY id'),
+      rowState: rows(db, 'SELECT * FROM _sync_row_state WHERE deleted = 0 ORDER BY table_name, key_json'),
+    });
+    expect(state(fast.db)).toEqual(state(slow.db));
+    expect(state(snapshot.db)).toEqual(state(slow.db));
+    expect(state(slow.db).users).toHaveLength(699);
+    expect(rows(slow.db, "SELECT name FROM users WHERE id = 'u0003'")).toEqual([{ name: 'Zoë 😀' }]);
+    for (const device of [fast, slow, snapshot]) await device.client.close();
+  });
+
   it('suspends capture triggers during a large apply and reinstalls them byte for byte', async () => {
     const server = newServer();
     const device = await newDevice(server);

@@ -176,7 +176,7 @@ export class BulkWriter {
       stmt = this.ctx.db.prepare(sql());
       this.#statements.set(cacheKey, stmt);
     }
-    stmt.run(values);
+    this.ctx.db.batch.run(stmt, values);
   }
 
   #suspendTriggers(table: TableSpec): void {

@@ -74,6 +74,7 @@ export async function newDevice(server: FakeOversyncServer, options: DeviceOptio
     schema: 'business',
     tables: APP_TABLES,
     retry: { initialBackoffMs: 1, maxBackoffMs: 2, jitterFraction: 0 },
+    sqlJs: SQL,
     ...options,
     db,
     fetch: options.fetch ?? server.fetch,
