@@ -2,17 +2,8 @@ import { type JsonObject } from '@oversync/protocol';
 
 import { type SqlValue } from '../db/sql-js.adapter.js';
 import { type TableSpec } from '../schema/table-spec.js';
+import { compareKeys, keyOrder } from './key-order.js';
 import { appendWirePayload } from './row-codec.js';
-
-/** Orders two key SQL values (TEXT by UTF-16 code units, BLOB bytewise). */
-export function compareKeys(x: SqlValue, y: SqlValue): number {
-  if (typeof x === 'string' && typeof y === 'string') return x < y ? -1 : x > y ? 1 : 0;
-  if (x instanceof Uint8Array && y instanceof Uint8Array) {
-    for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
-    return x.length - y.length;
-  }
-  return 0;
-}
 
 /**
  * Consecutive authoritative writes of one table and kind, decoded into flat arrays: the SQL values
@@ -70,16 +61,10 @@ export class RowBatch {
   }
 
   /** Row indexes in key order (a batch names each key once, so the order is total). */
-  order(): ArrayLike<number> {
+  order(): Uint32Array {
+    if (!this.sorted) return keyOrder(this.keys);
     const order = new Uint32Array(this.keys.length);
     for (let i = 0; i < order.length; i++) order[i] = i;
-    if (this.sorted) return order;
-    const keys = this.keys;
-    // TEXT keys (the common case) compare inline: the generic comparator's type tests would run
-    // n·log n times.
-    if (keys.every((k) => typeof k === 'string')) {
-      return order.sort((a, b) => (keys[a] < keys[b] ? -1 : keys[a] > keys[b] ? 1 : 0));
-    }
-    return order.sort((a, b) => compareKeys(keys[a], keys[b]));
+    return order;
   }
 }
