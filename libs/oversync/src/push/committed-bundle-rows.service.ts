@@ -18,9 +18,25 @@ export interface CommittedBundleRowsQuery {
 
 const OP_NAMES: Record<number, RowOp> = { 1: 'INSERT', 2: 'UPDATE', 3: 'DELETE' };
 
+/** The first row of a page query: the user's floor and, above it, the bundle's metadata. */
+interface MetaRow {
+  floor: string;
+  /** Null when the user has no such bundle above the floor. */
+  log: { source_id: string; source_bundle_id: number; row_count: number; bundle_hash: string } | null;
+}
+
+/** Every further row of a page query: one committed row. */
+interface BundleRow {
+  row_ordinal: string;
+  table_id: number;
+  key_bytes: Buffer;
+  op_code: number;
+  payload: string | null;
+}
+
 /**
- * Pages through one committed bundle of the user (any source's), from one REPEATABLE READ,
- * read-only snapshot, so metadata and rows always agree even while retention prunes.
+ * Pages through one committed bundle of the user (any source's) with one statement: a statement
+ * reads one snapshot, so metadata and rows always agree even while retention prunes.
  */
 @Injectable()
 export class CommittedBundleRowsService {
@@ -34,69 +50,61 @@ export class CommittedBundleRowsService {
    */
   async readPage(userId: string, query: CommittedBundleRowsQuery): Promise<CommittedBundleRowsPage> {
     const { bundleSeq, afterRowOrdinal, maxRows } = query;
-    return this.runtime.db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .setAccessMode('read only')
-      .execute(async (trx) => {
-        const { rows: users } = await sql<{ user_pk: string; floor: string }>`
-          SELECT user_pk, retained_bundle_floor AS floor FROM sync.user_state WHERE user_id = ${userId}`.execute(
-          trx,
-        );
-        const user = users[0];
-        if (!user) throw new CommittedBundleNotFoundError(bundleSeq);
-        const floor = toInt(user.floor);
-        if (floor > 0 && bundleSeq <= floor) throw new HistoryPrunedError(userId, bundleSeq, floor);
-        const { rows: logs } = await sql<{
-          source_id: string;
-          source_bundle_id: string;
-          row_count: string;
-          bundle_hash: string;
-        }>`
-          SELECT source_id, source_bundle_id, row_count, encode(bundle_hash, 'hex') AS bundle_hash
-            FROM sync.bundle_log WHERE user_pk = ${user.user_pk} AND bundle_seq = ${bundleSeq}`.execute(trx);
-        const log = logs[0];
-        if (!log) throw new CommittedBundleNotFoundError(bundleSeq);
+    // Storage ordinal = logical + 1, so "after logical N" is "storage > N + 1".
+    const afterStorage = afterRowOrdinal === null ? 0 : afterRowOrdinal + 1;
+    // The bundle and its rows are read only above the retained floor (bundle_seq is > 0).
+    const { rows } = await sql<MetaRow | BundleRow>`
+      WITH u AS (
+        SELECT user_pk, retained_bundle_floor FROM sync.user_state WHERE user_id = ${userId}
+      ), log AS (
+        SELECT b.user_pk, b.source_id, b.source_bundle_id, b.row_count, encode(b.bundle_hash, 'hex') AS bundle_hash
+          FROM u JOIN sync.bundle_log b ON b.user_pk = u.user_pk AND b.bundle_seq = ${bundleSeq}
+         WHERE ${bundleSeq} > u.retained_bundle_floor
+      )
+      SELECT 0::bigint AS row_ordinal, u.retained_bundle_floor::text AS floor,
+             (SELECT json_build_object('source_id', source_id, 'source_bundle_id', source_bundle_id,
+                                       'row_count', row_count, 'bundle_hash', bundle_hash) FROM log) AS log,
+             NULL::integer AS table_id, NULL::bytea AS key_bytes, NULL::smallint AS op_code, NULL::text AS payload
+        FROM u
+      UNION ALL
+      (SELECT r.row_ordinal, NULL, NULL, r.table_id, r.key_bytes, r.op_code, r.payload_wire::text
+         FROM log JOIN sync.bundle_rows r ON r.user_pk = log.user_pk
+        WHERE r.bundle_seq = ${bundleSeq} AND r.row_ordinal > ${afterStorage}
+          -- Storage ordinals are dense (1..N): bound the range so a plan without statistics
+          -- cannot fetch and sort the whole bundle for one page.
+          AND r.row_ordinal <= ${afterStorage + maxRows + 1}
+        ORDER BY r.row_ordinal
+        LIMIT ${maxRows + 1})
+      ORDER BY row_ordinal`.execute(this.runtime.db);
+    // Storage ordinals start at 1, so the metadata row (ordinal 0) comes first; no user, no rows.
+    const [meta, ...all] = rows as [MetaRow?, ...BundleRow[]];
+    if (!meta) throw new CommittedBundleNotFoundError(bundleSeq);
+    const floor = toInt(meta.floor);
+    if (floor > 0 && bundleSeq <= floor) throw new HistoryPrunedError(userId, bundleSeq, floor);
+    const { log } = meta;
+    if (!log) throw new CommittedBundleNotFoundError(bundleSeq);
 
-        // Storage ordinal = logical + 1, so "after logical N" is "storage > N + 1".
-        const afterStorage = afterRowOrdinal === null ? 0 : afterRowOrdinal + 1;
-        const { rows } = await sql<{
-          row_ordinal: string;
-          table_id: number;
-          key_bytes: Buffer;
-          op_code: number;
-          payload: string | null;
-        }>`
-          SELECT row_ordinal, table_id, key_bytes, op_code, payload_wire::text AS payload
-            FROM sync.bundle_rows
-           WHERE user_pk = ${user.user_pk} AND bundle_seq = ${bundleSeq} AND row_ordinal > ${afterStorage}
-             -- Storage ordinals are dense (1..N): bound the range so a plan without statistics
-             -- cannot fetch and sort the whole bundle for one page.
-             AND row_ordinal <= ${afterStorage + maxRows + 1}
-           ORDER BY row_ordinal
-           LIMIT ${maxRows + 1}`.execute(trx);
-        const page = rows.slice(0, maxRows);
-        const last = page.at(-1);
+    const page = all.slice(0, maxRows);
+    const last = page.at(-1);
+    return {
+      bundle_seq: bundleSeq,
+      source_id: log.source_id,
+      source_bundle_id: log.source_bundle_id,
+      row_count: log.row_count,
+      bundle_hash: log.bundle_hash,
+      rows: page.map((r) => {
+        const table = this.runtime.catalog.byId(r.table_id);
         return {
-          bundle_seq: bundleSeq,
-          source_id: log.source_id,
-          source_bundle_id: toInt(log.source_bundle_id),
-          row_count: toInt(log.row_count),
-          bundle_hash: log.bundle_hash,
-          rows: page.map((r) => {
-            const table = this.runtime.catalog.byId(r.table_id);
-            return {
-              schema: table.schema,
-              table: table.table,
-              key: wireKey(table, keyStringFromBytes(table, r.key_bytes)),
-              op: OP_NAMES[r.op_code],
-              row_version: bundleSeq,
-              payloadWire: r.payload,
-            };
-          }),
-          next_row_ordinal: last ? toInt(last.row_ordinal) - 1 : (afterRowOrdinal ?? 0),
-          has_more: rows.length > maxRows,
+          schema: table.schema,
+          table: table.table,
+          key: wireKey(table, keyStringFromBytes(table, r.key_bytes)),
+          op: OP_NAMES[r.op_code],
+          row_version: bundleSeq,
+          payloadWire: r.payload,
         };
-      });
+      }),
+      next_row_ordinal: last ? toInt(last.row_ordinal) - 1 : (afterRowOrdinal ?? 0),
+      has_more: all.length > maxRows,
+    };
   }
 }

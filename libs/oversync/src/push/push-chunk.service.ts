@@ -7,9 +7,15 @@ import { PushChunkInvalidError, PushChunkOutOfOrderError } from '../errors/index
 import type { PushChunkDto } from '../http/dto/push-chunk.dto.js';
 import type { SyncRequestActor } from '../http/sync-request.types.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
+import { ScopeStateCode } from '../scope/locked-scope.js';
 import { loadLiveColumns } from './live-columns.util.js';
 import { validatePushChunk } from './push-chunk-validation.util.js';
-import { loadPushSessionForUpdate } from './push-session-lookup.util.js';
+import {
+  lockedSessionQuery,
+  requirePushId,
+  usableSession,
+  type SessionRow,
+} from './push-session-lookup.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
 
 /** Stages one ordered chunk of rows into a push session (`POST /sync/push-sessions/{id}/chunks`). */
@@ -22,7 +28,7 @@ export class PushChunkService {
 
   /**
    * Validates the rows (before any lookup), then, under the scope lock: checks the session, the
-   * seeding lease and the chunk position, stores the rows with one INSERT and refreshes the TTL.
+   * seeding lease and the chunk position, stores the rows and refreshes the TTL.
    * @throws PushChunkInvalidError, PushSessionNotFoundError, PushSessionForbiddenError,
    *   PushSessionExpiredError, InitializationStaleError, PushChunkOutOfOrderError.
    */
@@ -36,9 +42,46 @@ export class PushChunkService {
     const chunk = validatePushChunk(body, this.runtime.catalog, limits.maxRowsPerPushChunk, live);
     const start = chunk.startRowOrdinal;
     const end = start + chunk.rows.length;
+    // One JSON document carries the chunk: payloads are canonical JSON already and are spliced in
+    // as they are, instead of being escaped one by one into array parameters.
+    // Every field but the payload is a number or hex produced here; String(Number(…)) keeps a
+    // value that somehow is not a number from ever becoming JSON syntax.
+    const document = chunk.rows
+      .map(
+        (r, i) =>
+          `{"n":${start + i},"t":${r.tableId},"k":"${r.keyBytes.toString('hex')}","o":${r.opCode},"b":${String(Number(r.baseRowVersion))},"p":${r.payloadApply ?? 'null'}}`,
+      )
+      .join(',');
     return withTransactionRetries(() =>
       this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
-        const session = await loadPushSessionForUpdate(trx, rawPushId, actor.userId);
+        const pushId = requirePushId(rawPushId);
+        const lease = scope.stateCode === ScopeStateCode.initializing ? scope : null;
+        // One statement locks the session, re-checks in SQL what is checked below and, only when
+        // every check passes, stores the rows with one INSERT, advances the session and refreshes
+        // its TTL. The checks below then pick the error in their usual order.
+        const { rows } = await sql<SessionRow & { accepted: boolean }>`
+          WITH s AS (${lockedSessionQuery(pushId)}
+          ), ok AS (
+            SELECT s.push_id FROM s
+             WHERE s.user_id = ${actor.userId} AND NOT s.expired
+               AND (s.initialization_id IS NULL
+                    OR (s.source_id = ${lease?.initializerSourceId ?? null}::text
+                        AND s.initialization_id = ${lease?.initializationId ?? null}::text))
+               AND s.next_expected_row_ordinal = ${start} AND s.planned_row_count >= ${end}
+          ), staged AS (
+            INSERT INTO sync.push_session_rows
+                   (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
+            SELECT ok.push_id::uuid, t.n, t.t, decode(t.k, 'hex'), t.o, t.b, t.p
+              FROM ok, json_to_recordset(${`[${document}]`}::json) AS t(n bigint, t integer, k text, o smallint, b bigint, p json)
+          ), advanced AS (
+            UPDATE sync.push_sessions ps
+               SET next_expected_row_ordinal = ${end},
+                   expires_at = clock_timestamp() + make_interval(secs => ${limits.pushSessionTtlSeconds})
+              FROM ok
+             WHERE ps.push_id = ok.push_id::uuid
+          )
+          SELECT s.*, EXISTS (SELECT 1 FROM ok) AS accepted FROM s`.execute(trx);
+        const session = usableSession(rows[0], rawPushId, actor.userId);
         if (session.initializationId) {
           assertLeaseOwner(scope, session.sourceId, session.initializationId);
           await refreshInitializationLease(trx, scope.userPk, limits.initializationLeaseTtlSeconds);
@@ -47,29 +90,9 @@ export class PushChunkService {
           throw new PushChunkOutOfOrderError(rawPushId, session.nextExpectedRowOrdinal, start);
         }
         if (end > session.plannedRowCount) throw new PushChunkInvalidError('chunk exceeds planned_row_count');
-
-        // One JSON document carries the chunk: payloads are canonical JSON already and are spliced
-        // in as they are, instead of being escaped one by one into array parameters.
-        // Every field but the payload is a number or hex produced here; String(Number(…)) keeps a
-        // value that somehow is not a number from ever becoming JSON syntax.
-        const document = chunk.rows
-          .map(
-            (r, i) =>
-              `{"n":${start + i},"t":${r.tableId},"k":"${r.keyBytes.toString('hex')}","o":${r.opCode},"b":${String(Number(r.baseRowVersion))},"p":${r.payloadApply ?? 'null'}}`,
-          )
-          .join(',');
-        await sql`
-          INSERT INTO sync.push_session_rows
-                 (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
-          SELECT ${session.pushId}::uuid, t.n, t.t, decode(t.k, 'hex'), t.o, t.b, t.p
-            FROM json_to_recordset(${`[${document}]`}::json) AS t(n bigint, t integer, k text, o smallint, b bigint, p json)`.execute(
-          trx,
-        );
-        await sql`
-          UPDATE sync.push_sessions
-             SET next_expected_row_ordinal = ${end},
-                 expires_at = clock_timestamp() + make_interval(secs => ${limits.pushSessionTtlSeconds})
-           WHERE push_id = ${session.pushId}::uuid`.execute(trx);
+        if (!rows[0].accepted) {
+          throw new Error(`push chunk checks disagree for session ${session.pushId}; report this as a bug`);
+        }
         return { push_id: session.pushId, next_expected_row_ordinal: end };
       }),
     );

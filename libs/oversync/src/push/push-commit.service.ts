@@ -13,11 +13,11 @@ import type { SyncRequestActor } from '../http/sync-request.types.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import type { LockedSource } from '../scope/locked-scope.js';
 import { expectedSourceBundleId } from '../source/source-sequence.js';
-import { applyStagedRows } from './push-apply.util.js';
-import { assertCompleteStaging, planStagedApply } from './staged-plan.util.js';
-import { assertNoConflicts } from './push-conflict.util.js';
-import { loadPushSessionForUpdate } from './push-session-lookup.util.js';
-import { deletePushSessions } from './push-session-delete.util.js';
+import { applyStagedRows, bundleContextStatement, sessionLiteral } from './push-apply.util.js';
+import { loadCommitState } from './push-commit-state.util.js';
+import { assertNoConflict } from './push-conflict.util.js';
+import { deletePushSessionScript } from './push-session-delete.util.js';
+import { assertCompleteStaging, toApplySteps } from './staged-plan.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
 
 /**
@@ -44,8 +44,13 @@ export class PushCommitService {
     const { catalog, options } = this.runtime;
     return withTransactionRetries(() =>
       this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
-        const session = await loadPushSessionForUpdate(trx, rawPushId, actor.userId);
-        await assertCompleteStaging(trx, catalog, session);
+        const { session, summary, conflict, plan } = await loadCommitState(
+          trx,
+          scope.userPk,
+          rawPushId,
+          actor.userId,
+        );
+        assertCompleteStaging(catalog, session, summary);
         if (session.initializationId) {
           assertLeaseOwner(scope, session.sourceId, session.initializationId);
           await refreshInitializationLease(trx, scope.userPk, options.limits.initializationLeaseTtlSeconds);
@@ -64,26 +69,24 @@ export class PushCommitService {
             expected,
           );
         }
-        await assertNoConflicts(trx, catalog, scope.userPk, actor.userId, session.pushId);
+        await assertNoConflict(trx, catalog, actor.userId, conflict);
 
         const identity = {
           sourceId: session.sourceId,
           sourceBundleId: session.sourceBundleId,
           initializationId: session.initializationId,
         };
-        await this.runner.beginBundle(trx, scope, identity);
-        await applyStagedRows(
-          trx,
-          session.pushId,
-          actor.userId,
-          await planStagedApply(trx, catalog, session.pushId),
-        );
+        // One round trip opens the bundle context, applies the rows and ends the session: its
+        // staged rows are not read after the apply, and any later failure rolls the delete back.
+        await applyStagedRows(trx, session.pushId, actor.userId, toApplySteps(catalog, plan), {
+          before: [bundleContextStatement(scope.userId, scope.userPk, identity)],
+          after: [deletePushSessionScript(sessionLiteral(session.pushId))],
+        });
         const bundle = await this.runner.finalizeBundle(trx, scope, identity);
         if (!bundle) {
           throw new PushCommitInvalidError('push session produced no captured business-table effects');
         }
         if (session.initializationId) await markScopeInitialized(trx, scope.userPk, session.sourceId);
-        await deletePushSessions(trx, sql`push_id = ${session.pushId}::uuid`);
         return {
           bundle_seq: bundle.bundle_seq,
           source_id: bundle.source_id,

@@ -1,5 +1,5 @@
 import type { JsonObject, PushConflict, RowOp } from '@oversync/protocol';
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { keyStringFromBytes, toWirePayloadObject, wireKey } from '../capture/wire-payload.util.js';
 import { toInt } from '../database/pg-values.util.js';
 import { PushConflictError } from '../errors/index.js';
@@ -15,7 +15,8 @@ interface RowVersionState {
   deleted: boolean;
 }
 
-interface FirstConflictRow {
+/** A staged row that fails the conflict rules, with the row's state, as {@link firstConflictQuery} returns it. */
+export interface FirstConflictRow {
   row_ordinal: string;
   table_id: number;
   key_bytes: Buffer;
@@ -27,20 +28,13 @@ interface FirstConflictRow {
 
 /**
  * Optimistic-concurrency check of every staged row of a push session against `sync.row_state`,
- * evaluated inside PostgreSQL (one query, nothing per row in Node); the first failing row in upload
- * order aborts the whole push with its structured conflict.
+ * evaluated inside PostgreSQL (one query, nothing per row in Node): the first failing row in upload
+ * order, if any.
  * Rules (wire-protocol §7): INSERT needs no state and base 0, or a tombstone at exactly the base;
  * UPDATE/DELETE need a live row at exactly the base.
- * @throws PushConflictError
  */
-export async function assertNoConflicts(
-  trx: Kysely<unknown>,
-  catalog: TableCatalog,
-  userPk: number,
-  ownerId: string,
-  pushId: string,
-): Promise<void> {
-  const { rows } = await sql<FirstConflictRow>`
+export function firstConflictQuery(userPk: number, pushId: string): RawBuilder<FirstConflictRow> {
+  return sql<FirstConflictRow>`
     SELECT s.row_ordinal::text, s.table_id, s.key_bytes, s.op_code, s.base_bundle_seq::text,
            rs.bundle_seq::text, rs.deleted
       FROM sync.push_session_rows s
@@ -52,8 +46,21 @@ export async function assertNoConflicts(
                              ELSE rs.bundle_seq IS NOT NULL AND NOT rs.deleted AND s.base_bundle_seq = rs.bundle_seq
                         END, false)
      ORDER BY s.row_ordinal
-     LIMIT 1`.execute(trx);
-  const r = rows[0];
+     LIMIT 1`;
+}
+
+/**
+ * Aborts the whole push with the structured conflict of its first failing row (reading the live
+ * server row for it); does nothing when no row failed.
+ * @param r - the session's {@link firstConflictQuery} row, or null.
+ * @throws PushConflictError
+ */
+export async function assertNoConflict(
+  trx: Kysely<unknown>,
+  catalog: TableCatalog,
+  ownerId: string,
+  r: FirstConflictRow | null,
+): Promise<void> {
   if (!r) return;
   const table = catalog.byId(r.table_id);
   const row: StagedRow = {

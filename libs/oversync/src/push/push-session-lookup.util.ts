@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import {
   PushSessionExpiredError,
@@ -19,7 +19,8 @@ export interface PushSessionRecord {
   initializationId: string | null;
 }
 
-interface SessionRow {
+/** A push session row as {@link lockedSessionQuery} selects it. */
+export interface SessionRow {
   push_id: string;
   user_id: string;
   user_pk: string;
@@ -52,28 +53,40 @@ export function parsePushId(raw: string): string | null {
 }
 
 /**
- * Loads a push session FOR UPDATE and checks it may be used by `userId`: unknown → 404, another
- * user's → 403 (the source is deliberately not compared), past `expires_at` → 410.
- *
- * @param rawPushId - the id as it appeared in the path (used in error messages).
- * @throws PushSessionNotFoundError | PushSessionForbiddenError | PushSessionExpiredError
+ * The SELECT that loads a push session by `pushId` (canonical) and row-locks it: the columns of
+ * {@link SessionRow}; usable alone or as a CTE of a larger statement.
  */
-export async function loadPushSessionForUpdate(
-  trx: Kysely<unknown>,
-  rawPushId: string,
-  userId: string,
-): Promise<PushSessionRecord> {
-  const pushId = parsePushId(rawPushId);
-  if (!pushId) throw new PushSessionNotFoundError(rawPushId);
-  const { rows } = await sql<SessionRow>`
+export function lockedSessionQuery(pushId: string): RawBuilder<SessionRow> {
+  return sql<SessionRow>`
     SELECT ps.push_id::text AS push_id, us.user_id, ps.user_pk, ps.source_id, ps.source_bundle_id,
            ps.planned_row_count, ps.next_expected_row_ordinal, ps.initialization_id::text AS initialization_id,
            ps.expires_at < clock_timestamp() AS expired
       FROM sync.push_sessions ps
       JOIN sync.user_state us ON us.user_pk = ps.user_pk
      WHERE ps.push_id = ${pushId}::uuid
-       FOR UPDATE OF ps`.execute(trx);
-  const row = rows[0];
+       FOR UPDATE OF ps`;
+}
+
+/**
+ * The canonical id of a path `push_id`.
+ * @throws PushSessionNotFoundError for an id that does not parse.
+ */
+export function requirePushId(rawPushId: string): string {
+  const pushId = parsePushId(rawPushId);
+  if (!pushId) throw new PushSessionNotFoundError(rawPushId);
+  return pushId;
+}
+
+/**
+ * Checks that a session row loaded by {@link lockedSessionQuery} may be used by `userId`: unknown →
+ * 404, another user's → 403 (the source is deliberately not compared), past `expires_at` → 410.
+ * @throws PushSessionNotFoundError | PushSessionForbiddenError | PushSessionExpiredError
+ */
+export function usableSession(
+  row: SessionRow | undefined,
+  rawPushId: string,
+  userId: string,
+): PushSessionRecord {
   if (!row) throw new PushSessionNotFoundError(rawPushId);
   if (row.user_id !== userId) throw new PushSessionForbiddenError(rawPushId);
   if (row.expired) throw new PushSessionExpiredError(rawPushId);
@@ -86,4 +99,19 @@ export async function loadPushSessionForUpdate(
     nextExpectedRowOrdinal: toInt(row.next_expected_row_ordinal),
     initializationId: row.initialization_id,
   };
+}
+
+/**
+ * Loads a push session FOR UPDATE and checks it may be used by `userId` ({@link usableSession}).
+ *
+ * @param rawPushId - the id as it appeared in the path (used in error messages).
+ * @throws PushSessionNotFoundError | PushSessionForbiddenError | PushSessionExpiredError
+ */
+export async function loadPushSessionForUpdate(
+  trx: Kysely<unknown>,
+  rawPushId: string,
+  userId: string,
+): Promise<PushSessionRecord> {
+  const { rows } = await lockedSessionQuery(requirePushId(rawPushId)).execute(trx);
+  return usableSession(rows[0], rawPushId, userId);
 }

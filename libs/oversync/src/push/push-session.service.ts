@@ -7,6 +7,7 @@ import { assertLeaseOwner, refreshInitializationLease } from '../connect/scope-l
 import { toInt } from '../database/pg-values.util.js';
 import {
   InitializationExpiredError,
+  OversyncError,
   PushSessionInvalidError,
   ScopeUninitializedError,
 } from '../errors/index.js';
@@ -15,7 +16,7 @@ import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { ScopeStateCode, type LockedScope } from '../scope/locked-scope.js';
 import { checkSourceSequence } from '../source/source-sequence.js';
 import { loadPushSessionForUpdate } from './push-session-lookup.util.js';
-import { deletePushSessions } from './push-session-delete.util.js';
+import { DELETE_STAGED_ROWS_OF_GONE, deletePushSessions } from './push-session-delete.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
 
 /** A push-session create request after decoding (zero values for absent fields, like Go). */
@@ -56,8 +57,6 @@ export class PushSessionService {
     const limits = this.runtime.options.limits;
     return withTransactionRetries(() =>
       this.runner.run(userId, sourceId, async (trx, scope) => {
-        await deletePushSessions(trx, sql`expires_at <= clock_timestamp()`);
-        const replay = () => findRetainedTuple(trx, scope, sourceId, command.sourceBundleId);
         if (scope.stateCode === ScopeStateCode.uninitialized) {
           throw initializationId ? new InitializationExpiredError() : new ScopeUninitializedError(userId);
         }
@@ -69,31 +68,29 @@ export class PushSessionService {
           }
           assertLeaseOwner(scope, sourceId, initializationId);
           await refreshInitializationLease(trx, scope.userPk, limits.initializationLeaseTtlSeconds);
-        } else if (initializationId) {
-          // Better than go-oversync (which answers 400 here): a seeding push whose commit response
-          // was lost is retried with its initialization_id after the scope became INITIALIZED;
-          // replaying the committed tuple lets the client finish instead of failing closed.
-          const committed = await replay();
-          if (committed) return committed;
+        }
+        // Better than go-oversync (which answers 400 here): a seeding push whose commit response
+        // was lost is retried with its initialization_id after the scope became INITIALIZED;
+        // replaying the committed tuple lets the client finish instead of failing closed.
+        const replayOnly = scope.stateCode === ScopeStateCode.initialized && initializationId !== '';
+        // The replay lookup precedes sequencing, so a retired source can still replay a retained
+        // tuple; a session is opened only when sequencing would accept it.
+        const pushId = randomUUID();
+        const open = !replayOnly && isNextInSequence(scope, sourceId, command.sourceBundleId);
+        const committed = await openOrReplay(trx, scope, {
+          pushId: open ? pushId : null,
+          sourceId,
+          sourceBundleId: command.sourceBundleId,
+          plannedRowCount: command.plannedRowCount,
+          initializationId,
+          ttlSeconds: limits.pushSessionTtlSeconds,
+        });
+        if (committed) return committed;
+        if (replayOnly) {
           throw new PushSessionInvalidError('initialization_id must be absent once the scope is initialized');
         }
-        // The replay lookup precedes sequencing, so a retired source can still replay a retained tuple.
-        const committed = await replay();
-        if (committed) return committed;
+        // Throws exactly when no session was opened.
         checkSourceSequence(scope, sourceId, command.sourceBundleId);
-
-        const pushId = randomUUID();
-        // Hard replace: a restarted push for the tuple invalidates the old push_id and its staged rows.
-        await deletePushSessions(
-          trx,
-          sql`user_pk = ${scope.userPk} AND source_id = ${sourceId} AND source_bundle_id = ${command.sourceBundleId}`,
-        );
-        await sql`
-          INSERT INTO sync.push_sessions
-                 (push_id, user_pk, source_id, source_bundle_id, planned_row_count, initialization_id, expires_at)
-          VALUES (${pushId}::uuid, ${scope.userPk}, ${sourceId}, ${command.sourceBundleId}, ${command.plannedRowCount},
-                  ${initializationId || null}::uuid,
-                  clock_timestamp() + make_interval(secs => ${limits.pushSessionTtlSeconds}))`.execute(trx);
         // next_expected_row_ordinal is 0 and, as in go-oversync (omitempty), not sent.
         return { push_id: pushId, status: 'staging', planned_row_count: command.plannedRowCount };
       }),
@@ -113,21 +110,75 @@ export class PushSessionService {
   }
 }
 
-/** The committed, still-retained bundle of a source tuple, as an `already_committed` answer. */
-async function findRetainedTuple(
+/** Whether `checkSourceSequence` accepts the tuple (it throws only {@link OversyncError}s). */
+function isNextInSequence(scope: LockedScope, sourceId: string, sourceBundleId: number): boolean {
+  try {
+    checkSourceSequence(scope, sourceId, sourceBundleId);
+    return true;
+  } catch (error) {
+    if (error instanceof OversyncError) return false;
+    throw error;
+  }
+}
+
+/** What {@link openOrReplay} opens, or only looks up when `pushId` is null. */
+interface SessionOpening {
+  /** The new session's id; null to only sweep and look up a replay. */
+  pushId: string | null;
+  sourceId: string;
+  sourceBundleId: number;
+  plannedRowCount: number;
+  /** Empty when absent. */
+  initializationId: string;
+  ttlSeconds: number;
+}
+
+/**
+ * One statement for the whole create: purges the expired sessions of every user, looks up the
+ * committed, still-retained bundle of the tuple and, when there is none and `pushId` is set, hard
+ * replaces the tuple's staging session (a restarted push invalidates the old push_id and its staged
+ * rows) with a new one. All parts read one snapshot, under the scope lock.
+ * @returns the `already_committed` answer when the tuple is retained (counted as a replay), else null.
+ */
+async function openOrReplay(
   trx: Kysely<unknown>,
   scope: LockedScope,
-  sourceId: string,
-  sourceBundleId: number,
+  opening: SessionOpening,
 ): Promise<PushSessionAlreadyCommittedResponse | null> {
+  const { pushId, sourceId, sourceBundleId } = opening;
+  const tuple = sql`user_pk = ${scope.userPk} AND source_id = ${sourceId} AND source_bundle_id = ${sourceBundleId}`;
+  const open = pushId !== null;
+  // The clock is read once, so the purge can use the expiry index. A session may be both expired
+  // and replaced; the second DELETE then skips it, and the INSERT waits for both DELETEs (it reads
+  // their counts), so the tuple's unique key is free when it runs.
   const { rows } = await sql<{ bundle_seq: string; row_count: string; bundle_hash: string }>`
-    SELECT bundle_seq, row_count, encode(bundle_hash, 'hex') AS bundle_hash FROM sync.bundle_log
-     WHERE user_pk = ${scope.userPk} AND source_id = ${sourceId} AND source_bundle_id = ${sourceBundleId}
-       AND bundle_seq > ${scope.retainedFloor}`.execute(trx);
+    WITH replay AS (
+      SELECT bundle_seq, row_count, bundle_hash FROM sync.bundle_log
+       WHERE ${tuple} AND bundle_seq > ${scope.retainedFloor}
+    ), swept AS (
+      DELETE FROM sync.push_sessions WHERE expires_at <= (SELECT clock_timestamp()) RETURNING push_id
+    ), replaced AS (
+      DELETE FROM sync.push_sessions WHERE ${open} AND ${tuple} AND NOT EXISTS (SELECT 1 FROM replay)
+      RETURNING push_id
+    ), gone AS (
+      SELECT push_id FROM swept UNION ALL SELECT push_id FROM replaced
+    ), gone_rows AS (
+      ${sql.raw(DELETE_STAGED_ROWS_OF_GONE)}
+    ), opened AS (
+      INSERT INTO sync.push_sessions
+             (push_id, user_pk, source_id, source_bundle_id, planned_row_count, initialization_id, expires_at)
+      SELECT ${pushId}::uuid, ${scope.userPk}, ${sourceId}, ${sourceBundleId}, ${opening.plannedRowCount},
+             ${opening.initializationId || null}::uuid,
+             clock_timestamp() + make_interval(secs => ${opening.ttlSeconds})
+        FROM (SELECT count(*) FROM swept) AS s, (SELECT count(*) FROM replaced) AS r
+       WHERE ${open} AND NOT EXISTS (SELECT 1 FROM replay)
+    )
+    -- go-oversync never counts replays; status reports this counter, so we do.
+    SELECT bundle_seq, row_count, encode(bundle_hash, 'hex') AS bundle_hash,
+           nextval('sync.accepted_push_replay_seq') AS counted
+      FROM replay`.execute(trx);
   const row = rows[0];
   if (!row) return null;
-  // go-oversync never counts replays; status reports this counter, so we do.
-  await sql`SELECT nextval('sync.accepted_push_replay_seq')`.execute(trx);
   return {
     status: 'already_committed',
     bundle_seq: toInt(row.bundle_seq),

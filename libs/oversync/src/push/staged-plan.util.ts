@@ -1,4 +1,4 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { keyStringFromBytes } from '../capture/wire-payload.util.js';
 import { toInt } from '../database/pg-values.util.js';
 import { PushCommitInvalidError } from '../errors/index.js';
@@ -11,7 +11,8 @@ export type ApplyStep =
   /** Consecutive INSERTs of one table with one column set: staged ordinals `first..last`. */
   { kind: 'insert'; row: StagedRow; last: number } | { kind: 'update' | 'delete'; row: StagedRow };
 
-interface StagingSummaryRow {
+/** Completeness of a session's staging, as {@link stagingSummaryQuery} computes it. */
+export interface StagingSummaryRow {
   n: string;
   gap: string | null;
   dup_index: string | null;
@@ -20,28 +21,36 @@ interface StagingSummaryRow {
 }
 
 /**
- * Checks, inside PostgreSQL, that the session's staging is complete, contiguous from 0 and free of
- * duplicate target rows (the first problem in upload order wins, contiguity before duplication).
- * @throws PushCommitInvalidError
+ * Summarises, inside PostgreSQL, a session's staging (one row): the staged row count, the first
+ * index whose ordinal is out of place and the first duplicate target row, in upload order.
  */
-export async function assertCompleteStaging(
-  trx: Kysely<unknown>,
-  catalog: TableCatalog,
-  session: PushSessionRecord,
-): Promise<void> {
-  const { rows } = await sql<StagingSummaryRow>`
+export function stagingSummaryQuery(pushId: string): RawBuilder<StagingSummaryRow> {
+  return sql<StagingSummaryRow>`
     WITH s AS (
       SELECT row_ordinal, table_id, key_bytes, row_number() OVER (ORDER BY row_ordinal) - 1 AS i,
              row_number() OVER (PARTITION BY table_id, key_bytes ORDER BY row_ordinal) AS occurrence
-        FROM sync.push_session_rows WHERE push_id = ${session.pushId}::uuid
+        FROM sync.push_session_rows WHERE push_id = ${pushId}::uuid
     ), dup AS (
       SELECT i, table_id, key_bytes FROM s WHERE occurrence > 1 ORDER BY i LIMIT 1
     )
     SELECT (SELECT count(*) FROM s)::text AS n,
            (SELECT min(i) FROM s WHERE row_ordinal <> i)::text AS gap,
            (SELECT i FROM dup)::text AS dup_index, (SELECT table_id FROM dup) AS dup_table_id,
-           (SELECT key_bytes FROM dup) AS dup_key`.execute(trx);
-  const r = rows[0];
+           (SELECT key_bytes FROM dup) AS dup_key`;
+}
+
+/**
+ * Checks that the session's staging is complete, contiguous from 0 and free of duplicate target
+ * rows (the first problem in upload order wins, contiguity before duplication).
+ * @param summary - the session's {@link stagingSummaryQuery} row.
+ * @throws PushCommitInvalidError
+ */
+export function assertCompleteStaging(
+  catalog: TableCatalog,
+  session: PushSessionRecord,
+  summary: StagingSummaryRow,
+): void {
+  const r = summary;
   const planned = session.plannedRowCount;
   if (toInt(r.n) !== planned || session.nextExpectedRowOrdinal !== planned) {
     throw new PushCommitInvalidError(`staged row count ${r.n} does not match planned_row_count ${planned}`);
@@ -59,27 +68,26 @@ export async function assertCompleteStaging(
   }
 }
 
-interface PlanRow {
+/** One step of {@link stagedPlanJson}, as JSON. */
+export interface PlanStepJson {
   table_id: number;
   op_code: 1 | 2 | 3;
   cols: string | null;
-  first: string;
-  last: string;
-  key_bytes: Buffer;
-  base: string;
+  first: number;
+  last: number;
+  /** Hex. */
+  key: string;
+  base: number;
 }
 
 /**
- * Plans the apply of a complete staging in upload order: runs of consecutive INSERTs into one
- * table with the same column set (gaps-and-islands over the ordinals) and single UPDATE/DELETE
- * rows. Only keys and column lists leave PostgreSQL, never payloads.
+ * Plans the apply of a complete staging in upload order, as a JSON array of {@link PlanStepJson}:
+ * runs of consecutive INSERTs into one table with the same column set (gaps-and-islands over the
+ * ordinals) and single UPDATE/DELETE rows. Only keys and column lists leave PostgreSQL, never
+ * payloads. An expression (a scalar subquery), to be embedded in a larger statement.
  */
-export async function planStagedApply(
-  trx: Kysely<unknown>,
-  catalog: TableCatalog,
-  pushId: string,
-): Promise<ApplyStep[]> {
-  const { rows } = await sql<PlanRow>`
+export function stagedPlanJson(pushId: string): RawBuilder<PlanStepJson[] | null> {
+  return sql`(
     WITH s AS (
       SELECT row_ordinal, table_id, op_code, key_bytes, base_bundle_seq,
              -- Canonical payloads keep their keys sorted, so this is the sorted column list.
@@ -90,25 +98,33 @@ export async function planStagedApply(
                        THEN row_ordinal - row_number() OVER (PARTITION BY table_id, op_code, cols ORDER BY row_ordinal)
                        ELSE -1 - row_ordinal END AS grp
         FROM s
+    ), p AS (
+      SELECT table_id, op_code, cols, min(row_ordinal) AS first, max(row_ordinal) AS last,
+             (array_agg(key_bytes ORDER BY row_ordinal))[1] AS key_bytes,
+             (array_agg(base_bundle_seq ORDER BY row_ordinal))[1] AS base
+        FROM g
+       GROUP BY table_id, op_code, cols, grp
     )
-    SELECT table_id, op_code, cols, min(row_ordinal)::text AS first, max(row_ordinal)::text AS last,
-           (array_agg(key_bytes ORDER BY row_ordinal))[1] AS key_bytes,
-           (array_agg(base_bundle_seq ORDER BY row_ordinal))[1]::text AS base
-      FROM g
-     GROUP BY table_id, op_code, cols, grp
-     ORDER BY min(row_ordinal)`.execute(trx);
-  return rows.map((r) => {
+    SELECT json_agg(json_build_object('table_id', table_id, 'op_code', op_code, 'cols', cols, 'first', first,
+                                      'last', last, 'key', encode(key_bytes, 'hex'), 'base', base) ORDER BY first)
+      FROM p)`;
+}
+
+/** The {@link ApplyStep}s of a {@link stagedPlanJson} result (null: nothing staged). */
+export function toApplySteps(catalog: TableCatalog, plan: readonly PlanStepJson[] | null): ApplyStep[] {
+  return (plan ?? []).map((r) => {
     const table = catalog.byId(r.table_id);
+    const keyBytes = Buffer.from(r.key, 'hex');
     const row: StagedRow = {
-      rowOrdinal: toInt(r.first),
+      rowOrdinal: r.first,
       table,
-      keyBytes: r.key_bytes,
-      keyString: keyStringFromBytes(table, r.key_bytes),
+      keyBytes,
+      keyString: keyStringFromBytes(table, keyBytes),
       opCode: r.op_code,
-      baseRowVersion: toInt(r.base),
+      baseRowVersion: r.base,
       columns: r.cols === null ? null : r.cols.split(','),
     };
-    if (r.op_code === 1) return { kind: 'insert', row, last: toInt(r.last) };
+    if (r.op_code === 1) return { kind: 'insert', row, last: r.last };
     return { kind: r.op_code === 2 ? 'update' : 'delete', row };
   });
 }
