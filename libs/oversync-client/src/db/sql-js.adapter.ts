@@ -18,9 +18,14 @@ export type SqlRow = Record<string, SqlValue>;
  */
 export class SqlJsAdapter {
   #depth = 0;
-  // Prepared statements by SQL text. Preparing dominates the cost of small statements in sql.js;
-  // the cache is emptied before every export (older sql.js builds free all statements there).
+  // Prepared statements by SQL text. Preparing dominates the cost of small statements in sql.js.
   readonly #cache = new Map<string, Statement>();
+  /**
+   * Whether `export()` leaves prepared statements valid: sql.js 1.16+ exports through SQLite's
+   * backup API and does; earlier releases close and reopen the connection, freeing every statement.
+   * Unknown (undefined) until the first export shows it.
+   */
+  #exportKeepsStatements: boolean | undefined;
 
   /** Runs the bulk apply's many-parameter statements (fast when the sql.js module was given). */
   readonly batch: BatchBinder;
@@ -134,7 +139,15 @@ export class SqlJsAdapter {
 
   /** Serialises the whole database (sql.js `export()`). */
   export(): Uint8Array {
+    if (this.#exportKeepsStatements) return this.db.export();
+    // Until an export is seen to keep statements, the cache is emptied first (an older sql.js would
+    // free them under it); a sentinel statement shows what this build does.
     this.clearStatementCache();
-    return this.db.export();
+    const sentinel = this.db.prepare('SELECT 1');
+    const image = this.db.export();
+    // A statement freed by sql.js reports no SQL.
+    this.#exportKeepsStatements = sentinel.getSQL() === 'SELECT 1';
+    sentinel.free();
+    return image;
   }
 }
