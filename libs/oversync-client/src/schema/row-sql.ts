@@ -55,14 +55,16 @@ export function upsertSql(table: TableSpec): string {
 
 /** {@link upsertSql} for `rows` rows in one statement (`VALUES (…), (…)`). */
 export function upsertValuesSql(table: TableSpec, rows: number): string {
-  const cols = table.columns.map((c) => quoteIdent(c.name));
   const updates = table.columns
     .filter((c) => c !== table.keyColumn)
     .map((c) => `${quoteIdent(c.name)} = excluded.${quoteIdent(c.name)}`);
   const conflict = updates.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${updates.join(', ')}`;
+  return `${insertValuesSql(table, rows)} ON CONFLICT(${quoteIdent(table.keyColumn.name)}) ${conflict}`;
+}
+
+/** A plain multi-row `INSERT … VALUES` of every column for `rows` rows (no conflict clause). */
+export function insertValuesSql(table: TableSpec, rows: number): string {
+  const cols = table.columns.map((c) => quoteIdent(c.name));
   const tuple = `(${cols.map(() => '?').join(', ')})`;
-  return (
-    `INSERT INTO ${quoteIdent(table.sqlName)} (${cols.join(', ')}) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')} ` +
-    `ON CONFLICT(${quoteIdent(table.keyColumn.name)}) ${conflict}`
-  );
+  return `INSERT INTO ${quoteIdent(table.sqlName)} (${cols.join(', ')}) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')}`;
 }

@@ -94,6 +94,23 @@ describe('bulk apply of pulls and snapshots', () => {
     for (const device of [fast, slow, snapshot]) await device.client.close();
   });
 
+  it('inserts a large run into an empty table and upserts one into a table that has rows', async () => {
+    const server = newServer();
+    const device = await newDevice(server);
+    await device.client.attach('user-1');
+    // Empty users table: plain INSERTs; then the same keys again: the conflict clause is needed.
+    server.serverWrite('user-1', manyUsers(600));
+    await device.client.pullToStable();
+    server.serverWrite(
+      'user-1',
+      manyUsers(600).map((u) => user(u.key, `${u.payload.name} v2`)),
+    );
+    await device.client.pullToStable();
+    expect(scalar(device.db, "SELECT COUNT(*) FROM users WHERE name LIKE '% v2'")).toBe(600);
+    expect(scalar(device.db, 'SELECT COUNT(*) FROM _sync_row_state WHERE row_version = 2')).toBe(600);
+    await device.client.close();
+  });
+
   it('suspends capture triggers during a large apply and reinstalls them byte for byte', async () => {
     const server = newServer();
     const device = await newDevice(server);

@@ -2,7 +2,7 @@ import { type JsonObject } from '@oversync/protocol';
 import { type Statement } from 'sql.js';
 
 import { type SqlValue } from '../db/sql-js.adapter.js';
-import { quoteIdent, quoteLiteral, upsertValuesSql } from '../schema/row-sql.js';
+import { insertValuesSql, quoteIdent, quoteLiteral, upsertValuesSql } from '../schema/row-sql.js';
 import { type TableSpec } from '../schema/table-spec.js';
 import { buildTriggers, TRIGGER_SUFFIXES, triggerName } from '../schema/triggers.js';
 import { RowBatch } from './row-batch.js';
@@ -19,6 +19,8 @@ const ROW_STATE_PARAMS = 3;
  * re-preparation they cause) cost more than the trigger programs they save.
  */
 export const SUSPEND_TRIGGERS_AT = 256;
+/** Rows from which a write into an empty table drops the conflict clause (one emptiness probe). */
+const PLAIN_INSERT_AT = 256;
 
 /** Rows per multi-row statement for `columns` parameters per row. */
 function rowsPerStatement(columns: number): number {
@@ -143,6 +145,10 @@ export class BulkWriter {
     const width = table.columns.length;
     const states = this.#rowStatesOf(table.name);
     const per = upsert ? rowsPerStatement(width) : MAX_ROWS_PER_STATEMENT;
+    // Into an empty table (every snapshot, a first pull) the upsert's conflict clause only costs: it
+    // probes the key index before every insert. The batch names each key once, so a plain INSERT
+    // writes the same rows.
+    const plain = upsert && batch.length >= PLAIN_INSERT_AT && this.#isEmpty(table.sqlName);
     for (let start = 0; start < order.length; start += per) {
       const count = Math.min(order.length, start + per) - start;
       const params: SqlValue[] = new Array<SqlValue>(upsert ? count * width : count);
@@ -153,18 +159,26 @@ export class BulkWriter {
         else params[i] = keys[row];
         if (keyJsons[row] !== '') states.push(keyJsons[row], versions[row], deleted);
       }
-      if (upsert) this.#execute(`up:${table.name}:${count}`, params, () => upsertValuesSql(table, count));
+      if (plain) this.#execute(`in:${table.name}:${count}`, params, () => insertValuesSql(table, count));
+      else if (upsert)
+        this.#execute(`up:${table.name}:${count}`, params, () => upsertValuesSql(table, count));
       else this.#execute(`del:${table.name}:${count}`, params, () => deleteKeysSql(table, count));
     }
   }
 
   #flushRowStates(): void {
     const per = rowsPerStatement(ROW_STATE_PARAMS) * ROW_STATE_PARAMS;
+    let queued = 0;
+    for (const values of this.#rowStates.values()) queued += values.length / ROW_STATE_PARAMS;
+    // As for business rows: keys are distinct (per table, and table names differ).
+    const plain = queued >= PLAIN_INSERT_AT && this.#isEmpty('_sync_row_state');
     for (const [table, values] of this.#rowStates) {
       for (let start = 0; start < values.length; start += per) {
         const end = Math.min(values.length, start + per);
         const count = (end - start) / ROW_STATE_PARAMS;
-        this.#execute(`rs:${table}:${count}`, values.slice(start, end), () => rowStateSql(table, count));
+        this.#execute(`rs:${plain ? 'in' : 'up'}:${table}:${count}`, values.slice(start, end), () =>
+          rowStateSql(table, count, !plain),
+        );
       }
     }
     this.#rowStates.clear();
@@ -177,6 +191,10 @@ export class BulkWriter {
       this.#statements.set(cacheKey, stmt);
     }
     this.ctx.db.batch.run(stmt, values);
+  }
+
+  #isEmpty(sqlTable: string): boolean {
+    return this.ctx.db.scalar(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(sqlTable)})`) === 0;
   }
 
   #suspendTriggers(table: TableSpec): void {
@@ -200,11 +218,11 @@ function deleteKeysSql(table: TableSpec, rows: number): string {
   return `DELETE FROM ${quoteIdent(table.sqlName)} WHERE ${quoteIdent(table.keyColumn.name)} IN (${placeholders})`;
 }
 
-function rowStateSql(table: string, rows: number): string {
+function rowStateSql(table: string, rows: number, upsert: boolean): string {
   // The table name is validated, lowercased text: inlined as a literal, so each row binds 3 values.
   const tuple = `(${quoteLiteral(table)}, ?, ?, ?)`;
-  return (
-    `INSERT INTO _sync_row_state (table_name, key_json, row_version, deleted) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')} ` +
-    'ON CONFLICT (table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted'
-  );
+  const insert = `INSERT INTO _sync_row_state (table_name, key_json, row_version, deleted) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')}`;
+  return upsert
+    ? `${insert} ON CONFLICT (table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted`
+    : insert;
 }
