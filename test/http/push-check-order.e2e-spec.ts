@@ -106,6 +106,18 @@ describe('push checks that share a statement with their writes', () => {
       // The refused create rolled back, purge included.
       expect((await sessions(other.user)).map((s) => s.push_id)).toEqual([stale]);
     });
+    it('answers a malformed initialization_id on an initialized scope like a well-formed one', async () => {
+      const { c } = await ready();
+      // No retained tuple: 400, as for any initialization_id once the scope is initialized.
+      const refused = await createSession(c, 1, 1, 'not-a-uuid');
+      expect(refused.status).toBe(400);
+      expect(refused.json.error).toBe('push_session_invalid');
+      // A retained tuple: the lost-response retry of a seeding push replays it.
+      await pushOk(c, 1, [insertUser(schema, newId(), 'Committed')]);
+      const replay = await createSession(c, 1, 1, 'not-a-uuid');
+      expect(replay.status).toBe(200);
+      expect(replay.json.status).toBe('already_committed');
+    });
   });
 
   describe('chunk', () => {

@@ -40,7 +40,10 @@ const REQUIRED_EXPORTS = [
 
 const ASCII = /^[\x00-\x7f]*$/;
 const SQLITE_OK = 0;
+const SQLITE_ROW = 100;
 const SQLITE_DONE = 101;
+/** Scratch bytes kept between runs; a larger buffer (huge BLOB batches) is released after its run. */
+const SCRATCH_KEEP_BYTES = 1 << 22;
 /** SQLITE_STATIC: SQLite uses the bound bytes in place; they stay valid until the bindings are cleared. */
 const SQLITE_STATIC = 0;
 
@@ -73,7 +76,8 @@ function probeExports(sqlJs: unknown, db: Database): SqlJsExports | undefined {
  */
 export class BatchBinder {
   readonly #module: SqlJsExports | undefined;
-  readonly #pointers = new WeakMap<Statement, number | null>();
+  /** Per statement, the own field that holds its C pointer (null: none found). */
+  readonly #pointerFields = new WeakMap<Statement, string | null>();
   readonly #encoder = new TextEncoder();
   #scratch = new Uint8Array(1 << 16);
   #offsets = new Int32Array(1024);
@@ -105,7 +109,9 @@ export class BatchBinder {
     const heap = this.#copyToHeap(module, values);
     try {
       this.#bind(module, pointer, heap, values);
-      if (module._sqlite3_step(pointer) !== SQLITE_DONE) {
+      const rc = module._sqlite3_step(pointer);
+      // Like Statement.run: one step; a statement that returns rows (RETURNING) just stops there.
+      if (rc !== SQLITE_DONE && rc !== SQLITE_ROW) {
         const message = this.#errorMessage(module);
         module._sqlite3_reset(pointer);
         throw new Error(message);
@@ -115,6 +121,7 @@ export class BatchBinder {
       // The bindings point into `heap`: clear them before the memory goes back.
       module._sqlite3_clear_bindings(pointer);
       module._free(heap);
+      if (this.#scratch.length > SCRATCH_KEEP_BYTES) this.#scratch = new Uint8Array(1 << 16);
     }
   }
 
@@ -126,25 +133,33 @@ export class BatchBinder {
     return module.UTF8ToString(module._sqlite3_errmsg(connection));
   }
 
-  /** The statement's C pointer: the own numeric field for which SQLite reports the same SQL. */
+  /**
+   * The statement's C pointer: the own numeric field for which SQLite reports the same SQL. The
+   * field is remembered and read on every run, so a statement sql.js has freed (its pointer field
+   * is then 0) falls back to `Statement.run`, which refuses it, instead of using a stale pointer.
+   */
   #pointerOf(module: SqlJsExports, stmt: Statement): number | null {
-    const known = this.#pointers.get(stmt);
-    if (known !== undefined) return known;
-    let found: number | null = null;
-    const sql = stmt.getSQL();
-    for (const value of Object.values(stmt)) {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) continue;
-      try {
-        if (module.UTF8ToString(module._sqlite3_sql(value)) === sql) {
-          found = value;
-          break;
+    const fields = stmt as unknown as Record<string, unknown>;
+    let field = this.#pointerFields.get(stmt);
+    if (field === undefined) {
+      field = null;
+      const sql = stmt.getSQL();
+      for (const [name, value] of Object.entries(fields)) {
+        if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) continue;
+        try {
+          if (module.UTF8ToString(module._sqlite3_sql(value)) === sql) {
+            field = name;
+            break;
+          }
+        } catch {
+          // Not a statement pointer (out-of-bounds read); try the next field.
         }
-      } catch {
-        // Not a statement pointer (out-of-bounds read); try the next field.
       }
+      this.#pointerFields.set(stmt, field);
     }
-    this.#pointers.set(stmt, found);
-    return found;
+    if (field === null) return null;
+    const pointer = fields[field];
+    return typeof pointer === 'number' && pointer > 0 ? pointer : null;
   }
 
   /** Encodes every string and blob of `values` into one heap allocation; offsets go to #offsets. */

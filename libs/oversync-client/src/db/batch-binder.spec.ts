@@ -100,6 +100,34 @@ describe('BatchBinder', () => {
     db.close();
   });
 
+  it('refuses a statement sql.js has freed, even when a new statement reuses its memory', () => {
+    const db = new SQL.Database();
+    db.exec('CREATE TABLE a (v); CREATE TABLE b (v)');
+    const binder = new BatchBinder(db, SQL);
+    const intoA = db.prepare('INSERT INTO a (v) VALUES (?)');
+    binder.run(intoA, ['first']);
+    intoA.free();
+    const intoB = db.prepare('INSERT INTO b (v) VALUES (?)');
+    expect(() => binder.run(intoA, ['stale'])).toThrow('Statement closed');
+    binder.run(intoB, ['b1']);
+    intoB.free();
+    expect(db.exec("SELECT 'a', count(*) FROM a UNION ALL SELECT 'b', count(*) FROM b")[0].values).toEqual([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    db.close();
+  });
+
+  it('steps a statement that returns rows once, like Statement.run', () => {
+    const db = freshTable(SQL);
+    const stmt = db.prepare('INSERT INTO t (v) VALUES (?), (?) RETURNING v');
+    new BatchBinder(db, SQL).run(stmt, ['x', 'y']);
+    stmt.free();
+    // sql.js's run steps once: SQLite completes the INSERT of every row before the first RETURNING row.
+    expect(db.exec('SELECT count(*) FROM t')[0].values[0][0]).toBe(2);
+    db.close();
+  });
+
   it('stores a lone surrogate as U+FFFD (valid UTF-8), not as sql.js’s ill-formed bytes', () => {
     const db = freshTable(SQL);
     insertAll(db, new BatchBinder(db, SQL), ['a\ud800b']);

@@ -144,10 +144,13 @@ export class SqlJsAdapter {
     // free them under it); a sentinel statement shows what this build does.
     this.clearStatementCache();
     const sentinel = this.db.prepare('SELECT 1');
-    const image = this.db.export();
-    // A statement freed by sql.js reports no SQL.
-    this.#exportKeepsStatements = sentinel.getSQL() === 'SELECT 1';
-    sentinel.free();
-    return image;
+    try {
+      const image = this.db.export();
+      // A statement freed by sql.js reports no SQL.
+      this.#exportKeepsStatements = sentinel.getSQL() === 'SELECT 1';
+      return image;
+    } finally {
+      sentinel.free();
+    }
   }
 }
