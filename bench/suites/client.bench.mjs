@@ -15,7 +15,8 @@ import { row } from '../lib/report.mjs';
 import { round, summarize, timeOnce } from '../lib/stats.mjs';
 
 const N = 100_000;
-const RUNS = 3;
+/** Runs per measurement (medians): the 2-core VM varies by ±20 % from run to run. */
+const RUNS = 5;
 
 const seed = (scopes, user, n) =>
   scopes.execWrite(user, { writerId: 'seed' }, (trx) =>
@@ -30,16 +31,19 @@ function expectCount(device, n) {
   if (count !== n) throw new Error(`device holds ${count} rows, expected ${n}`);
 }
 
-/** Applies the recorded answers on fresh devices; returns the median time and the baseline. */
+/**
+ * Applies the recorded answers on fresh devices, alternating with the baseline so a change in the
+ * machine's speed during the measurement hits both sides alike; returns the medians.
+ */
 async function timeApply(devices, apply, bodies, payloadsOf) {
   const ours = [];
+  const raw = [];
   for (const device of devices) {
     ours.push((await timeOnce(() => apply(device))).ms);
     expectCount(device, N);
     await device.close();
+    raw.push(await rawApply(bodies, payloadsOf));
   }
-  const raw = [];
-  for (let i = 0; i < RUNS; i++) raw.push(await rawApply(bodies, payloadsOf));
   return { ours, raw, o: summarize(ours).p50, b: summarize(raw).p50 };
 }
 
