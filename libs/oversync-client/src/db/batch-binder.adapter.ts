@@ -71,8 +71,9 @@ function probeExports(sqlJs: unknown, db: Database): SqlJsExports | undefined {
  * It needs the sql.js module itself (`initSqlJs()`'s result, passed as the client option `sqlJs`)
  * and finds each statement's pointer by asking SQLite for the statement's SQL. Without the module,
  * or when a statement cannot be matched, it calls `Statement.run`, so behaviour never depends on
- * the fast path: values bind exactly as sql.js binds them (int32 numbers as INTEGER, other numbers
- * as REAL, `null` as NULL, strings as UTF-8 TEXT, `Uint8Array` as BLOB).
+ * the fast path: values bind as sql.js binds them (int32 numbers as INTEGER, other numbers as REAL,
+ * `null` as NULL, strings as UTF-8 TEXT, `Uint8Array` as BLOB), except that a lone UTF-16
+ * surrogate becomes U+FFFD (valid UTF-8) where sql.js writes ill-formed bytes.
  */
 export class BatchBinder {
   readonly #module: SqlJsExports | undefined;
@@ -95,8 +96,8 @@ export class BatchBinder {
   }
 
   /**
-   * Binds `values` to every parameter of `stmt` (one value per parameter, in order), steps it to
-   * completion and resets it.
+   * Binds `values` to every parameter of `stmt` (one value per parameter, in order), steps it once
+   * (to completion for INSERT and DELETE) and resets it, as `Statement.run` does.
    * @throws Error with SQLite's message, like `Statement.run`, when the statement fails.
    */
   run(stmt: Statement, values: readonly SqlValue[]): void {
