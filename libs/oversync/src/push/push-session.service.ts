@@ -7,14 +7,13 @@ import { assertLeaseOwner, refreshInitializationLease } from '../connect/scope-l
 import { toInt } from '../database/pg-values.util.js';
 import {
   InitializationExpiredError,
-  OversyncError,
   PushSessionInvalidError,
   ScopeUninitializedError,
 } from '../errors/index.js';
 import type { SyncRequestActor } from '../http/sync-request.types.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { ScopeStateCode, type LockedScope } from '../scope/locked-scope.js';
-import { checkSourceSequence } from '../source/source-sequence.js';
+import { sourceSequenceError } from '../source/source-sequence.js';
 import { loadPushSessionForUpdate } from './push-session-lookup.util.js';
 import { DELETE_STAGED_ROWS_OF_GONE, deletePushSessions } from './push-session-delete.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
@@ -76,7 +75,10 @@ export class PushSessionService {
         // The replay lookup precedes sequencing, so a retired source can still replay a retained
         // tuple; a session is opened only when sequencing would accept it.
         const pushId = randomUUID();
-        const open = !replayOnly && isNextInSequence(scope, sourceId, command.sourceBundleId);
+        const sequenceError = replayOnly
+          ? null
+          : sourceSequenceError(scope, sourceId, command.sourceBundleId);
+        const open = !replayOnly && sequenceError === null;
         const committed = await openOrReplay(trx, scope, {
           pushId: open ? pushId : null,
           sourceId,
@@ -89,8 +91,7 @@ export class PushSessionService {
         if (replayOnly) {
           throw new PushSessionInvalidError('initialization_id must be absent once the scope is initialized');
         }
-        // Throws exactly when no session was opened.
-        checkSourceSequence(scope, sourceId, command.sourceBundleId);
+        if (sequenceError) throw sequenceError;
         // next_expected_row_ordinal is 0 and, as in go-oversync (omitempty), not sent.
         return { push_id: pushId, status: 'staging', planned_row_count: command.plannedRowCount };
       }),
@@ -107,17 +108,6 @@ export class PushSessionService {
       const session = await loadPushSessionForUpdate(trx, rawPushId, actor.userId);
       await deletePushSessions(trx, sql`push_id = ${session.pushId}::uuid`);
     });
-  }
-}
-
-/** Whether `checkSourceSequence` accepts the tuple (it throws only {@link OversyncError}s). */
-function isNextInSequence(scope: LockedScope, sourceId: string, sourceBundleId: number): boolean {
-  try {
-    checkSourceSequence(scope, sourceId, sourceBundleId);
-    return true;
-  } catch (error) {
-    if (error instanceof OversyncError) return false;
-    throw error;
   }
 }
 
