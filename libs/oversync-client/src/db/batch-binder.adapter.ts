@@ -47,6 +47,13 @@ const SCRATCH_KEEP_BYTES = 1 << 22;
 /** SQLITE_STATIC: SQLite uses the bound bytes in place; they stay valid until the bindings are cleared. */
 const SQLITE_STATIC = 0;
 
+/** A value the fast path binds: TEXT, a number, a BLOB or NULL. */
+function isBindable(value: unknown): boolean {
+  return (
+    value === null || typeof value === 'string' || typeof value === 'number' || value instanceof Uint8Array
+  );
+}
+
 /** The module's low-level exports when `sqlJs` has them all and created `db`, else `undefined`. */
 function probeExports(sqlJs: unknown, db: Database): SqlJsExports | undefined {
   if (typeof sqlJs !== 'object' || sqlJs === null) return undefined;
@@ -103,7 +110,8 @@ export class BatchBinder {
   run(stmt: Statement, values: readonly SqlValue[]): void {
     const module = this.#module;
     const pointer = module ? this.#pointerOf(module, stmt) : null;
-    if (!module || pointer === null) {
+    // Values of other kinds (sql.js also takes booleans and bigints) take sql.js's own path.
+    if (!module || pointer === null || !values.every(isBindable)) {
       stmt.run(values as SqlValue[]);
       return;
     }
@@ -230,11 +238,9 @@ export class BatchBinder {
             : module._sqlite3_bind_double(stmt, index, value);
       } else if (value instanceof Uint8Array) {
         rc = module._sqlite3_bind_blob(stmt, index, heap + offsets[2 * i], offsets[2 * i + 1], SQLITE_STATIC);
-      } else if (value === null) {
-        // sql.js binds NULL as a blob without bytes; so does this.
-        rc = module._sqlite3_bind_blob(stmt, index, 0, 0, SQLITE_STATIC);
       } else {
-        throw new TypeError(`cannot bind a value of type ${typeof value}`);
+        // NULL: sql.js binds it as a blob without bytes; so does this.
+        rc = module._sqlite3_bind_blob(stmt, index, 0, 0, SQLITE_STATIC);
       }
       if (rc !== SQLITE_OK) throw new Error(this.#errorMessage(module));
     }

@@ -128,6 +128,41 @@ describe('BatchBinder', () => {
     db.close();
   });
 
+  it('hands values of other kinds (booleans) to sql.js, which binds them as numbers', () => {
+    const fastDb = freshTable(SQL);
+    const slowDb = freshTable(SQL);
+    const values = [true, false, 'x'] as unknown as SqlValue[];
+    insertAll(fastDb, new BatchBinder(fastDb, SQL), values);
+    insertAll(slowDb, new BatchBinder(slowDb), values);
+    expect(stored(fastDb)).toEqual(stored(slowDb));
+    expect(fastDb.exec('SELECT v FROM t ORDER BY rowid')[0].values).toEqual([[1], [0], ['x']]);
+    fastDb.close();
+    slowDb.close();
+  });
+
+  it('fails a bind SQLite refuses with SQLite’s message, as Statement.run does', () => {
+    const messages: string[] = [];
+    for (const sqlJs of [SQL, undefined]) {
+      const db = freshTable(SQL);
+      const binder = new BatchBinder(db, sqlJs);
+      const stmt = db.prepare('INSERT INTO t (v) VALUES (?)');
+      // One value too many: SQLite answers SQLITE_RANGE for parameter 2.
+      let message = '';
+      try {
+        binder.run(stmt, ['a', 'b']);
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      messages.push(message);
+      binder.run(stmt, ['ok']);
+      stmt.free();
+      expect(db.exec('SELECT v FROM t')[0].values).toEqual([['ok']]);
+      db.close();
+    }
+    expect(messages[0]).toMatch(/out of range/);
+    expect(messages[1]).toBe(messages[0]);
+  });
+
   it('stores a lone surrogate as U+FFFD (valid UTF-8), not as sql.js’s ill-formed bytes', () => {
     const db = freshTable(SQL);
     insertAll(db, new BatchBinder(db, SQL), ['a\ud800b']);
