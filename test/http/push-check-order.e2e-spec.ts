@@ -18,6 +18,7 @@ import {
   updateUser,
   uploadChunk,
   userPushSessions,
+  expirePushSession,
 } from '../support/push-builders.js';
 
 const TTL = 300;
@@ -30,12 +31,7 @@ describe('push checks that share a statement with their writes', () => {
   const ready = () => readyUser(t.baseUrl);
   const sessions = (user: string) => userPushSessions(t.db.url, user);
   const staged = (pushId: string) => stagedRows(t.db.url, pushId);
-  const expire = (pushId: string) =>
-    dbRows(
-      t.db.url,
-      "UPDATE sync.push_sessions SET expires_at = clock_timestamp() - interval '1 second' WHERE push_id = $1",
-      [pushId],
-    );
+  const expire = (pushId: string) => expirePushSession(t.db.url, pushId);
   const replays = async () => Number((await dbRows<{ n: string }>(t.db.url, REPLAYS))[0].n);
   /** A server-originated write that takes the next source_bundle_id of `writer`. */
   const serverWrite = (user: string) =>

@@ -23,6 +23,7 @@ import {
   stagedRows,
   uploadChunk,
   userPushSessions,
+  expirePushSession,
 } from '../support/push-builders.js';
 import type { SyncReply } from '../support/sync-http.js';
 
@@ -35,12 +36,7 @@ describe('push races', () => {
   const ready = () => readyUser(t.baseUrl);
   const staged = (pushId: string) => stagedRows(t.db.url, pushId);
   const sessions = (user: string) => userPushSessions(t.db.url, user);
-  const expire = (pushId: string) =>
-    dbRows(
-      t.db.url,
-      "UPDATE sync.push_sessions SET expires_at = clock_timestamp() - interval '1 second' WHERE push_id = $1",
-      [pushId],
-    );
+  const expire = (pushId: string) => expirePushSession(t.db.url, pushId);
   /** Staged rows of any user whose session no longer exists. */
   const orphanRows = async () =>
     (

@@ -14,6 +14,7 @@ import {
   newUser,
   uploadChunk,
   userPushSessions,
+  expirePushSession,
 } from '../support/push-builders.js';
 import { syncClient } from '../support/sync-http.js';
 
@@ -24,12 +25,7 @@ describe('push session lifecycle', () => {
   let schema: string;
   const client = (user: string, source = 'writer') => syncClient(t.baseUrl, user, source);
   const sessions = (user: string) => userPushSessions(t.db.url, user);
-  const expire = (pushId: string) =>
-    dbRows(
-      t.db.url,
-      "UPDATE sync.push_sessions SET expires_at = clock_timestamp() - interval '1 second' WHERE push_id = $1",
-      [pushId],
-    );
+  const expire = (pushId: string) => expirePushSession(t.db.url, pushId);
 
   beforeAll(async () => {
     t = await createOversyncTestApp({ listen: true, options: { limits: { pushSessionTtlSeconds: TTL } } });

@@ -15,6 +15,7 @@ import {
   scopeState,
   uploadChunk,
   userPushSessions,
+  expirePushSession,
 } from '../support/push-builders.js';
 import { syncCall, syncClient } from '../support/sync-http.js';
 
@@ -26,12 +27,7 @@ describe('POST /sync/push-sessions', () => {
   let schema: string;
   const client = (user: string, source = 'writer') => syncClient(t.baseUrl, user, source);
   const sessions = (user: string) => userPushSessions(t.db.url, user);
-  const expire = (pushId: string) =>
-    dbRows(
-      t.db.url,
-      "UPDATE sync.push_sessions SET expires_at = clock_timestamp() - interval '1 second' WHERE push_id = $1",
-      [pushId],
-    );
+  const expire = (pushId: string) => expirePushSession(t.db.url, pushId);
 
   beforeAll(async () => {
     t = await createOversyncTestApp({ listen: true, options: { limits: { pushSessionTtlSeconds: TTL } } });

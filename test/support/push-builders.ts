@@ -258,6 +258,15 @@ export function userPushSessions(url: string, user: string): Promise<Record<stri
   );
 }
 
+/** Moves a push session's `expires_at` one second into the past. */
+export async function expirePushSession(url: string, pushId: string): Promise<void> {
+  await dbRows(
+    url,
+    "UPDATE sync.push_sessions SET expires_at = clock_timestamp() - interval '1 second' WHERE push_id = $1",
+    [pushId],
+  );
+}
+
 /** Whether a push session still exists. */
 export async function pushSessionExists(url: string, pushId: string): Promise<boolean> {
   return (await dbRows(url, 'SELECT 1 FROM sync.push_sessions WHERE push_id = $1', [pushId])).length === 1;
