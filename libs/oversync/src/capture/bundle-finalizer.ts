@@ -3,6 +3,7 @@ import { toInt } from '../database/pg-values.util.js';
 import type { TableCatalog } from '../schema/table-catalog.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
 import type { FinalizeStatementCache } from './finalize-statement.js';
+import { renderSettingsSql } from './render-settings.js';
 
 /** Everything finalisation needs about the bundle being committed (all read under the scope lock). */
 export interface BundleFinalizeTarget {
@@ -65,7 +66,8 @@ export async function finalizeCapturedBundle(
   target: BundleFinalizeTarget,
   settings: BundleFinalizeSettings,
 ): Promise<CommittedBundle | null> {
-  // Seals the context; gives the big statement enough memory to aggregate a large bundle without
+  // Seals the context; pins the settings values print with (the callback may have changed them);
+  // gives the big statement enough memory to aggregate a large bundle without
   // spilling, primary-key probes instead of bitmap scans, and no JIT (its row estimates for the
   // temporary stage are guesses, and compiling a plan costed in the millions took longer than
   // running it) — settings that last to the end of the transaction, where only bookkeeping
@@ -74,7 +76,7 @@ export async function finalizeCapturedBundle(
   const prepared = await sql<{ touched: TouchedTable[] | null; repeated: string }>`
     SELECT set_config('oversync.bundle_user_id', '', true) AS sealed, set_config('jit', 'off', true) AS jit,
            set_config('enable_bitmapscan', 'off', true) AS probes,
-           set_config('standard_conforming_strings', 'on', true) AS literal_backslashes,
+           ${sql.raw(renderSettingsSql())},
            set_config('work_mem', (greatest(pg_size_bytes(current_setting('work_mem')), 64 * 1024 * 1024) / 1024)::text || 'kB', true) AS work_mem,
            COALESCE(current_setting('oversync.bundle_repeat', true), '') AS repeated,
            (SELECT json_agg(json_build_object('table_id', c.table_id, 'signature', (

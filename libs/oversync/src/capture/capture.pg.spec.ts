@@ -24,6 +24,8 @@ CREATE TABLE j.children (_sync_scope_id text NOT NULL, id text NOT NULL, parent_
   FOREIGN KEY (_sync_scope_id, parent_id) REFERENCES j.parents (_sync_scope_id, id) ON UPDATE CASCADE ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE);
 CREATE TABLE j.users (_sync_scope_id text NOT NULL, id text NOT NULL, name text, PRIMARY KEY (_sync_scope_id, id));
 CREATE TABLE j.profiles (_sync_scope_id text NOT NULL, id text NOT NULL, nickname text, PRIMARY KEY (_sync_scope_id, id));
+CREATE TABLE j.readings (_sync_scope_id text NOT NULL, id text NOT NULL, value float8, taken_at timestamptz, raw bytea,
+  PRIMARY KEY (_sync_scope_id, id));
 CREATE FUNCTION j.add_profile() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO j.profiles (_sync_scope_id, id, nickname) VALUES (NEW._sync_scope_id, NEW.id, NEW.name);
@@ -31,7 +33,7 @@ BEGIN
 END $$;
 CREATE TRIGGER users_add_profile AFTER INSERT ON j.users FOR EACH ROW EXECUTE FUNCTION j.add_profile();
 `;
-const TABLES = ['parents', 'children', 'users', 'profiles'].map((table) => ({
+const TABLES = ['parents', 'children', 'users', 'profiles', 'readings'].map((table) => ({
   schema: 'j',
   table,
   syncKeyColumns: ['id'],
@@ -215,7 +217,13 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
       accepting_operations: true,
       app_name: 'oversync-test',
     });
-    expect(status.registered_tables).toEqual(['j.children', 'j.parents', 'j.profiles', 'j.users']);
+    expect(status.registered_tables).toEqual([
+      'j.children',
+      'j.parents',
+      'j.profiles',
+      'j.readings',
+      'j.users',
+    ]);
     const log = await q(`SELECT count(*)::int AS n, sum(byte_count)::int AS b FROM sync.bundle_log`);
     expect(status.committed_bundle_count).toBe(log.rows[0].n);
     expect(status.committed_bundle_bytes).toBe(log.rows[0].b);
@@ -281,5 +289,33 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
     expect(computeBundleHash(rows.map((r) => ({ ...r, payload: r.payload ?? null })))).toBe(
       res.bundle.bundle_hash,
     );
+  });
+
+  it('renders the same payload when the callback changed the session settings values print with', async () => {
+    const write = (scope: string, settings: string[]) =>
+      scopes.execWrite(scope, { writerId: 'w' }, async (trx) => {
+        for (const setting of settings) await sql.raw(setting).execute(trx);
+        await sql`INSERT INTO j.readings (id, value, taken_at, raw)
+                  VALUES ('r1', 0.1::float8 + 0.2::float8, '2026-01-02 03:04:05.678901+00', '\\x00ff'::bytea)`.execute(
+          trx,
+        );
+      });
+    const plain = await write('u-settings-plain', []);
+    const changed = await write('u-settings-changed', [
+      'SET LOCAL extra_float_digits = 0',
+      "SET LOCAL TimeZone = 'Asia/Tokyo'",
+      "SET LOCAL bytea_output = 'escape'",
+      "SET LOCAL IntervalStyle = 'postgres'",
+    ]);
+    const [a] = await committedBundleRows(t, 'u-settings-plain', plain.bundle.bundle_seq);
+    const [b] = await committedBundleRows(t, 'u-settings-changed', changed.bundle.bundle_seq);
+    expect(a.payload).toEqual({
+      id: 'r1',
+      value: 0.30000000000000004,
+      taken_at: expect.any(String),
+      raw: 'AP8=',
+    });
+    expect(b.payload).toEqual(a.payload);
+    expect(changed.bundle.bundle_hash).toBe(plain.bundle.bundle_hash);
   });
 });

@@ -1,3 +1,4 @@
+import { renderSettingsSql } from '../capture/render-settings.js';
 import { SQLSTATE } from './sync-layout.constants.js';
 
 /**
@@ -156,10 +157,8 @@ DECLARE
   v_expired boolean;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtextextended(p_user_id, 0));
-  PERFORM set_config('TimeZone', 'UTC', true), set_config('bytea_output', 'hex', true),
-          set_config('extra_float_digits', '1', true), set_config('IntervalStyle', 'iso_8601', true),
-          -- The canonical JSON functions and generated payload SQL spell backslashes literally.
-          set_config('standard_conforming_strings', 'on', true);
+  -- Settings values print with (see RENDER_SETTINGS).
+  PERFORM ${renderSettingsSql()};
   SELECT us.user_pk INTO v_pk FROM sync.user_state us WHERE us.user_id = p_user_id;
   IF v_pk IS NULL THEN
     INSERT INTO sync.user_state (user_id) VALUES (p_user_id) RETURNING user_pk INTO v_pk;

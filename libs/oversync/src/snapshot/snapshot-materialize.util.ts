@@ -4,6 +4,7 @@ import { toInt } from '../database/pg-values.util.js';
 import { SnapshotMaterializationError, SnapshotSessionLimitExceededError } from '../errors/index.js';
 import { WireRowJson } from '../pull/wire-row-json.util.js';
 import type { ColumnDescriptor } from '../capture/payload-sql.js';
+import { renderSettingsSql } from '../capture/render-settings.js';
 import { readTableColumns } from '../capture/table-columns.js';
 import { isScopeColumn } from '../capture/wire-payload.util.js';
 import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
@@ -46,9 +47,8 @@ interface TableCounts {
  * the statistics say.
  */
 export async function prepareMaterialization(trx: Kysely<unknown>): Promise<void> {
-  await sql`SELECT set_config('TimeZone', 'UTC', true), set_config('extra_float_digits', '1', true),
-                   set_config('IntervalStyle', 'iso_8601', true), set_config('bytea_output', 'hex', true),
-                   set_config('enable_nestloop', 'off', true), set_config('standard_conforming_strings', 'on', true),
+  await sql`SELECT ${sql.raw(renderSettingsSql())},
+                   set_config('enable_nestloop', 'off', true),
                    set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < ${SORT_MEMORY_BYTES}
                                                THEN ${`${SORT_MEMORY_BYTES / 1024}kB`} ELSE current_setting('work_mem') END, true)`.execute(
     trx,
