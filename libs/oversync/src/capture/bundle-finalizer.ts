@@ -73,12 +73,13 @@ export async function finalizeCapturedBundle(
   // running it) — settings that last to the end of the transaction, where only bookkeeping
   // remains; and lists the tables touched with their current column signature (a column added
   // since bootstrap must appear in payloads, as it would in row_to_json).
-  const prepared = await sql<{ touched: TouchedTable[] | null; repeated: string }>`
+  const prepared = await sql<{ touched: TouchedTable[] | null; repeated: string; first_rows: boolean }>`
     SELECT set_config('oversync.bundle_user_id', '', true) AS sealed, set_config('jit', 'off', true) AS jit,
            set_config('enable_bitmapscan', 'off', true) AS probes,
            ${sql.raw(renderSettingsSql())},
            set_config('work_mem', (greatest(pg_size_bytes(current_setting('work_mem')), 64 * 1024 * 1024) / 1024)::text || 'kB', true) AS work_mem,
            COALESCE(current_setting('oversync.bundle_repeat', true), '') AS repeated,
+           NOT EXISTS (SELECT 1 FROM sync.row_state WHERE user_pk = ${target.userPk}) AS first_rows,
            (SELECT json_agg(json_build_object('table_id', c.table_id, 'signature', (
                      SELECT string_agg(a.attname || ':' || a.atttypid::text, ',' ORDER BY a.attnum)
                        FROM pg_attribute a
@@ -105,24 +106,28 @@ export async function finalizeCapturedBundle(
     source_id: target.sourceId,
     source_bundle_id: target.sourceBundleId,
   });
-  const { effects, images } = await statements.effectsSql(
+  const { effects, images, hashed } = await statements.effectsSql(
     trx,
     touched.rows.map((t) => ({ table: catalog.byId(t.table_id), signature: t.signature })),
     state?.repeated === '1',
     { scopeId: target.userId, bundleSeq },
   );
 
+  // A scope's first rows cannot meet an existing row_state entry (every writer of row_state holds
+  // the scope lock, and a bundle holds each key once), so they skip the conflict probe: about a
+  // fifth of the row_state write of a first 100k-row import.
+  const rowStateConflict = state?.first_rows
+    ? sql``
+    : sql`ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`;
   const { rows } = await sql<FinalizeResult>`
     WITH eff AS MATERIALIZED (${effects}
     ), img AS MATERIALIZED (${images}
     ), digest AS (
       SELECT count(*) AS row_count,
-             count(*) FILTER (WHERE op <> 3 AND payload IS NULL) AS missing,
-             -- img is already in n order (a materialised scan of eff, which its window function
-             -- left sorted); the explicit order costs one pass over presorted input and makes the
-             -- hash independent of the plan.
-             '[' || string_agg(hashed, ',' ORDER BY n) || ']' AS canonical
-        FROM img
+             count(*) FILTER (WHERE e.op <> 3 AND e.payload IS NULL) AS missing,
+             -- img is in key order; the hash is over the rows in bundle order.
+             '[' || string_agg(${hashed}, ',' ORDER BY e.n) || ']' AS canonical
+        FROM img e
     ), summary AS (
       SELECT row_count, missing, octet_length(canonical) AS byte_count, sha256(convert_to(canonical, 'UTF8')) AS bundle_hash
         FROM digest
@@ -146,7 +151,7 @@ export async function finalizeCapturedBundle(
       SELECT ${target.userPk}, i.table_id, i.key_bytes, ${bundleSeq}, i.op = 3
         FROM img i
        WHERE EXISTS (SELECT 1 FROM log)
-      ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted
+      ${rowStateConflict}
     ), src AS (
       INSERT INTO sync.source_state (user_pk, source_id, state, max_committed_source_bundle_id)
       SELECT ${target.userPk}, ${target.sourceId}, 'active', ${target.sourceBundleId} FROM log

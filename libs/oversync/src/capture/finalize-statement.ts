@@ -17,6 +17,16 @@ export interface ImageBindings {
   bundleSeq: number;
 }
 
+/** Parts of the finalisation statement; see {@link FinalizeStatementCache.effectsSql}. */
+export interface FinalizeSql {
+  /** `eff`: collapsed effects (table_id, key_text, op, n). */
+  effects: RawBuilder<unknown>;
+  /** `img` over `eff e`: n, table_id, op, key_text, key_bytes, payload. */
+  images: RawBuilder<unknown>;
+  /** Over an `img` row aliased `e`: the row's canonical hash object. */
+  hashed: RawBuilder<unknown>;
+}
+
 // Where the scope id parameter goes in a cached lookup (NUL cannot occur in SQL text).
 const SCOPE_MARK = '\u0000';
 
@@ -29,10 +39,18 @@ interface TableSql {
   schemaTable: string;
 }
 
-// Fast path: every key was captured once, so each stage row is one bundle row, in capture order.
+// Effects leave in (table_id, key byte) order, which is the order of the primary-key probes into
+// the business tables and of the row_state inserts: walking each index in order instead of at
+// random saved about 8 % of a 100k-row bundle in a scope that already held many rows. COLLATE "C"
+// compares bytes (and is cheap); for UUID keys the text order is the byte order.
+const KEY_ORDER = `ORDER BY table_id, key_text COLLATE "C"`;
+
+// Fast path: every key was captured once, so each stage row is one bundle row; n numbers them in
+// capture order.
 const EFFECTS_SINGLE = `
   SELECT table_id, key_text, op_code AS op, row_number() OVER (ORDER BY capture_ordinal) AS n
-    FROM pg_temp.oversync_capture_stage`;
+    FROM pg_temp.oversync_capture_stage
+   ${KEY_ORDER}`;
 
 // General path. ordinal * 4 + op orders by capture and carries the op: min() is the first event
 // of a key, max() the last. INSERT then (eventually)
@@ -44,12 +62,14 @@ const EFFECTS_COLLAPSED = `
     FROM (SELECT table_id, key_text, min(capture_ordinal * 4 + op_code) AS f, max(capture_ordinal * 4 + op_code) AS l
             FROM pg_temp.oversync_capture_stage
            GROUP BY table_id, key_text) AS ev
-   WHERE NOT (f % 4 = 1 AND l % 4 = 3)`;
+   WHERE NOT (f % 4 = 1 AND l % 4 = 3)
+   ${KEY_ORDER}`;
 
 /**
  * Builds the `eff` and `img` parts of the finalisation statement: the collapsed effects (table_id,
- * key_text, op, n) and, per effect, key bytes, canonical payload and the row's canonical hash object
- * `{"key","op","payload","row_ordinal","row_version","schema","table"}` (sorted keys). Payloads are
+ * key_text, op, n) and, per effect, key bytes and canonical payload; and the expression of the
+ * row's canonical hash object `{"key","op","payload","row_ordinal","row_version","schema","table"}`
+ * (sorted keys). Payloads are
  * read from the business row as it stands at the end of the transaction (every change to it was
  * captured, so that is its net after-image) with one primary-key probe per row, and rendered by
  * SQL generated from the table's columns. That SQL is cached per column signature, so a column
@@ -63,7 +83,7 @@ export class FinalizeStatementCache {
     touched: readonly TouchedTableShape[],
     repeated: boolean,
     bindings: ImageBindings,
-  ): Promise<{ effects: RawBuilder<unknown>; images: RawBuilder<unknown> }> {
+  ): Promise<FinalizeSql> {
     const tables: TableSql[] = [];
     for (const { table, signature } of touched) {
       let cached = this.#tables.get(table.tableId);
@@ -84,18 +104,20 @@ export class FinalizeStatementCache {
       }),
       sql.raw(' '),
     );
+    // The hash object is not materialised with the image: it repeats the payload, and building it
+    // inside the digest aggregate (see hashedSql) saves a copy of every payload.
     const images = sql`
-      SELECT e.n, e.table_id, e.op, ${sql.raw(perTable((t) => t.keyBytes))} AS key_bytes, p.payload,
-             concat(${sql.raw(perTable((t) => t.keyJson))}, ',"op":"',
-                    CASE e.op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END,
-                    '","payload":', COALESCE(p.payload, 'null'), ',"row_ordinal":', e.n - 1,
-                    ${sql.raw(sqlLiteral(`,"row_version":${bindings.bundleSeq},`))},
-                    ${sql.raw(perTable((t) => t.schemaTable))}) AS hashed
+      SELECT e.n, e.table_id, e.op, e.key_text, ${sql.raw(perTable((t) => t.keyBytes))} AS key_bytes, p.payload
         FROM eff e
         -- OFFSET 0 keeps the subquery from being flattened, which would repeat the probe for
         -- every reference to p.payload.
         CROSS JOIN LATERAL (SELECT CASE WHEN e.op <> 3 THEN CASE e.table_id ${lookup} END END AS payload OFFSET 0) AS p`;
-    return { effects: sql.raw(repeated ? EFFECTS_COLLAPSED : EFFECTS_SINGLE), images };
+    const hashed = sql.raw(`concat(${perTable((t) => t.keyJson)}, ',"op":"',
+                    CASE e.op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END,
+                    '","payload":', COALESCE(e.payload, 'null'), ',"row_ordinal":', e.n - 1,
+                    ${sqlLiteral(`,"row_version":${bindings.bundleSeq},`)},
+                    ${perTable((t) => t.schemaTable)})`);
+    return { effects: sql.raw(repeated ? EFFECTS_COLLAPSED : EFFECTS_SINGLE), images, hashed };
   }
 }
 

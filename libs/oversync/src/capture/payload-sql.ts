@@ -53,8 +53,9 @@ function valueSql(column: ColumnDescriptor, ref: string): string {
     case 'bpchar':
     case 'name':
     case 'citext':
-      // to_json, not ::text: a char(n) cast to text would lose its padding.
-      return `sync.go_escape(to_json(${ref})::text)`;
+      // to_json, not ::text: a char(n) cast to text would lose its padding. Go's extra escapes
+      // are applied once to the whole payload (see payloadSql).
+      return `to_json(${ref})::text`;
     case 'timestamptz':
     case 'timestamp':
     case 'date':
@@ -73,6 +74,12 @@ function valueSql(column: ColumnDescriptor, ref: string): string {
 /**
  * The SQL expression of a row's canonical payload text (`{"col":value,…}`, columns in UTF-8 byte
  * order, the scope column left out) over table alias `alias`.
+ *
+ * Go's extra escapes (`<`, `>`, `&`, U+2028, U+2029) are applied once to the finished payload
+ * rather than to every string value: those characters can only occur inside JSON strings here
+ * (numbers, uuids, dates and booleans never hold them; column names and nested JSON arrive already
+ * escaped, and escaping is idempotent), and one pass over the payload costs about half of one pass
+ * per text column.
  */
 export function payloadSql(columns: readonly ColumnDescriptor[], alias: string): string {
   const visible = columns.filter((c) => !isScopeColumn(c.name)).sort((a, b) => compareUtf8(a.name, b.name));
@@ -82,5 +89,5 @@ export function payloadSql(columns: readonly ColumnDescriptor[], alias: string):
     return `${prefix}, COALESCE(${valueSql(c, `${alias}.${quoteIdent(c.name)}`)}, 'null')`;
   });
   // One concat() builds the text once; a chain of || copies the growing prefix at every step.
-  return `concat(${parts.join(',\n ')}, '}')`;
+  return `sync.go_escape(concat(${parts.join(',\n ')}, '}'))`;
 }
