@@ -44,8 +44,30 @@ describe('uuidToBytes / bytesToUuid', () => {
     expect(bytesToUuid(uuidToBytes(UUID.toUpperCase()))).toBe(UUID);
   });
 
-  it.each(['', 'not-a-uuid', UUID.replace(/-/g, ''), `${UUID}0`])('uuidToBytes rejects %j', (value) => {
+  it.each([
+    '',
+    'not-a-uuid',
+    UUID.replace(/-/g, ''),
+    `${UUID}0`,
+    // 36 characters, but: a dash moved, a dash replaced, a non-hex letter, a non-ASCII digit
+    // look-alike, a space, a sign.
+    `${UUID.slice(0, 7)}-${UUID.slice(7, 8)}${UUID.slice(9)}`,
+    `${UUID.slice(0, 8)}0${UUID.slice(9)}`,
+    `g${UUID.slice(1)}`,
+    `${UUID.slice(0, 35)}\u0663`,
+    `${UUID.slice(0, 14)} ${UUID.slice(15)}`,
+    `+${UUID.slice(1)}`,
+  ])('uuidToBytes rejects %j', (value) => {
     expect(() => uuidToBytes(value)).toThrow(TypeError);
+  });
+
+  it('decodes every byte value in either case', () => {
+    for (let b = 0; b < 256; b++) {
+      const bytes = Uint8Array.from({ length: 16 }, (_, i) => (b + i * 31) & 0xff);
+      const text = bytesToUuid(bytes);
+      expect(uuidToBytes(text)).toEqual(bytes);
+      expect(uuidToBytes(text.toUpperCase())).toEqual(bytes);
+    }
   });
 
   it('bytesToUuid rejects a wrong length', () => {

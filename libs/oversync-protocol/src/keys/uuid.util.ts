@@ -1,5 +1,4 @@
 const CANONICAL_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const DASHED_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HEX = '0123456789abcdef';
 
 /**
@@ -13,20 +12,43 @@ export function isCanonicalUuid(value: string): boolean {
   return value.length === 36 && CANONICAL_UUID.test(value);
 }
 
+// Value of each hex digit by char code (-1: not a hex digit); upper case is accepted on input.
+const NIBBLE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 16; i++) {
+  NIBBLE[HEX.charCodeAt(i)] = i;
+  NIBBLE[HEX.toUpperCase().charCodeAt(i)] = i;
+}
+const nibble = (code: number): number => (code < 128 ? NIBBLE[code] : -1);
+
 /**
- * Converts dashed UUID text to its 16 raw bytes (the byte form used to order UUID keys).
+ * Converts dashed UUID text to its 16 raw bytes (the byte form used to order UUID keys). One pass
+ * over the characters: this runs for every UUID key a client or server decodes, and the regex,
+ * slice and parseInt version cost about a microsecond per key.
  *
  * @param value - dashed UUID text; upper-case hex is accepted, other forms are not.
  * @returns 16 bytes.
  * @throws TypeError when `value` is not dashed UUID text.
  */
 export function uuidToBytes(value: string): Uint8Array {
-  if (value.length !== 36 || !DASHED_UUID.test(value)) {
+  const out = new Uint8Array(16);
+  let n = 0;
+  if (value.length === 36) {
+    for (let i = 0; i < 36;) {
+      if (i === 8 || i === 13 || i === 18 || i === 23) {
+        if (value.charCodeAt(i) !== 45) break;
+        i += 1;
+        continue;
+      }
+      const hi = nibble(value.charCodeAt(i));
+      const lo = nibble(value.charCodeAt(i + 1));
+      if (hi < 0 || lo < 0) break;
+      out[n++] = (hi << 4) | lo;
+      i += 2;
+    }
+  }
+  if (n !== 16) {
     throw new TypeError(`"${value}" is not a dashed UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`);
   }
-  const hex = value.replace(/-/g, '');
-  const out = new Uint8Array(16);
-  for (let i = 0; i < 16; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
   return out;
 }
 

@@ -23,12 +23,15 @@ export interface CommittedBundleRowsPage {
   has_more: boolean;
 }
 
-/** `JSON.stringify` plus Go's HTML and line-separator escaping. */
+const GO_UNSAFE = /[<>&\u2028\u2029]/;
+const GO_UNSAFE_ALL = /[<>&\u2028\u2029]/g;
+
+/** `JSON.stringify` plus Go's HTML and line-separator escaping (most text has none to escape). */
 function goJson(value: unknown): string {
-  return JSON.stringify(value).replace(
-    /[<>&\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  const json = JSON.stringify(value);
+  return GO_UNSAFE.test(json)
+    ? json.replace(GO_UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    : json;
 }
 
 /**
@@ -40,9 +43,17 @@ function goJson(value: unknown): string {
  * @returns the JSON text without the trailing newline.
  */
 export function serializeCommittedBundleRowsPage(page: CommittedBundleRowsPage): string {
+  // `{"schema":…,"table":…,"key":` is the same for every row of a table: rendered once per page.
+  const heads = new Map<string, string>();
   const rows = page.rows.map((r) => {
-    const head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":${goJson(r.key)},"op":${goJson(r.op)},"row_version":${r.row_version}`;
-    return r.payloadWire === null ? `${head}}` : `${head},"payload":${r.payloadWire}}`;
+    const tableKey = `${r.schema}.${r.table}`;
+    let head = heads.get(tableKey);
+    if (head === undefined) {
+      head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":`;
+      heads.set(tableKey, head);
+    }
+    const row = `${head}${goJson(r.key)},"op":"${r.op}","row_version":${r.row_version}`;
+    return r.payloadWire === null ? `${row}}` : `${row},"payload":${r.payloadWire}}`;
   });
   return (
     `{"bundle_seq":${page.bundle_seq},"source_id":${goJson(page.source_id)},"source_bundle_id":${page.source_bundle_id},` +
