@@ -15,7 +15,11 @@ import { ScopeManager } from '../scope/scope.manager.js';
 import { ScopeTransactionRunner } from './scope-transaction.runner.js';
 import { SyncService } from '../sync.service.js';
 
-/** Ad-hoc schema of scenarios J3/J6: ON UPDATE CASCADE children, and a user trigger that writes profiles. */
+/**
+ * Ad-hoc schema of scenarios J3/J6: ON UPDATE CASCADE children, a user trigger that writes profiles,
+ * and notes whose row triggers write the same table (a nested statement is captured before the
+ * statement that fired it).
+ */
 const SCHEMA = `
 CREATE SCHEMA j;
 CREATE TABLE j.parents (_sync_scope_id text NOT NULL, id text NOT NULL, name text, PRIMARY KEY (_sync_scope_id, id));
@@ -32,8 +36,22 @@ BEGIN
   RETURN NEW;
 END $$;
 CREATE TRIGGER users_add_profile AFTER INSERT ON j.users FOR EACH ROW EXECUTE FUNCTION j.add_profile();
+CREATE TABLE j.notes (_sync_scope_id text NOT NULL, id text NOT NULL, body text, recreate boolean NOT NULL DEFAULT false,
+  PRIMARY KEY (_sync_scope_id, id));
+CREATE FUNCTION j.recreate_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO j.notes (_sync_scope_id, id, body) VALUES (OLD._sync_scope_id, OLD.id, 'recreated from ' || OLD.body);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER notes_recreate AFTER DELETE ON j.notes FOR EACH ROW WHEN (OLD.recreate) EXECUTE FUNCTION j.recreate_note();
+CREATE FUNCTION j.stamp_note() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE j.notes SET body = NEW.body || ' (stamped)' WHERE _sync_scope_id = NEW._sync_scope_id AND id = NEW.id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER notes_stamp AFTER INSERT ON j.notes FOR EACH ROW WHEN (NEW.body = 'stamp me') EXECUTE FUNCTION j.stamp_note();
 `;
-const TABLES = ['parents', 'children', 'users', 'profiles', 'readings'].map((table) => ({
+const TABLES = ['parents', 'children', 'users', 'profiles', 'readings', 'notes'].map((table) => ({
   schema: 'j',
   table,
   syncKeyColumns: ['id'],
@@ -198,6 +216,101 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
     expect(bundles.rows[0]?.n ?? 0).toBe(0);
   });
 
+  it('serves a row a user trigger deleted and re-inserted as an UPDATE with its final content', async () => {
+    await scopes.execWrite('u-recreate', { writerId: 'w' }, async (trx) => {
+      await sql`INSERT INTO j.notes (id, body, recreate) VALUES ('k', 'draft', true)`.execute(trx);
+    });
+    // The trigger's INSERT is captured before the DELETE that fired it: the stage reads INSERT k,
+    // DELETE k although the row was deleted first and exists at COMMIT.
+    const res = await scopes.execWrite('u-recreate', { writerId: 'w' }, async (trx) => {
+      await sql`DELETE FROM j.notes WHERE id = 'k' AND _sync_scope_id = 'u-recreate'`.execute(trx);
+    });
+    const rows = await committedBundleRows(t, 'u-recreate', res.bundle.bundle_seq);
+    expect(rows.map((r) => `${r.table} ${r.op} ${r.key.id}`)).toEqual(['notes UPDATE k']);
+    expect(rows[0].payload).toEqual({ id: 'k', body: 'recreated from draft', recreate: false });
+    expect(computeBundleHash(rows.map((r) => ({ ...r, payload: r.payload ?? null })))).toBe(
+      res.bundle.bundle_hash,
+    );
+    const state = await q(
+      `SELECT deleted, bundle_seq::int AS seq FROM sync.row_state
+        WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'u-recreate')`,
+    );
+    expect(state.rows).toEqual([{ deleted: false, seq: res.bundle.bundle_seq }]);
+  });
+
+  it('collapses keys by their net change, whatever order nested statements were captured in', async () => {
+    await scopes.execWrite('u-nested', { writerId: 'w' }, async (trx) => {
+      await sql`INSERT INTO j.notes (id, body, recreate) VALUES ('edited', 'a', true), ('gone', 'b', true)`.execute(
+        trx,
+      );
+    });
+    const res = await scopes.execWrite('u-nested', { writerId: 'w' }, async (trx) => {
+      // Stage: UPDATE edited, then INSERT + DELETE for each recreated note, then DELETE gone.
+      await sql`UPDATE j.notes SET body = 'a2' WHERE id = 'edited' AND _sync_scope_id = 'u-nested'`.execute(
+        trx,
+      );
+      await sql`DELETE FROM j.notes WHERE id IN ('edited', 'gone') AND _sync_scope_id = 'u-nested'`.execute(
+        trx,
+      );
+      await sql`DELETE FROM j.notes WHERE id = 'gone' AND _sync_scope_id = 'u-nested'`.execute(trx);
+      // Stage: UPDATE fresh (the trigger's), then INSERT fresh: still a new row.
+      await sql`INSERT INTO j.notes (id, body) VALUES ('fresh', 'stamp me')`.execute(trx);
+      // Stage: UPDATE brief, INSERT brief, DELETE brief. Gone, and not first staged as an INSERT:
+      // sent as a DELETE, which a client that never had the row ignores.
+      await sql`INSERT INTO j.notes (id, body) VALUES ('brief', 'stamp me')`.execute(trx);
+      await sql`DELETE FROM j.notes WHERE id = 'brief' AND _sync_scope_id = 'u-nested'`.execute(trx);
+    });
+    const rows = await committedBundleRows(t, 'u-nested', res.bundle.bundle_seq);
+    expect(rows.map((r) => [r.op, r.key.id, r.payload ?? null])).toEqual([
+      ['UPDATE', 'edited', { id: 'edited', body: 'recreated from a2', recreate: false }],
+      ['DELETE', 'gone', null],
+      ['INSERT', 'fresh', { id: 'fresh', body: 'stamp me (stamped)', recreate: false }],
+      ['DELETE', 'brief', null],
+    ]);
+    expect(computeBundleHash(rows.map((r) => ({ ...r, payload: r.payload ?? null })))).toBe(
+      res.bundle.bundle_hash,
+    );
+  });
+
+  it('drops a key inserted and deleted within the bundle and numbers the rest without gaps', async () => {
+    const res = await scopes.execWrite('u-vanish', { writerId: 'w' }, async (trx) => {
+      await sql`INSERT INTO j.notes (id, body) VALUES ('a', 'x')`.execute(trx);
+      await sql`INSERT INTO j.notes (id, body) VALUES ('tmp', 'x')`.execute(trx);
+      await sql`INSERT INTO j.notes (id, body) VALUES ('b', 'x')`.execute(trx);
+      await sql`DELETE FROM j.notes WHERE id = 'tmp' AND _sync_scope_id = 'u-vanish'`.execute(trx);
+    });
+    const rows = await committedBundleRows(t, 'u-vanish', res.bundle.bundle_seq);
+    expect(rows.map((r) => `${r.op} ${r.key.id}`)).toEqual(['INSERT a', 'INSERT b']);
+    expect(res.bundle.row_count).toBe(2);
+    expect(computeBundleHash(rows.map((r) => ({ ...r, payload: r.payload ?? null })))).toBe(
+      res.bundle.bundle_hash,
+    );
+    const stored = await q(
+      `SELECT r.row_ordinal::int AS o FROM sync.bundle_rows r JOIN sync.user_state u USING (user_pk)
+        WHERE u.user_id = 'u-vanish' ORDER BY 1`,
+    );
+    expect(stored.rows.map((r) => r.o)).toEqual([1, 2]);
+    const state = await q(
+      `SELECT count(*)::int AS n FROM sync.row_state
+        WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = 'u-vanish')`,
+    );
+    expect(state.rows[0].n).toBe(2);
+  });
+
+  it('fails closed on the collapsing path too when a captured row vanished without capture', async () => {
+    await expect(
+      scopes.execWrite('u-bypass-repeat', { writerId: 'w' }, async (trx) => {
+        await sql`INSERT INTO j.notes (id, body) VALUES ('ghost', 'x')`.execute(trx);
+        await sql`UPDATE j.notes SET body = 'y' WHERE id = 'ghost' AND _sync_scope_id = 'u-bypass-repeat'`.execute(
+          trx,
+        );
+        await sql`SET LOCAL session_replication_role = replica`.execute(trx);
+        await sql`DELETE FROM j.notes WHERE id = 'ghost'`.execute(trx);
+        await sql`SET LOCAL session_replication_role = origin`.execute(trx);
+      }),
+    ).rejects.toThrow(/missing at finalisation; a write bypassed capture/);
+  });
+
   it('refuses a second, conflicting bundle context in the same transaction', async () => {
     const err = await scopes
       .execWrite('u-context', { writerId: 'w' }, async (trx) => {
@@ -219,6 +332,7 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
     });
     expect(status.registered_tables).toEqual([
       'j.children',
+      'j.notes',
       'j.parents',
       'j.profiles',
       'j.readings',

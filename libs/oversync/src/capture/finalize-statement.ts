@@ -34,6 +34,8 @@ interface TableSql {
   signature: string;
   /** Payload read from the business row as it stands now, for key `e.key_text`; {@link SCOPE_MARK} marks the scope parameter. */
   lookup: string;
+  /** True when that business row exists now, else NULL; {@link SCOPE_MARK} as in {@link TableSql.lookup}. */
+  exists: string;
   keyBytes: string;
   keyJson: string;
   schemaTable: string;
@@ -52,18 +54,29 @@ const EFFECTS_SINGLE = `
     FROM pg_temp.oversync_capture_stage
    ${KEY_ORDER}`;
 
-// General path. ordinal * 4 + op orders by capture and carries the op: min() is the first event
-// of a key, max() the last. INSERT then (eventually)
-// DELETE never existed outside the transaction; a row that existed before it is an UPDATE unless
-// it ends deleted; a first INSERT stays an INSERT.
-const EFFECTS_COLLAPSED = `
-  SELECT table_id, key_text, (CASE WHEN l % 4 = 3 THEN 3 WHEN f % 4 = 1 THEN 1 ELSE 2 END)::smallint AS op,
-         row_number() OVER (ORDER BY f) AS n
-    FROM (SELECT table_id, key_text, min(capture_ordinal * 4 + op_code) AS f, max(capture_ordinal * 4 + op_code) AS l
-            FROM pg_temp.oversync_capture_stage
-           GROUP BY table_id, key_text) AS ev
-   WHERE NOT (f % 4 = 1 AND l % 4 = 3)
-   ${KEY_ORDER}`;
+// General path. A nested statement (a user's row trigger writing the same table) is captured
+// before the statement that fired it, so stage order is not change order: a trigger re-inserting
+// the row it deletes stages INSERT, DELETE. Counts are order-free: a key alternates between absent
+// and present, so more INSERTs than DELETEs is a new row, more DELETEs a removed one, UPDATEs alone
+// a changed one. Equal INSERTs and DELETEs is a row that exists again (UPDATE) or one that never
+// existed outside the transaction (left out), so those keys alone probe the business row. Gone
+// but first staged as other than an INSERT, the row may predate the bundle: it leaves as a DELETE,
+// which a client without the row ignores. n numbers what remains by first event (min() of
+// ordinal * 4 + op also carries that event's op); OFFSET 0 keeps the WHERE from re-running the probe.
+function effectsCollapsed(exists: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`
+  SELECT table_id, key_text, op, row_number() OVER (ORDER BY f) AS n
+    FROM (SELECT e.table_id, e.key_text, e.f,
+                 (CASE WHEN e.ins > e.del THEN 1 WHEN e.ins < e.del THEN 3 WHEN e.ins = 0 THEN 2
+                       WHEN CASE e.table_id ${exists} END THEN 2 WHEN e.f % 4 <> 1 THEN 3 END)::smallint AS op
+            FROM (SELECT table_id, key_text, min(capture_ordinal * 4 + op_code) AS f,
+                         count(*) FILTER (WHERE op_code = 1) AS ins, count(*) FILTER (WHERE op_code = 3) AS del
+                    FROM pg_temp.oversync_capture_stage
+                   GROUP BY table_id, key_text) AS e
+          OFFSET 0) AS ev
+   WHERE op IS NOT NULL
+   ${sql.raw(KEY_ORDER)}`;
+}
 
 /**
  * Builds the `eff` and `img` parts of the finalisation statement: the collapsed effects (table_id,
@@ -97,13 +110,15 @@ export class FinalizeStatementCache {
     const ids = touched.map((t) => t.table.tableId);
     const perTable = (pick: (t: TableSql) => string): string =>
       `CASE e.table_id ${tables.map((t, i) => `WHEN ${ids[i]} THEN ${pick(t)}`).join(' ')} END`;
-    const lookup = sql.join(
-      tables.map((t, i) => {
-        const [head, tail] = t.lookup.split(SCOPE_MARK);
-        return sql`WHEN ${sql.raw(String(ids[i]))} THEN (${sql.raw(head)}${bindings.scopeId}::text${sql.raw(tail)})`;
-      }),
-      sql.raw(' '),
-    );
+    const perTableBound = (pick: (t: TableSql) => string): RawBuilder<unknown> =>
+      sql.join(
+        tables.map((t, i) => {
+          const [head, tail] = pick(t).split(SCOPE_MARK);
+          return sql`WHEN ${sql.raw(String(ids[i]))} THEN (${sql.raw(head)}${bindings.scopeId}::text${sql.raw(tail)})`;
+        }),
+        sql.raw(' '),
+      );
+    const lookup = perTableBound((t) => t.lookup);
     // The hash object is not materialised with the image: it repeats the payload, and building it
     // inside the digest aggregate (see hashedSql) saves a copy of every payload.
     const images = sql`
@@ -117,7 +132,8 @@ export class FinalizeStatementCache {
                     '","payload":', COALESCE(e.payload, 'null'), ',"row_ordinal":', e.n - 1,
                     ${sqlLiteral(`,"row_version":${bindings.bundleSeq},`)},
                     ${perTable((t) => t.schemaTable)})`);
-    return { effects: sql.raw(repeated ? EFFECTS_COLLAPSED : EFFECTS_SINGLE), images, hashed };
+    const effects = repeated ? effectsCollapsed(perTableBound((t) => t.exists)) : sql.raw(EFFECTS_SINGLE);
+    return { effects, images, hashed };
   }
 }
 
@@ -127,8 +143,11 @@ function tableSql(table: CatalogTable, payload: string): Omit<TableSql, 'signatu
   const uuidKey = table.keyKind === 'uuid';
   const keyMatch = uuidKey ? `${keyRef} = e.key_text::uuid` : `${keyRef} = e.key_text`;
   const keyPrefix = sqlLiteral(`{"key":{${canonicalJsonString(table.keyColumn)}:`);
+  const row = `FROM ${target} t WHERE ${keyMatch} AND t._sync_scope_id = ${SCOPE_MARK}`;
   return {
-    lookup: `SELECT ${payload} FROM ${target} t WHERE ${keyMatch} AND t._sync_scope_id = ${SCOPE_MARK}`,
+    lookup: `SELECT ${payload} ${row}`,
+    // Not EXISTS: the planner may turn that into a hashed subplan reading every row of the scope.
+    exists: `SELECT true ${row}`,
     keyBytes: uuidKey ? `uuid_send(e.key_text::uuid)` : `convert_to(e.key_text, 'UTF8')`,
     keyJson: `concat(${keyPrefix}, ${uuidKey ? `'"', e.key_text, '"'` : `sync.go_json_string(e.key_text)`}, '}')`,
     schemaTable: sqlLiteral(
