@@ -60,25 +60,30 @@ export class SyncService {
       );
     }
     if (typeof fn !== 'function') throw new ScopeWriteInvalidError('withinSyncBundle requires a callback');
-    return this.runner.run(userId, sourceId, async (trx, scope) => {
-      if (scope.stateCode === ScopeStateCode.initializing)
-        throw new ScopeInitializingError(userId, scope.leaseExpiresAt);
-      if (scope.stateCode !== ScopeStateCode.initialized) throw new ScopeUninitializedError(userId);
-      const replay = await this.#findRetained(
-        trx,
-        scope.userPk,
-        scope.retainedFloor,
-        sourceId,
-        tuple.sourceBundleId,
-      );
-      if (replay) return { bundle: replay, replayed: true, result: undefined };
-      checkSourceSequence(scope, sourceId, tuple.sourceBundleId);
-      const identity = { sourceId, sourceBundleId: tuple.sourceBundleId };
-      await this.runner.beginBundle(trx, scope, identity);
-      const result = await fn(trx as unknown as Transaction<DB>);
-      const bundle = await this.runner.finalizeBundle(trx, scope, identity);
-      return { bundle, replayed: false, result };
-    });
+    return this.runner.run(
+      userId,
+      sourceId,
+      async (trx, scope) => {
+        if (scope.stateCode === ScopeStateCode.initializing)
+          throw new ScopeInitializingError(userId, scope.leaseExpiresAt);
+        if (scope.stateCode !== ScopeStateCode.initialized) throw new ScopeUninitializedError(userId);
+        const replay = await this.#findRetained(
+          trx,
+          scope.userPk,
+          scope.retainedFloor,
+          sourceId,
+          tuple.sourceBundleId,
+        );
+        if (replay) return { bundle: replay, replayed: true, result: undefined };
+        checkSourceSequence(scope, sourceId, tuple.sourceBundleId);
+        const identity = { sourceId, sourceBundleId: tuple.sourceBundleId };
+        await this.runner.beginBundle(trx, scope, identity);
+        const result = await fn(trx as unknown as Transaction<DB>);
+        const bundle = await this.runner.finalizeBundle(trx, scope, identity);
+        return { bundle, replayed: false, result };
+      },
+      { hostCallback: true },
+    );
   }
 
   /** Status snapshot (counters, floors, windows), as `/syncx/status` serves it. */

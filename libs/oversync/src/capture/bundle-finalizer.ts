@@ -1,9 +1,11 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import type { TableCatalog } from '../schema/table-catalog.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
 import type { FinalizeStatementCache } from './finalize-statement.js';
-import { renderSettingsSql } from './render-settings.js';
+import { FINALIZE_PINNED, pinSettingsSql, priorSettingsSql } from './finalize-settings.js';
+import { ScopeWriteTransactionBrokenError } from '../errors/index.js';
+import { sqlState } from '../database/pg-values.util.js';
 
 /** Everything finalisation needs about the bundle being committed (all read under the scope lock). */
 export interface BundleFinalizeTarget {
@@ -41,6 +43,29 @@ interface TouchedTable {
   signature: string;
 }
 
+interface PreparedState {
+  /** The host's values of the pinned settings, by name. */
+  prior: Record<string, string>;
+  /** `oversync.bundle_user_id` before sealing; empty when the bundle's transaction ended. */
+  context: string;
+  touched: TouchedTable[] | null;
+  repeated: string;
+  first_rows: boolean;
+}
+
+const UNDEFINED_TABLE = '42P01';
+
+function transactionEnded(target: BundleFinalizeTarget, cause?: unknown): ScopeWriteTransactionBrokenError {
+  return new ScopeWriteTransactionBrokenError(target.userId, target.sourceId, 'ended', { cause });
+}
+
+/** `set_config` of each pinned setting back to the host's value, as one array expression. */
+function restoreSettingsSql(prior: Record<string, string>): RawBuilder<unknown> {
+  return sql`ARRAY[${sql.join(
+    FINALIZE_PINNED.map((name) => sql`set_config(${name}::text, ${prior[name] ?? ''}::text, true)`),
+  )}]`;
+}
+
 interface FinalizeResult {
   row_count: string | null;
   missing: string | null;
@@ -66,32 +91,43 @@ export async function finalizeCapturedBundle(
   target: BundleFinalizeTarget,
   settings: BundleFinalizeSettings,
 ): Promise<CommittedBundle | null> {
-  // Seals the context; pins the settings values print with (the callback may have changed them);
-  // gives the big statement enough memory to aggregate a large bundle without
-  // spilling, primary-key probes instead of bitmap scans, and no JIT (its row estimates for the
-  // temporary stage are guesses, and compiling a plan costed in the millions took longer than
-  // running it) — settings that last to the end of the transaction, where only bookkeeping
-  // remains; and lists the tables touched with their current column signature (a column added
-  // since bootstrap must appear in payloads, as it would in row_to_json).
-  const prepared = await sql<{ touched: TouchedTable[] | null; repeated: string; first_rows: boolean }>`
-    SELECT set_config('oversync.bundle_user_id', '', true) AS sealed, set_config('jit', 'off', true) AS jit,
-           set_config('enable_bitmapscan', 'off', true) AS probes,
-           ${sql.raw(renderSettingsSql())},
-           set_config('work_mem', (greatest(pg_size_bytes(current_setting('work_mem')), 64 * 1024 * 1024) / 1024)::text || 'kB', true) AS work_mem,
-           COALESCE(current_setting('oversync.bundle_repeat', true), '') AS repeated,
-           NOT EXISTS (SELECT 1 FROM sync.row_state WHERE user_pk = ${target.userPk}) AS first_rows,
-           (SELECT json_agg(json_build_object('table_id', c.table_id, 'signature', (
-                     SELECT string_agg(a.attname || ':' || a.atttypid::text, ',' ORDER BY a.attnum)
-                       FROM pg_attribute a
-                      WHERE a.attrelid = format('%I.%I', c.schema_name, c.table_name)::regclass
-                        AND a.attnum > 0 AND NOT a.attisdropped)) ORDER BY c.table_id)
-              FROM sync.table_catalog c
-             WHERE c.table_id IN (SELECT DISTINCT table_id FROM pg_temp.oversync_capture_stage)) AS touched`.execute(
-    trx,
-  );
+  // Reads the host's values of the settings finalisation pins (restored at the end), seals the
+  // context, pins the settings (see finalize-settings.ts) and lists the tables touched with their
+  // current column signature (a column added since bootstrap must appear in payloads, as it would
+  // in row_to_json). OFFSET 0 evaluates the prior values before the pins.
+  let prepared;
+  try {
+    prepared = await sql<PreparedState>`
+      SELECT p.prior, p.context, ${sql.raw(pinSettingsSql())} AS pinned,
+             set_config('oversync.bundle_user_id', '', true) AS sealed,
+             COALESCE(current_setting('oversync.bundle_repeat', true), '') AS repeated,
+             NOT EXISTS (SELECT 1 FROM sync.row_state WHERE user_pk = ${target.userPk}) AS first_rows,
+             (SELECT json_agg(json_build_object('table_id', c.table_id, 'signature', (
+                       SELECT string_agg(a.attname || ':' || a.atttypid::text, ',' ORDER BY a.attnum)
+                         FROM pg_attribute a
+                        WHERE a.attrelid = format('%I.%I', c.schema_name, c.table_name)::regclass
+                          AND a.attnum > 0 AND NOT a.attisdropped)) ORDER BY c.table_id)
+                FROM sync.table_catalog c
+               WHERE c.table_id IN (SELECT DISTINCT table_id FROM pg_temp.oversync_capture_stage)) AS touched
+        FROM (SELECT ${sql.raw(priorSettingsSql())} AS prior,
+                     COALESCE(current_setting('oversync.bundle_user_id', true), '') AS context
+              OFFSET 0) AS p`.execute(trx);
+  } catch (error) {
+    // The stage is created by the bundle's first transaction on this connection; it is gone when
+    // the callback rolled that transaction back itself.
+    if (sqlState(error) === UNDEFINED_TABLE) throw transactionEnded(target, error);
+    throw error;
+  }
   const state = prepared.rows[0];
-  const touched = { rows: state?.touched ?? [] };
-  if (touched.rows.length === 0) return null;
+  // The context is transaction-local: empty here means the transaction that began the bundle ended
+  // inside the callback (COMMIT or ROLLBACK), and these statements run outside it.
+  if (!state?.context) throw transactionEnded(target);
+  const restore = restoreSettingsSql(state.prior);
+  const touched = { rows: state.touched ?? [] };
+  if (touched.rows.length === 0) {
+    await sql`SELECT ${restore}`.execute(trx);
+    return null;
+  }
 
   const bundleSeq = target.nextBundleSeq;
   const newFloor = nextRetainedFloor(
@@ -170,7 +206,10 @@ export async function finalizeCapturedBundle(
     SELECT s.row_count::text, s.missing::text, s.byte_count::text, encode(s.bundle_hash, 'hex') AS bundle_hash,
            (SELECT count(*) FROM log)::text AS written,
            CASE WHEN ${settings.notifyChannel}::text IS NOT NULL AND EXISTS (SELECT 1 FROM log)
-                THEN pg_notify(${settings.notifyChannel}::text, ${notifyPayload}) END AS notified
+                THEN pg_notify(${settings.notifyChannel}::text, ${notifyPayload}) END AS notified,
+           -- Evaluated after summary, so after every payload was rendered and hashed; the
+           -- bundle_rows and row_state inserts that run later render nothing.
+           ${restore} AS restored
       FROM summary s`.execute(trx);
 
   const r = rows[0];

@@ -1,18 +1,29 @@
 /**
- * Session settings that change how PostgreSQL prints values into canonical JSON: time zone of
- * `timestamptz`, shortest round-trip float digits (which `sync.js_number` relies on), `bytea` and
- * interval text, and literal backslashes in generated SQL. Every statement that renders payloads
- * pins them transaction-locally first, because a host's callback inside a scope write may have
- * changed any of them (a callback's `SET LOCAL extra_float_digits = 0` once made finalisation
- * print 0.30000000000000004 as 0.3).
+ * Session settings that change how PostgreSQL reads and prints values: time zone of `timestamptz`,
+ * date order, shortest round-trip float digits (which `sync.js_number` relies on), `bytea` and
+ * interval text, and literal backslashes in generated SQL. Statements that render payloads pin
+ * them transaction-locally first, because a host's callback inside a scope write may have changed
+ * any of them (a callback's `SET LOCAL extra_float_digits = 0` once made finalisation print
+ * 0.30000000000000004 as 0.3, and `DateStyle = 'SQL, DMY'` changed range payloads).
  */
 export const RENDER_SETTINGS: ReadonlyArray<readonly [name: string, value: string]> = Object.freeze([
   ['TimeZone', 'UTC'],
+  ['DateStyle', 'ISO, MDY'],
   ['extra_float_digits', '1'],
   ['bytea_output', 'hex'],
   ['IntervalStyle', 'iso_8601'],
   ['standard_conforming_strings', 'on'],
 ]);
+
+/**
+ * Name resolution for statements that run only our own SQL (finalisation, snapshot
+ * materialisation): built-ins first and nothing of the host's, so a host function such as
+ * `to_json(text)` in a schema on its search_path cannot win over `pg_catalog.to_json(anyelement)`
+ * (an exact argument match beats a polymorphic one even in a later schema). Everything of ours is
+ * schema-qualified. Not pinned where host triggers run (push apply): they may rely on the
+ * host's search_path.
+ */
+export const OWN_SQL_SEARCH_PATH = 'pg_catalog, pg_temp';
 
 /** `set_config(…, true)` calls pinning {@link RENDER_SETTINGS}, as a comma-separated SQL select list. */
 export function renderSettingsSql(): string {

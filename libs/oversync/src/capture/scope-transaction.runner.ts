@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import type { Kysely, Transaction } from 'kysely';
 import { sql } from 'kysely';
 import { sqlState } from '../database/pg-values.util.js';
-import { OversyncError, RegisteredWriteRejectedError } from '../errors/index.js';
+import {
+  OversyncError,
+  RegisteredWriteRejectedError,
+  ScopeWriteTransactionBrokenError,
+} from '../errors/index.js';
 import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { lockScope, type LockedScope } from '../scope/locked-scope.js';
@@ -12,6 +16,7 @@ import { finalizeCapturedBundle } from './bundle-finalizer.js';
 import { FinalizeStatementCache } from './finalize-statement.js';
 
 const TRIGGER_STATES = new Set<string>(Object.values(SQLSTATE));
+const IN_FAILED_TRANSACTION = '25P02';
 
 /** Identity of the bundle a transaction is about to produce. */
 export interface BundleIdentity {
@@ -37,18 +42,28 @@ export class ScopeTransactionRunner {
   /**
    * Runs `body` in one transaction after locking the scope. Not retried: a body may have side
    * effects outside the database. Trigger rejections surface as {@link RegisteredWriteRejectedError}.
+   *
+   * @param options.hostCallback - `body` runs host code (execWrite, withinSyncBundle): the value
+   *   settings are left as the host's session has them until finalisation.
    */
   async run<R>(
     userId: string,
     sourceId: string,
     body: (trx: Transaction<unknown>, scope: LockedScope) => Promise<R>,
+    options: { hostCallback?: boolean } = {},
   ): Promise<R> {
+    const pinSettings = options.hostCallback !== true;
     return this.lifecycle.track(async () => {
       try {
         return await this.runtime.db
           .transaction()
-          .execute(async (trx) => body(trx, await lockScope(trx, userId, sourceId)));
+          .execute(async (trx) => body(trx, await lockScope(trx, userId, sourceId, pinSettings)));
       } catch (error) {
+        // A host callback that swallowed an error leaves an aborted transaction: the next
+        // statement (ours) fails with 25P02, which names neither the scope nor the cause.
+        if (!pinSettings && sqlState(error) === IN_FAILED_TRANSACTION) {
+          throw new ScopeWriteTransactionBrokenError(userId, sourceId, 'aborted', { cause: error });
+        }
         throw translateTriggerError(error);
       }
     });

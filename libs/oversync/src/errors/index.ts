@@ -5,6 +5,7 @@ export {
   ScopeInitializingError,
   ScopeWriteInvalidError,
   ScopeWriteNoCapturedChangesError,
+  ScopeWriteTransactionBrokenError,
   RegisteredWriteRejectedError,
 } from './scope.errors.js';
 export {

@@ -47,3 +47,27 @@ export class RegisteredWriteRejectedError extends OversyncError {
     super('oversync_registered_write_rejected', message, {}, options);
   }
 }
+
+/**
+ * A scope write's transaction stopped being usable inside the callback: an error was caught and
+ * the callback carried on (PostgreSQL then refuses every statement until the transaction ends), or
+ * the callback ended the transaction itself with COMMIT or ROLLBACK. Nothing was captured as a
+ * bundle; after a COMMIT inside the callback, the writes before it are committed WITHOUT a bundle,
+ * so devices will not see them.
+ */
+export class ScopeWriteTransactionBrokenError extends OversyncError {
+  constructor(scopeId: string, writerId: string, reason: 'aborted' | 'ended', options?: { cause?: unknown }) {
+    const what =
+      reason === 'aborted'
+        ? 'its transaction was aborted by an earlier error that the callback caught and did not rethrow, so nothing was committed. ' +
+          'Fix: let errors propagate, or run the statement that may fail inside a SAVEPOINT and roll back to it.'
+        : 'the callback ended the transaction itself (COMMIT or ROLLBACK). Writes before a COMMIT are committed without a bundle and devices will not see them. ' +
+          'Fix: never COMMIT or ROLLBACK inside a scope write; throw to roll back.';
+    super(
+      'oversync_scope_write_transaction_broken',
+      `scope write for ${scopeId} via ${writerId} failed: ${what}`,
+      { scope_id: scopeId, writer_id: writerId, reason },
+      options,
+    );
+  }
+}

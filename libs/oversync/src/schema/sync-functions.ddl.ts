@@ -142,9 +142,12 @@ END
 $fn$;
 
 -- Serialises writers of one scope (advisory lock held to the end of the transaction), pins the
--- session settings that change to_jsonb output, creates the scope's state rows on first use,
--- locks them, lazily expires a stale initialization lease and returns the state in one round trip.
-CREATE OR REPLACE FUNCTION sync.lock_scope(p_user_id text, p_source_id text)
+-- session settings that change how values are read and printed (unless p_pin_settings is false:
+-- a host callback runs next and must see its own session's settings), creates the scope's state
+-- rows on first use, locks them, lazily expires a stale initialization lease and returns the
+-- state in one round trip. The two-argument version of earlier builds is dropped first.
+DROP FUNCTION IF EXISTS sync.lock_scope(text, text);
+CREATE OR REPLACE FUNCTION sync.lock_scope(p_user_id text, p_source_id text, p_pin_settings boolean)
 RETURNS TABLE (
   user_pk bigint, state_code smallint, initializer_source_id text, initialization_id uuid,
   lease_expires_at text, lease_expired boolean, next_bundle_seq bigint, retained_bundle_floor bigint,
@@ -157,8 +160,10 @@ DECLARE
   v_expired boolean;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtextextended(p_user_id, 0));
-  -- Settings values print with (see RENDER_SETTINGS).
-  PERFORM ${renderSettingsSql()};
+  IF p_pin_settings THEN
+    -- Settings values are read and printed with (see RENDER_SETTINGS).
+    PERFORM ${renderSettingsSql()};
+  END IF;
   SELECT us.user_pk INTO v_pk FROM sync.user_state us WHERE us.user_id = p_user_id;
   IF v_pk IS NULL THEN
     INSERT INTO sync.user_state (user_id) VALUES (p_user_id) RETURNING user_pk INTO v_pk;

@@ -46,15 +46,21 @@ interface LockScopeRow {
  * Takes the scope's advisory lock for the rest of the transaction, creates its state rows on first
  * use, locks them, lazily expires a stale lease and returns the state (one round trip, see
  * `sync.lock_scope`). Every bundle-producing path calls this first.
+ *
+ * @param pinSettings - pin the value reading/printing settings (RENDER_SETTINGS) for the rest of
+ *   the transaction; false when a host callback runs next, which must see its own settings
+ *   (finalisation pins them itself).
  */
 export async function lockScope(
   trx: Kysely<unknown>,
   userId: string,
   sourceId: string,
+  pinSettings = true,
 ): Promise<LockedScope> {
-  const { rows } = await sql<LockScopeRow>`SELECT * FROM sync.lock_scope(${userId}, ${sourceId})`.execute(
-    trx,
-  );
+  const { rows } =
+    await sql<LockScopeRow>`SELECT * FROM sync.lock_scope(${userId}, ${sourceId}, ${pinSettings})`.execute(
+      trx,
+    );
   const r = rows[0];
   if (!r) throw new Error(`sync.lock_scope returned no row for ${userId}`);
   return {

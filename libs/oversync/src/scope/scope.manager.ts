@@ -83,23 +83,28 @@ export class ScopeManager {
         { scope_id: scope, outer_scope_id: outer.scopeId },
       );
     }
-    return this.runner.run(scope, writerId, async (trx, locked) => {
-      let autoInitialized = false;
-      if (locked.stateCode === ScopeStateCode.initializing)
-        throw new ScopeInitializingError(scope, locked.leaseExpiresAt);
-      if (locked.stateCode === ScopeStateCode.uninitialized) {
-        await sql`UPDATE sync.scope_state SET state_code = 2, initialized_at = now(), initialized_by_source_id = ${writerId}
+    return this.runner.run(
+      scope,
+      writerId,
+      async (trx, locked) => {
+        let autoInitialized = false;
+        if (locked.stateCode === ScopeStateCode.initializing)
+          throw new ScopeInitializingError(scope, locked.leaseExpiresAt);
+        if (locked.stateCode === ScopeStateCode.uninitialized) {
+          await sql`UPDATE sync.scope_state SET state_code = 2, initialized_at = now(), initialized_by_source_id = ${writerId}
                    WHERE user_pk = ${locked.userPk}`.execute(trx);
-        autoInitialized = true;
-      }
-      const identity = { sourceId: writerId, sourceBundleId: expectedSourceBundleId(locked, writerId) };
-      await this.runner.beginBundle(trx, locked, identity);
-      const result = await this.context.run({ scopeId: scope, writerId, trx }, () =>
-        fn(trx as unknown as Transaction<DB>),
-      );
-      const bundle = await this.runner.finalizeBundle(trx, locked, identity);
-      if (!bundle) throw new ScopeWriteNoCapturedChangesError(scope, writerId);
-      return { autoInitialized, bundle, result };
-    });
+          autoInitialized = true;
+        }
+        const identity = { sourceId: writerId, sourceBundleId: expectedSourceBundleId(locked, writerId) };
+        await this.runner.beginBundle(trx, locked, identity);
+        const result = await this.context.run({ scopeId: scope, writerId, trx }, () =>
+          fn(trx as unknown as Transaction<DB>),
+        );
+        const bundle = await this.runner.finalizeBundle(trx, locked, identity);
+        if (!bundle) throw new ScopeWriteNoCapturedChangesError(scope, writerId);
+        return { autoInitialized, bundle, result };
+      },
+      { hostCallback: true },
+    );
   }
 }
