@@ -4,8 +4,8 @@ import type { LiveColumns, TableColumnSets } from './push-chunk-validation.util.
 
 /**
  * The registered tables' columns as they stand now, so push chunks accept a column added after
- * start-up — as capture and snapshots already render it — and refuse a dropped one. bytea columns
- * travel as base64.
+ * start-up — as capture and snapshots already render it — and refuse a dropped one. bytea columns,
+ * including columns of a domain (at any depth) over bytea, travel as base64.
  */
 export async function loadLiveColumns(db: Kysely<unknown>): Promise<LiveColumns> {
   const live = new Map<number, TableColumnSets>();

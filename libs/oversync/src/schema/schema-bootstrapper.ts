@@ -8,11 +8,11 @@ import { CANONICAL_JSON_FUNCTIONS_DDL } from './canonical-json-functions.ddl.js'
 import { SNAPSHOT_LAYOUT_UPGRADES_DDL } from './snapshot-layout-upgrades.ddl.js';
 import { SYNC_FUNCTIONS_DDL } from './sync-functions.ddl.js';
 import { SYNC_LAYOUT_UPGRADES_DDL } from './sync-layout-upgrades.ddl.js';
-import { BOOTSTRAP_LOCK_KEY, SYNC_LAYOUT } from './sync-layout.constants.js';
+import { BOOTSTRAP_LOCK_KEY, SYNC_LAYOUT, TRIGGER_NAMES } from './sync-layout.constants.js';
 import { SYNC_TABLES_DDL } from './sync-tables.ddl.js';
-import { TableCatalog } from './table-catalog.js';
+import { TableCatalog, type CatalogTable } from './table-catalog.js';
 import { validateRegisteredTables } from './table-validator.js';
-import { registeredTableTriggersDdl } from './trigger.ddl.js';
+import { dropTriggerDdl, partitionTriggersDdl, registeredTableTriggersDdl } from './trigger.ddl.js';
 
 /** What bootstrap found and installed. */
 export interface BootstrapResult {
@@ -28,6 +28,13 @@ const MAX_ATTEMPTS = 3;
  * Validates the registered tables, creates or verifies the `sync` layout, checks foreign keys and
  * (re)installs the triggers. Idempotent, and safe when several instances start at once: every
  * phase that writes runs under one transaction-scoped advisory lock.
+ *
+ * A registered partitioned table gets its capture and TRUNCATE triggers on every partition that
+ * exists at start-up (all levels). Limit: a partition created or attached later is covered only
+ * from the next start; until then a statement aimed directly at it (not through the parent) is
+ * neither refused outside a scope write nor captured inside one, and TRUNCATE of it is not
+ * blocked. Writes through the parent are covered at once. Likewise a partition detached while
+ * running keeps refusing writes outside a scope write until the next start removes its triggers.
  */
 export class SchemaBootstrapper {
   readonly #logger = new Logger('OversyncBootstrap');
@@ -44,9 +51,10 @@ export class SchemaBootstrapper {
     // FK rules are checked before any DDL, so a rejected configuration leaves no layout behind.
     const foreignKeys = await validateForeignKeys(this.db, catalog.tables, this.options.dependencyOverrides);
     const createdLayout = await this.#retry(() => this.#ensureLayout(catalog));
-    await this.#retry(() => this.#installFunctionsAndTriggers(catalog));
+    const partitions = await this.#retry(() => this.#installFunctionsAndTriggers(catalog));
     this.#logger.log(
-      `sync layout ${createdLayout ? 'created' : 'verified'}; ${catalog.tables.length} table(s) registered, apply order ${foreignKeys.tableOrder.join(' → ')}`,
+      `sync layout ${createdLayout ? 'created' : 'verified'}; ${catalog.tables.length} table(s) registered` +
+        `${partitions > 0 ? ` (plus ${partitions} partition(s))` : ''}, apply order ${foreignKeys.tableOrder.join(' → ')}`,
     );
     return { catalog, foreignKeys, createdLayout };
   }
@@ -140,8 +148,9 @@ export class SchemaBootstrapper {
     }
   }
 
-  async #installFunctionsAndTriggers(catalog: TableCatalog): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  /** Installs functions and triggers; returns how many partitions got their own triggers. */
+  async #installFunctionsAndTriggers(catalog: TableCatalog): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`.execute(trx);
       // Quiet the "… does not exist, skipping" notices of first installs and finished upgrades.
       await sql`SET LOCAL client_min_messages = warning`.execute(trx);
@@ -156,8 +165,78 @@ export class SchemaBootstrapper {
           .raw(registeredTableTriggersDdl(t.schema, t.table, t.keyColumn, t.keyKindCode, t.tableId))
           .execute(trx);
       }
+      // Read after the registered tables' DDL: their locks keep partitions from being attached or
+      // detached while we read the tree and install on it.
+      const partitions = await readPartitions(trx, catalog.tables);
+      for (const p of partitions) {
+        await sql
+          .raw(partitionTriggersDdl(p.schema, p.table, p.of.keyColumn, p.of.keyKindCode, p.of.tableId))
+          .execute(trx);
+      }
+      for (const stale of await readStaleTriggers(trx, catalog.tables)) {
+        await sql.raw(dropTriggerDdl(stale.schema_name, stale.table_name, stale.trigger_name)).execute(trx);
+      }
+      return partitions.length;
     });
   }
+}
+
+/** A partition (at any level) of a registered partitioned table. */
+interface Partition {
+  schema: string;
+  table: string;
+  of: CatalogTable;
+}
+
+/** Every partition, at every level, of the registered partitioned tables. */
+async function readPartitions(trx: Kysely<unknown>, tables: readonly CatalogTable[]): Promise<Partition[]> {
+  const { rows } = await sql<{ ord: string; schema_name: string; table_name: string }>`
+    SELECT r.ord::text AS ord, n.nspname AS schema_name, k.relname AS table_name
+      FROM unnest(${tables.map((t) => t.schema)}::text[], ${tables.map((t) => t.table)}::text[])
+             WITH ORDINALITY AS r(schema_name, table_name, ord)
+     CROSS JOIN LATERAL pg_partition_tree(format('%I.%I', r.schema_name, r.table_name)::regclass) pt
+      JOIN pg_class k ON k.oid = pt.relid
+      JOIN pg_namespace n ON n.oid = k.relnamespace
+     -- Level 0 is the registered table itself. Foreign partitions cannot carry transition tables,
+     -- but cannot exist either: a registered table has a unique index, which PostgreSQL does not
+     -- allow on a partitioned table with foreign partitions.
+     WHERE pt.level > 0 AND k.relkind IN ('r', 'p')
+     ORDER BY r.ord, pt.level, n.nspname, k.relname`.execute(trx);
+  return rows.map((r) => ({ schema: r.schema_name, table: r.table_name, of: tables[toInt(r.ord) - 1] }));
+}
+
+/**
+ * Our triggers left on tables that are neither registered nor partitions of a registered table:
+ * typically a partition detached since the last start, which would otherwise keep refusing every
+ * write made outside a scope write. Clones of row-level triggers (tgparentid <> 0) belong to a
+ * still-attached partition and go away with their parent's trigger.
+ */
+async function readStaleTriggers(
+  trx: Kysely<unknown>,
+  tables: readonly CatalogTable[],
+): Promise<{ schema_name: string; table_name: string; trigger_name: string }[]> {
+  const { rows } = await sql<{ schema_name: string; table_name: string; trigger_name: string }>`
+    WITH registered AS (
+      SELECT format('%I.%I', r.schema_name, r.table_name)::regclass AS relid
+        FROM unnest(${tables.map((t) => t.schema)}::text[], ${tables.map((t) => t.table)}::text[])
+               AS r(schema_name, table_name)
+    ), covered AS (
+      SELECT relid FROM registered
+      UNION SELECT pt.relid FROM registered r CROSS JOIN LATERAL pg_partition_tree(r.relid) pt
+    )
+    SELECT n.nspname AS schema_name, c.relname AS table_name, tg.tgname AS trigger_name
+      FROM pg_trigger tg
+      JOIN pg_class c ON c.oid = tg.tgrelid
+      JOIN pg_namespace n ON n.oid = c.relnamespace
+      JOIN pg_proc p ON p.oid = tg.tgfoid
+      JOIN pg_namespace pn ON pn.oid = p.pronamespace
+     WHERE tg.tgname = ANY(${Object.values(TRIGGER_NAMES)}::text[])
+       AND tg.tgparentid = 0
+       AND pn.nspname = 'sync'
+       AND p.proname IN ('capture_registered_rows', 'reject_registered_truncate', 'enforce_registered_row_owner')
+       AND tg.tgrelid NOT IN (SELECT relid FROM covered)
+     ORDER BY 1, 2, 3`.execute(trx);
+  return rows;
 }
 
 /**

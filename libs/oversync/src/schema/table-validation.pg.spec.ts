@@ -38,6 +38,13 @@ async function rejection(tables: RegisteredTableInput[]): Promise<UnsupportedSch
   return error as UnsupportedSchemaError;
 }
 
+const scoped = (key: string, type = 'uuid'): string =>
+  `_sync_scope_id text NOT NULL, ${key} ${type} NOT NULL, PRIMARY KEY (_sync_scope_id, ${key})`;
+
+/** An ICU case-insensitive (nondeterministic) collation, shared by the test schemas. */
+const CASE_INSENSITIVE =
+  "CREATE COLLATION IF NOT EXISTS public.tv_ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)";
+
 describe('validateRegisteredTables: accepted shapes', () => {
   it('accepts a uuid key and reports columns, kind and bytea columns', async () => {
     const s = await schemaWith(`
@@ -102,6 +109,48 @@ describe('validateRegisteredTables: accepted shapes', () => {
     expect(notes?.columns.get('_sync_scope_id')).toBe('text');
   });
 
+  it('resolves nested domains to their base type and NOT NULL', async () => {
+    const s = await schemaWith(`
+      CREATE DOMAIN S.owner AS text NOT NULL;
+      CREATE DOMAIN S.owner2 AS S.owner;
+      CREATE DOMAIN S.bytes AS bytea;
+      CREATE DOMAIN S.bytes2 AS S.bytes;
+      CREATE DOMAIN S.bytes3 AS S.bytes2;
+      CREATE TABLE S.blobs (_sync_scope_id S.owner2, id text NOT NULL, raw1 S.bytes, raw3 S.bytes3,
+        PRIMARY KEY (_sync_scope_id, id));`);
+    const [blobs] = await validateRegisteredTables(db, [
+      { schema: s, table: 'blobs', syncKeyColumns: ['id'] },
+    ]);
+    expect(blobs).toMatchObject({
+      columns: new Map([
+        ['_sync_scope_id', 'text'],
+        ['id', 'text'],
+        ['raw1', 'bytea'],
+        ['raw3', 'bytea'],
+      ]),
+      byteaColumns: ['raw1', 'raw3'],
+    });
+  });
+
+  it('accepts a deterministically collated text key next to a case-insensitive non-key column', async () => {
+    const s = await schemaWith(`
+      ${CASE_INSENSITIVE};
+      CREATE TABLE S.tags (_sync_scope_id text COLLATE "default" NOT NULL, id text COLLATE "C" NOT NULL,
+        label text COLLATE public.tv_ci, PRIMARY KEY (_sync_scope_id, id));`);
+    const [tags] = await validateRegisteredTables(db, [{ schema: s, table: 'tags', syncKeyColumns: ['id'] }]);
+    expect(tags).toMatchObject({ keyColumn: 'id', keyKind: 'text' });
+  });
+
+  it('accepts a partitioned table (bootstrap covers its partitions)', async () => {
+    const s = await schemaWith(`
+      CREATE TABLE S.events (${scoped('id')}) PARTITION BY LIST (_sync_scope_id);
+      CREATE TABLE S.events_rest PARTITION OF S.events DEFAULT;`);
+    const [events] = await validateRegisteredTables(db, [
+      { schema: s, table: 'events', syncKeyColumns: ['id'] },
+    ]);
+    expect(events).toMatchObject({ qualifiedName: `${s}.events`, keyKind: 'uuid' });
+  });
+
   it('validates several tables in one call and keeps the configured order', async () => {
     const s = await schemaWith(`
       CREATE TABLE S.users (_sync_scope_id text NOT NULL, id uuid NOT NULL, PRIMARY KEY (_sync_scope_id, id));
@@ -118,11 +167,16 @@ describe('validateRegisteredTables: accepted shapes', () => {
   });
 });
 
-const scoped = (key: string, type = 'uuid'): string =>
-  `_sync_scope_id text NOT NULL, ${key} ${type} NOT NULL, PRIMARY KEY (_sync_scope_id, ${key})`;
-
 describe('validateRegisteredTables: rejected shapes', () => {
-  const cases: { name: string; ddl: string; keys: string[]; rule: string; parts: string[] }[] = [
+  /** `table` defaults to the first `S.<name>` of `ddl`. */
+  const cases: {
+    name: string;
+    ddl: string;
+    table?: string;
+    keys: string[];
+    rule: string;
+    parts: string[];
+  }[] = [
     {
       name: 'no sync key column',
       ddl: `CREATE TABLE S.t (${scoped('id')});`,
@@ -187,6 +241,37 @@ describe('validateRegisteredTables: rejected shapes', () => {
       parts: ['must be NOT NULL', 'SET NOT NULL'],
     },
     {
+      name: 'a case-insensitive scope column',
+      ddl: `${CASE_INSENSITIVE}; CREATE TABLE S.t (_sync_scope_id text COLLATE public.tv_ci NOT NULL, id uuid NOT NULL,
+        PRIMARY KEY (_sync_scope_id, id));`,
+      keys: ['id'],
+      rule: 'scope_column_collation',
+      parts: ['_sync_scope_id uses the nondeterministic collation public.tv_ci', 'COLLATE "C"'],
+    },
+    {
+      name: 'a table with inheritance children',
+      ddl: `CREATE TABLE S.t (${scoped('id')}); CREATE TABLE S.t_archive () INHERITS (S.t);`,
+      keys: ['id'],
+      rule: 'table_inheritance_parent',
+      parts: ['has inheritance children (', '.t_archive)', 'NO INHERIT', 'PARTITION BY'],
+    },
+    {
+      name: 'an inheritance child',
+      ddl: `CREATE TABLE S.base (${scoped('id')}); CREATE TABLE S.t (${scoped('id')}) INHERITS (S.base);`,
+      table: 't',
+      keys: ['id'],
+      rule: 'table_inheritance_child',
+      parts: ['inherits from', '.base, and writes through', 'NO INHERIT'],
+    },
+    {
+      name: 'a partition of another table',
+      ddl: `CREATE TABLE S.p (${scoped('id')}) PARTITION BY LIST (_sync_scope_id); CREATE TABLE S.t PARTITION OF S.p DEFAULT;`,
+      table: 't',
+      keys: ['id'],
+      rule: 'table_inheritance_child',
+      parts: ['is a partition of', '.p, and writes through', 'register', '(the partitioned table) instead'],
+    },
+    {
       name: 'a missing key column',
       ddl: `CREATE TABLE S.t (${scoped('id')});`,
       keys: ['uid'],
@@ -225,6 +310,29 @@ describe('validateRegisteredTables: rejected shapes', () => {
       keys: ['n'],
       rule: 'sync_key_type',
       parts: ['is numeric'],
+    },
+    {
+      // Capture would pair a rename 'a' → 'A' as an UPDATE of 'A' and leave 'a' live in row_state.
+      name: 'a case-insensitive (nondeterministic collation) text key',
+      ddl: `${CASE_INSENSITIVE}; CREATE TABLE S.tags (_sync_scope_id text NOT NULL, id text COLLATE public.tv_ci NOT NULL,
+        label text, PRIMARY KEY (_sync_scope_id, id));`,
+      table: 'tags',
+      keys: ['id'],
+      rule: 'sync_key_collation',
+      parts: [
+        'sync key column id uses the nondeterministic collation public.tv_ci',
+        'use a deterministic collation',
+        'COLLATE "C" (or "default")',
+      ],
+    },
+    {
+      name: 'a key of a case-insensitive domain',
+      ddl: `${CASE_INSENSITIVE}; CREATE DOMAIN S.ci_text AS text COLLATE public.tv_ci;
+        CREATE TABLE S.t (_sync_scope_id text NOT NULL, id S.ci_text NOT NULL, PRIMARY KEY (_sync_scope_id, id));`,
+      table: 't',
+      keys: ['id'],
+      rule: 'sync_key_collation',
+      parts: ['nondeterministic collation public.tv_ci'],
     },
     {
       name: 'no unique index',
@@ -285,9 +393,9 @@ describe('validateRegisteredTables: rejected shapes', () => {
     },
   ];
 
-  it.each(cases)('rejects $name with rule $rule', async ({ ddl, keys, rule, parts }) => {
+  it.each(cases)('rejects $name with rule $rule', async ({ ddl, keys, rule, parts, ...c }) => {
     const s = await schemaWith(ddl);
-    const table = /S\.(\w+)/.exec(ddl)?.[1] ?? 't';
+    const table = c.table ?? /S\.(\w+)/.exec(ddl)?.[1] ?? 't';
     const error = await rejection([{ schema: s, table, syncKeyColumns: keys }]);
     expect(error.code).toBe('oversync_unsupported_schema');
     expect(error.details).toMatchObject({ table: `${s}.${table}`, rule });

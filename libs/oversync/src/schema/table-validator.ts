@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 
+import { typeChainSql } from '../capture/table-columns.js';
 import { OversyncConfigError, UnsupportedSchemaError } from '../errors/index.js';
 
 /** Type of a sync key column: `uuid` keys travel as canonical lower-case UUID strings, `text` as is. */
@@ -26,7 +27,7 @@ export interface ValidatedTable {
   /** The single sync key column, lower-cased. */
   keyColumn: string;
   keyKind: SyncKeyKind;
-  /** Column name → lower-cased `udt_name` (a domain reports its base type), in column order. */
+  /** Column name → lower-cased type name (a domain reports its base type, at any depth), in column order. */
   columns: ReadonlyMap<string, string>;
   /** Non-key columns of type `bytea`, in column order (they travel as base64 on the wire). */
   byteaColumns: readonly string[];
@@ -37,11 +38,15 @@ export type TableRule =
   | 'sync_key_count'
   | 'sync_key_is_scope'
   | 'table_missing'
+  | 'table_inheritance_child'
+  | 'table_inheritance_parent'
   | 'scope_column_missing'
   | 'scope_column_type'
   | 'scope_column_nullable'
+  | 'scope_column_collation'
   | 'sync_key_missing'
   | 'sync_key_type'
+  | 'sync_key_collation'
   | 'unique_index_missing'
   | 'unique_index_partial_or_expression'
   | 'unique_index_not_scoped'
@@ -55,6 +60,18 @@ interface ColumnRow {
   column_name: string;
   udt_name: string;
   not_null: boolean;
+  /** Name of the column's collation when it is nondeterministic (null otherwise). */
+  nondeterministic_collation: string | null;
+}
+
+interface HierarchyRow {
+  schema_name: string;
+  table_name: string;
+  /** The partitioned table or inheritance parent this table belongs to, if any. */
+  parent_name: string | null;
+  is_partition: boolean;
+  /** Inheritance (not partition) children, comma-separated, if any. */
+  inheritance_children: string | null;
 }
 
 interface UniqueIndexRow {
@@ -76,10 +93,13 @@ interface NormalizedTable {
  * Checks that every registered table has a shape the engine can sync safely, reading the catalog
  * once for all tables. Tables are checked in the given order and the first broken rule is thrown.
  *
- * Rules, in order: exactly one sync key column; it is not `_sync_scope_id`; the table exists;
- * `_sync_scope_id` exists, is `text` and NOT NULL; the key exists and is `uuid` or `text`; at least
- * one unique index; every unique index is plain (no predicate, no expression) and begins with
- * `_sync_scope_id`; one unique index is exactly (`_sync_scope_id`, key).
+ * Rules, in order: exactly one sync key column; it is not `_sync_scope_id`; the table exists; it is
+ * neither a partition or inheritance child of another table nor an inheritance parent (a
+ * partitioned table is accepted: bootstrap covers its partitions); `_sync_scope_id` exists, is
+ * `text`, NOT NULL and deterministically collated; the key exists, is `uuid` or `text` and
+ * deterministically collated; at least one unique index; every unique index is plain (no predicate,
+ * no expression) and begins with `_sync_scope_id`; one unique index is exactly
+ * (`_sync_scope_id`, key). Domains are resolved to their base type at any depth.
  *
  * @param db - Any Kysely over `pg` (a pool or a transaction).
  * @param tables - The registered tables, in configuration order.
@@ -106,19 +126,27 @@ export async function validateRegisteredTables(
 
   const schemas = normalized.map((t) => t.schema);
   const names = normalized.map((t) => t.table);
-  // pg_catalog rather than information_schema: no privilege filtering and no view overhead. A
-  // domain column reports its base type, as information_schema.columns.udt_name does (one level).
-  const [columnRows, indexRows] = await Promise.all([
+  // pg_catalog rather than information_schema: no privilege filtering and no view overhead, and
+  // domains resolve to their base type at any depth (information_schema.columns.udt_name stops after
+  // one level, so a domain over a domain over bytea would not be seen as bytea). A NOT NULL on any
+  // domain of the chain makes the column NOT NULL.
+  const [columnRows, indexRows, hierarchyRows] = await Promise.all([
     sql<ColumnRow>`
       select n.nspname as schema_name, c.relname as table_name, a.attname as column_name,
-             lower(coalesce(bt.typname, t.typname)) as udt_name,
-             (a.attnotnull or t.typnotnull) as not_null
+             lower(ty.base_type) as udt_name, (a.attnotnull or ty.domain_not_null) as not_null,
+             case when coll.collisdeterministic then null
+                  else cn.nspname || '.' || coll.collname end as nondeterministic_collation
       from unnest(${schemas}::text[], ${names}::text[]) as r(schema_name, table_name)
       join pg_catalog.pg_namespace n on n.nspname = r.schema_name
       join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = r.table_name and c.relkind in ('r', 'p')
       join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-      join pg_catalog.pg_type t on t.oid = a.atttypid
-      left join pg_catalog.pg_type bt on t.typtype = 'd' and bt.oid = t.typbasetype
+      cross join lateral (
+        select max(ch.typname) filter (where ch.typtype <> 'd') as base_type,
+               coalesce(bool_or(ch.typnotnull), false) as domain_not_null
+        from ${typeChainSql(sql`a.atttypid`)} ch
+      ) ty
+      left join pg_catalog.pg_collation coll on coll.oid = a.attcollation
+      left join pg_catalog.pg_namespace cn on cn.oid = coll.collnamespace
       order by n.nspname, c.relname, a.attnum`.execute(db),
     // Only key attributes (indnkeyatts) count: INCLUDE columns do not take part in uniqueness.
     sql<UniqueIndexRow>`
@@ -137,12 +165,37 @@ export async function validateRegisteredTables(
       join pg_catalog.pg_index i on i.indrelid = c.oid and i.indisunique
       join pg_catalog.pg_class ic on ic.oid = i.indexrelid
       order by n.nspname, c.relname, ic.relname`.execute(db),
+    // pg_inherits holds both partitions (of a partitioned parent) and inheritance children.
+    sql<HierarchyRow>`
+      select n.nspname as schema_name, c.relname as table_name, c.relispartition as is_partition,
+             (select pn.nspname || '.' || p.relname
+                from pg_catalog.pg_inherits i
+                join pg_catalog.pg_class p on p.oid = i.inhparent
+                join pg_catalog.pg_namespace pn on pn.oid = p.relnamespace
+               where i.inhrelid = c.oid
+               order by i.inhseqno limit 1) as parent_name,
+             (select string_agg(kn.nspname || '.' || k.relname, ', ' order by kn.nspname, k.relname)
+                from pg_catalog.pg_inherits i
+                join pg_catalog.pg_class k on k.oid = i.inhrelid
+                join pg_catalog.pg_namespace kn on kn.oid = k.relnamespace
+               where i.inhparent = c.oid and c.relkind = 'r') as inheritance_children
+      from unnest(${schemas}::text[], ${names}::text[]) as r(schema_name, table_name)
+      join pg_catalog.pg_namespace n on n.nspname = r.schema_name
+      join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = r.table_name and c.relkind in ('r', 'p')`.execute(
+      db,
+    ),
   ]);
 
   const columnsByTable = groupBy(columnRows.rows);
   const indexesByTable = groupBy(indexRows.rows);
+  const hierarchyByTable = groupBy(hierarchyRows.rows);
   return normalized.map((t) =>
-    checkTable(t, columnsByTable.get(t.qualifiedName) ?? [], indexesByTable.get(t.qualifiedName) ?? []),
+    checkTable(
+      t,
+      columnsByTable.get(t.qualifiedName) ?? [],
+      indexesByTable.get(t.qualifiedName) ?? [],
+      hierarchyByTable.get(t.qualifiedName)?.[0],
+    ),
   );
 }
 
@@ -161,7 +214,12 @@ function normalize(input: RegisteredTableInput, position: number): NormalizedTab
   return { schema, table, qualifiedName: `${schema}.${table}`, keyColumns };
 }
 
-function checkTable(t: NormalizedTable, columnRows: ColumnRow[], indexes: UniqueIndexRow[]): ValidatedTable {
+function checkTable(
+  t: NormalizedTable,
+  columnRows: ColumnRow[],
+  indexes: UniqueIndexRow[],
+  hierarchy: HierarchyRow | undefined,
+): ValidatedTable {
   const name = t.qualifiedName;
   const fail = (rule: TableRule, problem: string, fix: string): never => {
     throw new UnsupportedSchemaError(`Table ${name}: ${problem}. Fix: ${fix}.`, { table: name, rule, fix });
@@ -190,6 +248,33 @@ function checkTable(t: NormalizedTable, columnRows: ColumnRow[], indexes: Unique
       'create the table (run your migrations) before the module starts, or correct schema and table in registeredTables',
     );
   }
+  // Capture and the write guards are statement-level triggers, which fire only for the table a
+  // statement names. A statement on an unregistered parent reaches this table's rows without them.
+  if (hierarchy?.parent_name) {
+    const parent = hierarchy.parent_name;
+    if (hierarchy.is_partition) {
+      fail(
+        'table_inheritance_child',
+        `is a partition of ${parent}, and writes through ${parent} would bypass capture`,
+        `register ${parent} (the partitioned table) instead; bootstrap covers all of its partitions`,
+      );
+    }
+    fail(
+      'table_inheritance_child',
+      `inherits from ${parent}, and writes through ${parent} would bypass capture`,
+      `detach it (ALTER TABLE ${name} NO INHERIT ${parent}), or use declarative partitioning and register the partitioned table`,
+    );
+  }
+  // Inheritance children are refused rather than covered: row-level owner guards are not inherited
+  // and unique indexes do not span the hierarchy, so (_sync_scope_id, key) would not identify a row.
+  if (hierarchy?.inheritance_children) {
+    const children = hierarchy.inheritance_children;
+    fail(
+      'table_inheritance_parent',
+      `has inheritance children (${children}), whose rows Oversync cannot guard and whose keys its unique indexes do not cover`,
+      `detach them (ALTER TABLE <child> NO INHERIT ${name}), or convert ${name} to a partitioned table (PARTITION BY …), whose partitions are covered`,
+    );
+  }
 
   const columns = new Map(columnRows.map((c) => [c.column_name, c.udt_name]));
   const scope = columnRows.find((c) => c.column_name === SCOPE_COLUMN);
@@ -214,6 +299,12 @@ function checkTable(t: NormalizedTable, columnRows: ColumnRow[], indexes: Unique
       `${SCOPE_COLUMN} must be NOT NULL`,
       `ALTER TABLE ${name} ALTER COLUMN ${SCOPE_COLUMN} SET NOT NULL (inserts may still omit it: the owner guard fills it)`,
     );
+  } else if (scope.nondeterministic_collation) {
+    fail(
+      'scope_column_collation',
+      `${SCOPE_COLUMN} uses the nondeterministic collation ${scope.nondeterministic_collation}, so owners that differ in case or accents would compare equal while Oversync tells scopes apart by their bytes`,
+      `use a deterministic collation: ALTER TABLE ${name} ALTER COLUMN ${SCOPE_COLUMN} TYPE text COLLATE "C" (or "default")`,
+    );
   }
 
   const keyType = columns.get(key);
@@ -228,6 +319,17 @@ function checkTable(t: NormalizedTable, columnRows: ColumnRow[], indexes: Unique
       'sync_key_type',
       `sync key column ${key} is ${keyType}, but oversync allows only uuid and text sync keys`,
       'change the column type to uuid or text, or register another column',
+    );
+  }
+  // Capture pairs old and new row images by comparing keys, and row_state stores them as bytes: a
+  // collation that makes 'a' equal 'A' turns a rename into an UPDATE of the new key while the old
+  // key stays live for every client.
+  const keyCollation = columnRows.find((c) => c.column_name === key)?.nondeterministic_collation;
+  if (keyCollation) {
+    fail(
+      'sync_key_collation',
+      `sync key column ${key} uses the nondeterministic collation ${keyCollation}, so keys that differ in case or accents would compare equal while Oversync tells rows apart by their bytes`,
+      `use a deterministic collation: ALTER TABLE ${name} ALTER COLUMN ${key} TYPE text COLLATE "C" (or "default")`,
     );
   }
 
