@@ -133,7 +133,7 @@ describe('snapshot pages sliced from stored blocks', () => {
     expect(paged).toEqual(all);
   });
 
-  it('renders rows byte for byte as before: key JSON, version, payload, Go escaping', async () => {
+  it('renders rows byte for byte: key JSON, version, the bundle payload text, Go escaping', async () => {
     const user = 'blocks-golden';
     const docIds = ['<a&b>', 'q"b\\s', 'tab\there', 'é', '😀 x', 'line\u2028sep', 'plain', 'ctl\u0001'];
     const fileId = randomUUID();
@@ -156,31 +156,31 @@ describe('snapshot pages sliced from stored blocks', () => {
     const page = await chunk(user, id, 0, 100);
     expect(page.json.rows).toHaveLength(docIds.length + 2);
 
-    // The wire form as the per-row renderer built it: prefix, key as a JSON string (Go-escaped),
-    // the row_state version, and PostgreSQL's row_to_json text with Go's escaping applied.
+    // The wire form: prefix, key as a JSON string (Go-escaped), the row_state version, and the
+    // payload exactly as the bundle that wrote the row served it (snapshots and pull render alike).
+    const BUNDLE_PAYLOAD = `(SELECT br.payload_wire FROM sync.bundle_rows br
+        WHERE br.user_pk = rs.user_pk AND br.bundle_seq = rs.bundle_seq AND br.table_id = rs.table_id AND br.key_bytes = rs.key_bytes)`;
     const expected = await q(
       t,
       `SELECT 'docs' AS tbl, 'doc_id' AS key_column, d.doc_id AS key, rs.bundle_seq::text AS version,
-              row_to_json(x)::text AS payload, convert_to(d.doc_id, 'UTF8') AS key_bytes, 2 AS ord
+              ${BUNDLE_PAYLOAD} AS payload, convert_to(d.doc_id, 'UTF8') AS key_bytes, 2 AS ord
          FROM business.docs d
          JOIN sync.row_state rs ON rs.user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = $1)
           AND rs.table_id = 2 AND rs.key_bytes = convert_to(d.doc_id, 'UTF8')
-         CROSS JOIN LATERAL (SELECT d.doc_id, d.body) x
         WHERE d._sync_scope_id = $1
        UNION ALL
-       SELECT 'files', 'id', f.id::text, rs.bundle_seq::text, row_to_json(x)::text, uuid_send(f.id), 3
+       SELECT 'files', 'id', f.id::text, rs.bundle_seq::text,
+              ${BUNDLE_PAYLOAD}, uuid_send(f.id), 3
          FROM business.files f
          JOIN sync.row_state rs ON rs.user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = $1)
           AND rs.table_id = 3 AND rs.key_bytes = uuid_send(f.id)
-         CROSS JOIN LATERAL (SELECT f.id, f.name, translate(encode(f.data, 'base64'), E'\\n', '') AS data) x
         WHERE f._sync_scope_id = $1
        UNION ALL
-       SELECT 'typed_rows', 'id', r.id::text, rs.bundle_seq::text, row_to_json(x)::text, uuid_send(r.id), 5
+       SELECT 'typed_rows', 'id', r.id::text, rs.bundle_seq::text,
+              ${BUNDLE_PAYLOAD}, uuid_send(r.id), 5
          FROM business.typed_rows r
          JOIN sync.row_state rs ON rs.user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = $1)
           AND rs.table_id = 5 AND rs.key_bytes = uuid_send(r.id)
-         CROSS JOIN LATERAL (SELECT r.id, r.name, r.note, r.count_value, r.enabled_flag, r.rating,
-                                    translate(encode(r.data, 'base64'), E'\\n', '') AS data, r.created_at, r.amount, r.tags, r.active) x
         WHERE r._sync_scope_id = $1
        ORDER BY ord, key_bytes`,
       [user],

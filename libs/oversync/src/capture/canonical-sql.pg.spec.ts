@@ -140,6 +140,131 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
     );
   });
 
+  describe('numbers outside float64 range', () => {
+    // Exact decimal bounds: at most 2^-1075 reads as 0 (ties to even), above it as 5e-324; from
+    // 2^1024 - 2^970 up a decimal reads as Infinity, below it as the largest double.
+    const zeroBound = `${(5n ** 1075n).toString()}e-1075`;
+    const infinityBound = (2n ** 1024n - 2n ** 970n).toString();
+    const beyond = /^numeric value .* is beyond the float64 range of JSON numbers$/;
+
+    /** What JSON.parse makes of `text`: canonical text, or null when it reads as ±Infinity. */
+    const reference = (text: string): string | null => {
+      const value = JSON.parse(text) as number;
+      return Number.isFinite(value) ? canonicalJsonNumber(value) : null;
+    };
+    // A numeric has no -0 (row_to_json prints a negative zero as 0); any other value reads alike.
+    const numericExpected = (text: string): string | null =>
+      /^-?[0.]+(e.*)?$/i.test(text) ? '0' : reference(text);
+    const viaJson = (text: string) => one<string>(sql`SELECT sync.canonical_json(${`[${text}]`}::json) AS v`);
+    const viaNumeric = (text: string) =>
+      one<string>(sql`SELECT sync.numeric_json_number(${text}::numeric, 'n') AS v`);
+
+    async function expectLikeJsonParse(text: string, numericToo: boolean): Promise<void> {
+      const expected = reference(text);
+      if (expected === null) {
+        await expect(viaJson(text)).rejects.toThrow(beyond);
+        if (numericToo) await expect(viaNumeric(text)).rejects.toThrow(beyond);
+        return;
+      }
+      expect(await viaJson(text)).toBe(`[${expected}]`);
+      if (numericToo) expect(await viaNumeric(text)).toBe(numericExpected(text));
+    }
+
+    it('reads what float64 cannot hold as 0 / -0 and refuses what would be Infinity, at the exact bounds', async () => {
+      const edges = [
+        '1e-400',
+        '-1e-400',
+        '2e-324',
+        '-2e-324',
+        '3e-324',
+        '-3e-324',
+        '5e-324',
+        zeroBound,
+        `-${zeroBound}`,
+        `${(5n ** 1075n + 1n).toString()}e-1075`,
+        `-${(5n ** 1075n + 1n).toString()}e-1075`,
+        `0.${'0'.repeat(400)}1`,
+        `-0.${'0'.repeat(400)}1`,
+        `0.${'0'.repeat(320)}${'9'.repeat(900)}`,
+        '1.7976931348623157e308',
+        '1.7976931348623158e308',
+        infinityBound,
+        (2n ** 1024n - 2n ** 970n - 1n).toString(),
+        `${(2n ** 1024n - 2n ** 970n - 1n).toString()}.${'9'.repeat(850)}`,
+        '1e400',
+        '-1e400',
+        '1e309',
+      ];
+      for (const text of edges) await expectLikeJsonParse(text, true);
+      // Exponents no numeric can hold, and zeros with any exponent (json only).
+      for (const text of [
+        '1e-999999999',
+        '-1E-999999999',
+        '0e999999999',
+        '-0.0e-5',
+        '1E+999999999',
+        '10e-325',
+      ]) {
+        await expectLikeJsonParse(text, false);
+      }
+      // The refusal names the column and shows a long value shortened.
+      await expect(
+        one<string>(
+          sql`SELECT sync.numeric_json_number(${`-${'123456789'.repeat(40)}`}::numeric, 'price') AS v`,
+        ),
+      ).rejects.toThrow(
+        'numeric value -1.234567...e+359 in column "price" is beyond the float64 range of JSON numbers',
+      );
+      await expect(
+        one<string>(sql`SELECT sync.canonical_jsonb('{"a": 1e400}'::jsonb, 'doc') AS v`),
+      ).rejects.toThrow('numeric value 1e+400 in column "doc" is beyond');
+    });
+
+    it('renders random decimals, in range or not, like JSON.parse', async () => {
+      const decimal = fc
+        .record({
+          neg: fc.boolean(),
+          int: fc.stringMatching(/^(0|[1-9][0-9]{0,20})$/),
+          frac: fc.option(fc.stringMatching(/^[0-9]{1,20}$/), { nil: undefined }),
+          exp: fc.option(fc.integer({ min: -360, max: 360 }), { nil: undefined }),
+        })
+        .map(
+          ({ neg, int, frac, exp }) =>
+            `${neg ? '-' : ''}${int}${frac === undefined ? '' : `.${frac}`}${exp === undefined ? '' : `e${exp}`}`,
+        );
+      await fc.assert(
+        fc.asyncProperty(decimal, async (text) => expectLikeJsonParse(text, true)),
+        { numRuns: 400 },
+      );
+    });
+
+    it('renders short numerics (the plain fast path) like JSON.parse', async () => {
+      const short = fc
+        .tuple(fc.bigInt({ min: -(10n ** 17n), max: 10n ** 17n }), fc.integer({ min: 0, max: 24 }))
+        .map(([digits, scale]) => {
+          const abs = (digits < 0n ? -digits : digits).toString().padStart(scale + 1, '0');
+          const text = scale === 0 ? abs : `${abs.slice(0, -scale)}.${abs.slice(-scale)}`;
+          return `${digits < 0n ? '-' : ''}${text}`;
+        });
+      const edges = [
+        '0.000001',
+        '-0.000001',
+        '0.0000009',
+        '999999999999999',
+        '1000000000000000',
+        '1.50',
+        '0.10',
+        '-0.00',
+      ];
+      await fc.assert(
+        fc.asyncProperty(fc.oneof(short, fc.constantFrom(...edges)), async (text) => {
+          expect(await viaNumeric(text)).toBe(numericExpected(text));
+        }),
+        { numRuns: 500 },
+      );
+    });
+  });
+
   it('canonicalises json strings holding NUL (which PostgreSQL text cannot hold) like the protocol does', async () => {
     const samples = [
       '{"a":"x\\u0000y"}',
@@ -205,18 +330,46 @@ describe('SQL canonical JSON (real PostgreSQL) equals the protocol canonicaliser
        NULL, NULL, NULL, NULL, NULL, 'ok', ROW(NULL, NULL), NULL, '', ''`,
     ];
     for (const values of rows) await sql.raw(`INSERT INTO public.every_type VALUES (${values})`).execute(db);
-    const columns = await readTableColumns(db, 'public', 'every_type');
+    const rendered = await renderRows('every_type');
+    expect(rendered).toHaveLength(4);
     const table = { byteaColumns: ['by', 'bl'] } as unknown as CatalogTable;
-    const rendered = await db.transaction().execute(async (trx) => {
+    for (const r of rendered) expect(r.payload).toBe(canonicalJson(toWirePayloadObject(table, r.image)));
+  });
+
+  it('keeps -0 inside arrays and composites and reads numerics too small for float64 as 0 / -0, like the canonicaliser', async () => {
+    await sql
+      .raw(
+        `
+      CREATE TYPE public.fpair AS (x double precision, n numeric, j json);
+      CREATE TABLE public.nested_numbers (_sync_scope_id text NOT NULL, id integer NOT NULL, fa float8[],
+        fp public.fpair, na numeric[], n numeric, jb jsonb, js json, PRIMARY KEY (_sync_scope_id, id));
+      INSERT INTO public.nested_numbers VALUES
+        ('s', 1, '{-0,0,1.5,NaN}', ROW('-0'::float8, -1e-400, '{"b": -0, "a": 1e-400}'), '{1e-400,-1e-400,2.50}',
+         -1e-400, '{"a": -1e-400, "b": [1e-400]}', '{"b": [1e-400, -0], "a": -1e-999}'),
+        ('s', 2, '{{-0},{2}}', ROW(0, 1e-400, NULL), '{}', 1e-400, '[-0]', '-0')`,
+      )
+      .execute(db);
+    const rendered = await renderRows('nested_numbers');
+    expect(rendered.map((r) => r.payload)).toEqual([
+      '{"fa":[-0,0,1.5,"NaN"],"fp":{"j":{"a":0,"b":-0},"n":-0,"x":-0},"id":1,"jb":{"a":-0,"b":[0]},' +
+        '"js":{"a":-0,"b":[0,-0]},"n":-0,"na":[0,-0,2.5]}',
+      '{"fa":[[-0],[2]],"fp":{"j":null,"n":0,"x":0},"id":2,"jb":[0],"js":-0,"n":0,"na":[]}',
+    ]);
+    const table = { byteaColumns: [] } as unknown as CatalogTable;
+    for (const r of rendered) expect(r.payload).toBe(canonicalJson(toWirePayloadObject(table, r.image)));
+  });
+
+  /** Every row of `public.<name>` as row_to_json and as payloadSql renders it, in id order. */
+  async function renderRows(name: string): Promise<{ image: string; payload: string }[]> {
+    const columns = await readTableColumns(db, 'public', name);
+    return db.transaction().execute(async (trx) => {
       await sql`SELECT set_config('extra_float_digits', '1', true), set_config('TimeZone', 'UTC', true),
                        set_config('IntervalStyle', 'iso_8601', true)`.execute(trx);
       return (
         await sql<{ image: string; payload: string }>`
           SELECT row_to_json(r)::text AS image, ${sql.raw(payloadSql(columns, 'r'))} AS payload
-            FROM public.every_type r`.execute(trx)
+            FROM ${sql.table(`public.${name}`)} r ORDER BY r.id`.execute(trx)
       ).rows;
     });
-    expect(rendered).toHaveLength(4);
-    for (const r of rendered) expect(r.payload).toBe(canonicalJson(toWirePayloadObject(table, r.image)));
-  });
+  }
 });

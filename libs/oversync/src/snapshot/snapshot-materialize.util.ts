@@ -1,12 +1,11 @@
 import { formatRfc3339Nano, type SnapshotSession } from '@oversync/protocol';
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
 import { SnapshotMaterializationError, SnapshotSessionLimitExceededError } from '../errors/index.js';
 import { WireRowJson } from '../pull/wire-row-json.util.js';
-import type { ColumnDescriptor } from '../capture/payload-sql.js';
-import { renderSettingsSql } from '../capture/render-settings.js';
+import { unescapedPayloadSql } from '../capture/payload-sql.js';
+import { OWN_SQL_SEARCH_PATH, renderSettingsSql } from '../capture/render-settings.js';
 import { readTableColumns } from '../capture/table-columns.js';
-import { isScopeColumn } from '../capture/wire-payload.util.js';
 import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
 import { SNAPSHOT_BLOCK_MAX_BYTES, SNAPSHOT_BLOCK_MAX_ROWS } from './snapshot-block.constants.js';
 
@@ -47,7 +46,7 @@ interface TableCounts {
  * the statistics say.
  */
 export async function prepareMaterialization(trx: Kysely<unknown>): Promise<void> {
-  await sql`SELECT ${sql.raw(renderSettingsSql())},
+  await sql`SELECT ${sql.raw(renderSettingsSql())}, set_config('search_path', ${OWN_SQL_SEARCH_PATH}, true),
                    set_config('enable_nestloop', 'off', true),
                    set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < ${SORT_MEMORY_BYTES}
                                                THEN ${`${SORT_MEMORY_BYTES / 1024}kB`} ELSE current_setting('work_mem') END, true)`.execute(
@@ -62,8 +61,9 @@ export async function prepareMaterialization(trx: Kysely<unknown>): Promise<void
  * `SnapshotRow` JSON and stores them in blocks (`sync.snapshot_session_blocks`). Node never holds
  * the rows, so memory stays flat however large the scope is.
  *
- * Payloads are `row_to_json` of every column except `_sync_scope_id` (compact, column order), with
- * `bytea` columns as standard base64. Each table is cross-checked: business rows, live row_state
+ * Payloads are rendered by the same generated SQL as bundle payloads (`payloadSql`, over the table's
+ * columns as they stand now), so a row reaches a device as the same canonical JSON text whether a
+ * pull or a snapshot delivered it. Each table is cross-checked: business rows, live row_state
  * entries and materialised rows must all match one to one, or the create fails closed.
  *
  * @param trx - a transaction whose view of the scope is frozen (REPEATABLE READ, or the scope lock).
@@ -153,6 +153,10 @@ async function materializeTable(
   const keyJson = uuidKey ? sql`'"' || ${key}::text || '"'` : sql`to_json(${key}::text)::text`;
   // A dashed UUID in quotes is always 38 bytes; a text key's JSON length varies.
   const keyJsonBytes = uuidKey ? sql`38` : sql`octet_length(to_json(${key}::text)::text)`;
+  // Rendered exactly as bundle payloads are, over the columns as they stand now (a column added
+  // since start-up is in the snapshot, as it is in captured payloads). Go's extra escapes are left
+  // to chunkJson, which applies them to whole blocks (text keys need them too).
+  const payload = sql.raw(unescapedPayloadSql(await readTableColumns(trx, table.schema, table.table), 't'));
   const { rows } = await sql<TableCounts>`
     WITH numbered AS (
       SELECT n, wire, envelope_bytes,
@@ -161,13 +165,12 @@ async function materializeTable(
           SELECT rs.key_bytes, row_number() OVER (ORDER BY rs.key_bytes) AS n,
                  -- Two halves, so the long payload is copied twice, not once per concatenation.
                  (${prefix}::text || ${keyJson} || '},"row_version":' || rs.bundle_seq::text || ',"payload":')
-                   || (row_to_json(x)::text || '}') AS wire,
+                   || (${payload} || '}') AS wire,
                  -- prefix, key, '},"row_version":' (16), version, ',"payload":' (11), '}' (1)
                  octet_length(${prefix}::text) + ${keyJsonBytes} + 16 + octet_length(rs.bundle_seq::text) + 11 + 1 AS envelope_bytes
             FROM ${relation} t
             JOIN sync.row_state rs
               ON rs.user_pk = ${target.userPk} AND rs.table_id = ${table.tableId} AND rs.key_bytes = ${keyBytes} AND rs.deleted = false
-           CROSS JOIN LATERAL (SELECT ${payloadColumns(await readTableColumns(trx, table.schema, table.table))}) x
            WHERE t.${sql.id(SCOPE_COLUMN)} = ${target.userId}
         ) r
     ), ins AS (
@@ -187,20 +190,4 @@ async function materializeTable(
     trx,
   );
   return rows[0];
-}
-
-/**
- * `t."col" AS "col", …` for every visible column as the table stands now (a column added since
- * start-up is in the snapshot, as it is in captured payloads); bytea as base64 without the
- * 76-column line breaks.
- */
-function payloadColumns(columns: readonly ColumnDescriptor[]): RawBuilder<unknown> {
-  const visible = columns
-    .filter((c) => !isScopeColumn(c.name))
-    .map((c) =>
-      c.baseType === 'bytea'
-        ? sql`translate(encode(${sql.id('t', c.name)}::bytea, 'base64'), E'\n', '') AS ${sql.id(c.name)}`
-        : sql`${sql.id('t', c.name)} AS ${sql.id(c.name)}`,
-    );
-  return sql.join(visible, sql`, `);
 }
