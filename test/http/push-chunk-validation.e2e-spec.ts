@@ -160,6 +160,22 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
     },
   );
 
+  it('rejects a payload number beyond float64 (JSON.parse reads 1e400 as Infinity) with 400 push_chunk_invalid', async () => {
+    const user = newUser();
+    const row = JSON.stringify(users({ payload: { name: 'x' } })).replace(
+      '"name":"x"',
+      '"name":"x","email":1e400',
+    );
+    const reply = await client(user)({
+      method: 'POST',
+      path: `/sync/push-sessions/${newId()}/chunks`,
+      body: `{"start_row_ordinal":0,"rows":[${row}]}`,
+    });
+    expect(reply.status).toBe(400);
+    expect(reply.json.error).toBe('push_chunk_invalid');
+    expect(reply.json.message).toContain('beyond the float64 range');
+  });
+
   it('rejects a chunk larger than max_rows_per_push_chunk (D4)', async () => {
     const rows = Array.from({ length: MAX_CHUNK + 1 }, (_, i) => insertUser(schema, newId(), `U${i}`));
     const { c, pushId } = await session(MAX_CHUNK + 1);

@@ -113,7 +113,17 @@ function validateRow(
   }
   if (row.payload === undefined) throw invalid(`${op} for ${q} requires payload`);
   const columns = liveColumns.get(table.tableId) ?? { names: table.columns, bytea: table.byteaColumns };
-  return { ...base, payloadApply: canonicalJson(normalizePayload(row.payload, table, columns, keyString)) };
+  const payload = normalizePayload(row.payload, table, columns, keyString);
+  try {
+    return { ...base, payloadApply: canonicalJson(payload) };
+  } catch (error) {
+    // A number beyond float64 (1e400 parses to Infinity) has no JSON form: the client's row is
+    // bad, not the server (this used to answer 500).
+    if (error instanceof RangeError) {
+      throw invalid(`payload for ${q} holds a number beyond the float64 range of JSON numbers`);
+    }
+    throw error;
+  }
 }
 
 function normalizePayload(
