@@ -102,10 +102,10 @@ export async function finalizeCapturedBundle(
              set_config('oversync.bundle_user_id', '', true) AS sealed,
              COALESCE(current_setting('oversync.bundle_repeat', true), '') AS repeated,
              NOT EXISTS (SELECT 1 FROM sync.row_state WHERE user_pk = ${target.userPk}) AS first_rows,
-             (SELECT json_agg(json_build_object('table_id', c.table_id, 'signature', (
+             (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('table_id', c.table_id, 'signature', (
                        SELECT string_agg(a.attname || ':' || a.atttypid::text, ',' ORDER BY a.attnum)
                          FROM pg_attribute a
-                        WHERE a.attrelid = format('%I.%I', c.schema_name, c.table_name)::regclass
+                        WHERE a.attrelid = pg_catalog.format('%I.%I', c.schema_name, c.table_name)::regclass
                           AND a.attnum > 0 AND NOT a.attisdropped)) ORDER BY c.table_id)
                 FROM sync.table_catalog c
                WHERE c.table_id IN (SELECT DISTINCT table_id FROM pg_temp.oversync_capture_stage)) AS touched
@@ -115,7 +115,12 @@ export async function finalizeCapturedBundle(
   } catch (error) {
     // The stage is created by the bundle's first transaction on this connection; it is gone when
     // the callback rolled that transaction back itself.
-    if (sqlState(error) === UNDEFINED_TABLE) throw transactionEnded(target, error);
+    if (
+      sqlState(error) === UNDEFINED_TABLE &&
+      String((error as Error).message).includes('oversync_capture_stage')
+    ) {
+      throw transactionEnded(target, error);
+    }
     throw error;
   }
   const state = prepared.rows[0];

@@ -1,16 +1,15 @@
-import { OWN_SQL_SEARCH_PATH, RENDER_SETTINGS } from './render-settings.js';
+import { RENDER_SETTINGS } from './render-settings.js';
 import { sqlLiteral } from './payload-sql.js';
 
 /**
  * What finalisation pins for its own statement, as `[name, SQL value expression]`: the value
- * settings (a host callback may have changed them), name resolution of our own SQL only, enough
+ * settings (a host callback may have changed them), enough
  * memory to aggregate a large bundle without spilling, primary-key probes instead of bitmap scans,
  * and no JIT (its row estimates for the temporary stage are guesses, and compiling a plan costed in
  * the millions took longer than running it).
  */
 const PINS: ReadonlyArray<readonly [name: string, value: string]> = [
   ...RENDER_SETTINGS.map(([name, value]) => [name, sqlLiteral(value)] as const),
-  ['search_path', sqlLiteral(OWN_SQL_SEARCH_PATH)],
   ['jit', `'off'`],
   ['enable_bitmapscan', `'off'`],
   [
@@ -25,10 +24,10 @@ export const FINALIZE_PINNED = Object.freeze(PINS.map(([name]) => name));
 /**
  * A JSON object of the current values of every pinned setting, to restore them after the
  * finalisation statement: deferred triggers of the host run at COMMIT and must see the host's
- * settings (its search_path above all).
+ * settings.
  */
 export function priorSettingsSql(): string {
-  return `json_build_object(${PINS.map(([name]) => `'${name}', current_setting('${name}')`).join(', ')})`;
+  return `pg_catalog.json_build_object(${PINS.map(([name]) => `'${name}', current_setting('${name}')`).join(', ')})`;
 }
 
 /** An array expression whose evaluation pins every setting for the rest of the transaction. */

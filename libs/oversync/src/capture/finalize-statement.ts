@@ -127,7 +127,7 @@ export class FinalizeStatementCache {
         -- OFFSET 0 keeps the subquery from being flattened, which would repeat the probe for
         -- every reference to p.payload.
         CROSS JOIN LATERAL (SELECT CASE WHEN e.op <> 3 THEN CASE e.table_id ${lookup} END END AS payload OFFSET 0) AS p`;
-    const hashed = sql.raw(`concat(${perTable((t) => t.keyJson)}, ',"op":"',
+    const hashed = sql.raw(`pg_catalog.concat(${perTable((t) => t.keyJson)}, ',"op":"',
                     CASE e.op WHEN 1 THEN 'INSERT' WHEN 2 THEN 'UPDATE' ELSE 'DELETE' END,
                     '","payload":', COALESCE(e.payload, 'null'), ',"row_ordinal":', e.n - 1,
                     ${sqlLiteral(`,"row_version":${bindings.bundleSeq},`)},
@@ -149,7 +149,7 @@ function tableSql(table: CatalogTable, payload: string): Omit<TableSql, 'signatu
     // Not EXISTS: the planner may turn that into a hashed subplan reading every row of the scope.
     exists: `SELECT true ${row}`,
     keyBytes: uuidKey ? `uuid_send(e.key_text::uuid)` : `convert_to(e.key_text, 'UTF8')`,
-    keyJson: `concat(${keyPrefix}, ${uuidKey ? `'"', e.key_text, '"'` : `sync.go_json_string(e.key_text)`}, '}')`,
+    keyJson: `pg_catalog.concat(${keyPrefix}, ${uuidKey ? `'"', e.key_text, '"'` : `sync.go_json_string(e.key_text)`}, '}')`,
     schemaTable: sqlLiteral(
       `"schema":${canonicalJsonString(table.schema)},"table":${canonicalJsonString(table.table)}}`,
     ),

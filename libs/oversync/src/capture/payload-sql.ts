@@ -58,7 +58,7 @@ function valueSql(column: ColumnDescriptor, ref: string): string {
     case 'citext':
       // to_json, not ::text: a char(n) cast to text would lose its padding. Go's extra escapes
       // are applied once to the whole payload (see payloadSql).
-      return `to_json(${ref})::text`;
+      return `pg_catalog.to_json(${ref})::text`;
     case 'timestamptz':
     case 'timestamp':
     case 'date':
@@ -66,12 +66,12 @@ function valueSql(column: ColumnDescriptor, ref: string): string {
     case 'timetz':
     case 'interval':
       // JSON renderings of these hold only digits, signs, letters and punctuation Go leaves alone.
-      return `to_json(${ref})::text`;
+      return `pg_catalog.to_json(${ref})::text`;
     default:
       // Arrays, composites, enums, ranges, network types…: to_json renders values exactly as
       // row_to_json does, then the canonicaliser sorts and re-renders. Not to_jsonb: jsonb numbers
       // are numeric, which turns a float8 -0 in an array or composite into 0.
-      return `sync.canonical_json(to_json(${ref}), ${name})`;
+      return `sync.canonical_json(pg_catalog.to_json(${ref}), ${name})`;
   }
 }
 
@@ -102,5 +102,9 @@ export function unescapedPayloadSql(columns: readonly ColumnDescriptor[], alias:
     return `${prefix}, COALESCE(${valueSql(c, `${alias}.${quoteIdent(c.name)}`)}, 'null')`;
   });
   // One concat() builds the text once; a chain of || copies the growing prefix at every step.
-  return `concat(${parts.join(',\n ')}, '}')`;
+  // Built-ins that take "any" or polymorphic arguments are schema-qualified throughout the
+  // generated SQL: a host function with an exact signature (say to_json(text)) in a schema on the
+  // host's search_path would otherwise win over them. The search_path itself is left alone, because
+  // the host's row-level security policies run under it while we read its rows.
+  return `pg_catalog.concat(${parts.join(',\n ')}, '}')`;
 }

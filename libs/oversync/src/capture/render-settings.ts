@@ -15,16 +15,6 @@ export const RENDER_SETTINGS: ReadonlyArray<readonly [name: string, value: strin
   ['standard_conforming_strings', 'on'],
 ]);
 
-/**
- * Name resolution for statements that run only our own SQL (finalisation, snapshot
- * materialisation): built-ins first and nothing of the host's, so a host function such as
- * `to_json(text)` in a schema on its search_path cannot win over `pg_catalog.to_json(anyelement)`
- * (an exact argument match beats a polymorphic one even in a later schema). Everything of ours is
- * schema-qualified. Not pinned where host triggers run (push apply): they may rely on the
- * host's search_path.
- */
-export const OWN_SQL_SEARCH_PATH = 'pg_catalog, pg_temp';
-
 /** `set_config(…, true)` calls pinning {@link RENDER_SETTINGS}, as a comma-separated SQL select list. */
 export function renderSettingsSql(): string {
   return RENDER_SETTINGS.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ');

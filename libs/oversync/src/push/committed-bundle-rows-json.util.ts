@@ -46,7 +46,8 @@ export function serializeCommittedBundleRowsPage(page: CommittedBundleRowsPage):
   // `{"schema":…,"table":…,"key":` is the same for every row of a table: rendered once per page.
   const heads = new Map<string, string>();
   const rows = page.rows.map((r) => {
-    const tableKey = `${r.schema}.${r.table}`;
+    // NUL cannot occur in identifiers, so schema "a.b" table "c" and schema "a" table "b.c" differ.
+    const tableKey = `${r.schema}\u0000${r.table}`;
     let head = heads.get(tableKey);
     if (head === undefined) {
       head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":`;

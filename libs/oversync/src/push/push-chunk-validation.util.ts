@@ -119,7 +119,7 @@ function validateRow(
   } catch (error) {
     // A number beyond float64 (1e400 parses to Infinity) has no JSON form: the client's row is
     // bad, not the server (this used to answer 500).
-    if (error instanceof RangeError) {
+    if (error instanceof RangeError && error.message.includes('cannot represent the number')) {
       throw invalid(`payload for ${q} holds a number beyond the float64 range of JSON numbers`);
     }
     throw error;

@@ -208,7 +208,7 @@ $fn$;
 
 CREATE OR REPLACE FUNCTION sync.go_json_string(p text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
-  SELECT sync.go_escape(to_json(p)::text)
+  SELECT sync.go_escape(pg_catalog.to_json(p)::text)
 $fn$;
 
 DROP FUNCTION IF EXISTS sync.canonical_json_string(json);

@@ -145,9 +145,10 @@ $fn$;
 -- session settings that change how values are read and printed (unless p_pin_settings is false:
 -- a host callback runs next and must see its own session's settings), creates the scope's state
 -- rows on first use, locks them, lazily expires a stale initialization lease and returns the
--- state in one round trip. The two-argument version of earlier builds is dropped first.
+-- state in one round trip. The two-argument version of earlier builds is replaced (instances of
+-- an earlier build still call it with two arguments, which the default keeps working).
 DROP FUNCTION IF EXISTS sync.lock_scope(text, text);
-CREATE OR REPLACE FUNCTION sync.lock_scope(p_user_id text, p_source_id text, p_pin_settings boolean)
+CREATE OR REPLACE FUNCTION sync.lock_scope(p_user_id text, p_source_id text, p_pin_settings boolean DEFAULT true)
 RETURNS TABLE (
   user_pk bigint, state_code smallint, initializer_source_id text, initialization_id uuid,
   lease_expires_at text, lease_expired boolean, next_bundle_seq bigint, retained_bundle_floor bigint,

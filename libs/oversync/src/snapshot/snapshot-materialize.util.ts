@@ -4,7 +4,7 @@ import { toInt } from '../database/pg-values.util.js';
 import { SnapshotMaterializationError, SnapshotSessionLimitExceededError } from '../errors/index.js';
 import { WireRowJson } from '../pull/wire-row-json.util.js';
 import { unescapedPayloadSql } from '../capture/payload-sql.js';
-import { OWN_SQL_SEARCH_PATH, renderSettingsSql } from '../capture/render-settings.js';
+import { renderSettingsSql } from '../capture/render-settings.js';
 import { readTableColumns } from '../capture/table-columns.js';
 import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
 import { SNAPSHOT_BLOCK_MAX_BYTES, SNAPSHOT_BLOCK_MAX_ROWS } from './snapshot-block.constants.js';
@@ -46,7 +46,7 @@ interface TableCounts {
  * the statistics say.
  */
 export async function prepareMaterialization(trx: Kysely<unknown>): Promise<void> {
-  await sql`SELECT ${sql.raw(renderSettingsSql())}, set_config('search_path', ${OWN_SQL_SEARCH_PATH}, true),
+  await sql`SELECT ${sql.raw(renderSettingsSql())},
                    set_config('enable_nestloop', 'off', true),
                    set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < ${SORT_MEMORY_BYTES}
                                                THEN ${`${SORT_MEMORY_BYTES / 1024}kB`} ELSE current_setting('work_mem') END, true)`.execute(
@@ -150,9 +150,9 @@ async function materializeTable(
   const key = sql.id('t', table.keyColumn);
   const uuidKey = table.keyKind === 'uuid';
   const keyBytes = uuidKey ? sql`uuid_send(${key})` : sql`convert_to(${key}, 'UTF8')`;
-  const keyJson = uuidKey ? sql`'"' || ${key}::text || '"'` : sql`to_json(${key}::text)::text`;
+  const keyJson = uuidKey ? sql`'"' || ${key}::text || '"'` : sql`pg_catalog.to_json(${key}::text)::text`;
   // A dashed UUID in quotes is always 38 bytes; a text key's JSON length varies.
-  const keyJsonBytes = uuidKey ? sql`38` : sql`octet_length(to_json(${key}::text)::text)`;
+  const keyJsonBytes = uuidKey ? sql`38` : sql`octet_length(pg_catalog.to_json(${key}::text)::text)`;
   // Rendered exactly as bundle payloads are, over the columns as they stand now (a column added
   // since start-up is in the snapshot, as it is in captured payloads). Go's extra escapes are left
   // to chunkJson, which applies them to whole blocks (text keys need them too).
