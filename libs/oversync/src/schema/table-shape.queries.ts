@@ -31,6 +31,8 @@ export interface UniqueIndexRow {
   index_name: string;
   partial_or_expression: boolean;
   key_columns: string[];
+  /** Nondeterministic collations the index declares on its key columns, comma-separated, if any. */
+  nondeterministic_collations: string | null;
 }
 
 /** The catalog facts the table rules check, by `schema.table`. */
@@ -81,7 +83,13 @@ export async function readTableShapes(
                left join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
                where k.ord <= i.indnkeyatts
                order by k.ord
-             )::text[] as key_columns
+             )::text[] as key_columns,
+             -- An index may declare its own COLLATE, which decides its notion of equality.
+             (select string_agg(cn.nspname || '.' || coll.collname, ', ' order by k.ord)
+                from unnest(i.indcollation::oid[]) with ordinality as k(coll_oid, ord)
+                join pg_catalog.pg_collation coll on coll.oid = k.coll_oid
+                join pg_catalog.pg_namespace cn on cn.oid = coll.collnamespace
+               where k.ord <= i.indnkeyatts and not coll.collisdeterministic) as nondeterministic_collations
       from unnest(${schemas}::text[], ${names}::text[]) as r(schema_name, table_name)
       join pg_catalog.pg_namespace n on n.nspname = r.schema_name
       join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = r.table_name and c.relkind in ('r', 'p')

@@ -249,6 +249,17 @@ describe('validateRegisteredTables: rejected shapes', () => {
       parts: ['_sync_scope_id uses the nondeterministic collation public.tv_ci', 'COLLATE "C"'],
     },
     {
+      name: 'a unique index that declares a case-insensitive collation',
+      ddl: `${CASE_INSENSITIVE}; CREATE TABLE S.t (_sync_scope_id text NOT NULL, id text NOT NULL);
+        CREATE UNIQUE INDEX t_ci_key ON S.t (_sync_scope_id, id COLLATE public.tv_ci);`,
+      keys: ['id'],
+      rule: 'unique_index_collation',
+      parts: [
+        'unique index t_ci_key uses the nondeterministic collation public.tv_ci',
+        'without a COLLATE clause',
+      ],
+    },
+    {
       name: 'a table with inheritance children',
       ddl: `CREATE TABLE S.t (${scoped('id')}); CREATE TABLE S.t_archive () INHERITS (S.t);`,
       keys: ['id'],

@@ -55,6 +55,7 @@ export type TableRule =
   | 'unique_index_missing'
   | 'unique_index_partial_or_expression'
   | 'unique_index_not_scoped'
+  | 'unique_index_collation'
   | 'sync_key_identity';
 
 const SCOPE_COLUMN = '_sync_scope_id';
@@ -74,9 +75,9 @@ interface NormalizedTable {
  * neither a partition or inheritance child of another table nor an inheritance parent (a
  * partitioned table is accepted: bootstrap covers its partitions); `_sync_scope_id` exists, is
  * `text`, NOT NULL and deterministically collated; the key exists, is `uuid` or `text` and
- * deterministically collated; at least one unique index; every unique index is plain (no predicate,
- * no expression) and begins with `_sync_scope_id`; one unique index is exactly
- * (`_sync_scope_id`, key). Domains are resolved to their base type at any depth.
+ * deterministically collated; at least one unique index; every unique index is plain (no
+ * predicate, no expression, no nondeterministic COLLATE) and begins with `_sync_scope_id`; one
+ * unique index is exactly (`_sync_scope_id`, key). Domains are resolved to their base type at any depth.
  *
  * @param db - Any Kysely over `pg` (a pool or a transaction).
  * @param tables - The registered tables, in configuration order.
@@ -263,6 +264,13 @@ function checkTable(
         'unique_index_partial_or_expression',
         `partial or expression unique index ${index.index_name} is not supported`,
         `replace it with a plain unique constraint on columns beginning with ${SCOPE_COLUMN}, or drop it`,
+      );
+    }
+    if (index.nondeterministic_collations) {
+      fail(
+        'unique_index_collation',
+        `unique index ${index.index_name} uses the nondeterministic collation ${index.nondeterministic_collations}, so keys that differ in case or accents would collide in it while Oversync tells them apart`,
+        `recreate ${index.index_name} without a COLLATE clause on a deterministically collated column`,
       );
     }
     if (index.key_columns[0] !== SCOPE_COLUMN) {
