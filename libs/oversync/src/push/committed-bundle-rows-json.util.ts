@@ -43,17 +43,21 @@ function goJson(value: unknown): string {
  * @returns the JSON text without the trailing newline.
  */
 export function serializeCommittedBundleRowsPage(page: CommittedBundleRowsPage): string {
-  // `{"schema":…,"table":…,"key":` is the same for every row of a table: rendered once per page.
+  // `{"schema":…,"table":…,"key":{"<column>":` is the same for every row of a table: rendered once
+  // per page (keys have one column; any other shape is rendered whole).
   const heads = new Map<string, string>();
   const rows = page.rows.map((r) => {
+    const entries = Object.entries(r.key);
+    const single = entries.length === 1;
     // NUL cannot occur in identifiers, so schema "a.b" table "c" and schema "a" table "b.c" differ.
-    const tableKey = `${r.schema}\u0000${r.table}`;
-    let head = heads.get(tableKey);
+    const headKey = `${r.schema}\u0000${r.table}\u0000${single ? entries[0][0] : ''}`;
+    let head = heads.get(headKey);
     if (head === undefined) {
-      head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":`;
-      heads.set(tableKey, head);
+      head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":${single ? `{${goJson(entries[0][0])}:` : ''}`;
+      heads.set(headKey, head);
     }
-    const row = `${head}${goJson(r.key)},"op":"${r.op}","row_version":${r.row_version}`;
+    const key = single ? `${goJson(entries[0][1])}}` : goJson(r.key);
+    const row = `${head}${key},"op":"${r.op}","row_version":${r.row_version}`;
     return r.payloadWire === null ? `${row}}` : `${row},"payload":${r.payloadWire}}`;
   });
   return (

@@ -49,7 +49,7 @@ export class PushChunkService {
     const document = chunk.rows
       .map(
         (r, i) =>
-          `{"n":${start + i},"t":${r.tableId},"k":"${r.keyBytes.toString('hex')}","o":${r.opCode},"b":${String(Number(r.baseRowVersion))},"p":${r.payloadApply ?? 'null'}}`,
+          `{"n":${start + i},"t":${r.tableId},"k":"${r.keyHex}","o":${r.opCode},"b":${String(Number(r.baseRowVersion))},"p":${r.payloadApply ?? 'null'}}`,
       )
       .join(',');
     return withTransactionRetries(() =>
