@@ -102,7 +102,7 @@ function validateRow(
   tables: Map<string, CatalogTable>,
 ): StagedRowInput {
   const table = tableOf(row, catalog, tables);
-  const op = OP_SPELLINGS.has(row.op as string) ? (row.op as RowOpName) : (row.op ?? '').trim().toUpperCase();
+  const op = OP_SPELLINGS.has(row.op) ? (row.op as RowOpName) : (row.op ?? '').trim().toUpperCase();
   if (op !== 'INSERT' && op !== 'UPDATE' && op !== 'DELETE') throw invalid(`invalid op "${op}"`);
 
   const q = table.qualifiedName;
