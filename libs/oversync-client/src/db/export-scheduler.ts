@@ -50,10 +50,20 @@ export class ExportScheduler {
     }
     this.#pending = false;
     const run = this.#chain.then(async () => {
-      // Export inside the chain, so a save that starts later never writes an older image.
-      const image = this.adapter.export();
-      this.afterExport();
-      await persister.save(image);
+      try {
+        // Export inside the chain, so a save that starts later never writes an older image.
+        const image = this.adapter.export();
+        this.afterExport();
+        await persister.save(image);
+      } catch (error) {
+        // Nothing newer than the last good save is durable: stay dirty, so flush() (and close())
+        // tries again or fails instead of resolving over a lost write.
+        this.#pending = true;
+        // sql.js refuses to export while the app holds a transaction open: try again after it
+        // had time to commit rather than waiting for the next write or flush.
+        if (isBusyExport(error)) this.schedule();
+        throw error;
+      }
     });
     this.#chain = run.catch((error: unknown) => {
       this.#lastError = error;
@@ -61,7 +71,10 @@ export class ExportScheduler {
     return run;
   }
 
-  /** Persists pending coalesced changes and waits for every save in flight. */
+  /**
+   * Persists pending coalesced changes and waits for every save in flight. Rejects when the image
+   * could not be saved, also when the failure was a background save's.
+   */
   async flush(): Promise<void> {
     if (this.#pending || this.#timer !== undefined) {
       await this.persistNow();
@@ -80,4 +93,9 @@ export class ExportScheduler {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/** sql.js's refusal to export while a transaction is open ("SQLite is busy or locked"). */
+function isBusyExport(error: unknown): boolean {
+  return error instanceof Error && /busy or locked/i.test(error.message);
 }

@@ -1,5 +1,6 @@
 import type { Database, SqlValue, Statement } from 'sql.js';
 
+import { AppTransactionOpenError } from '../errors/database.errors.js';
 import { BatchBinder } from './batch-binder.adapter.js';
 
 export type { SqlValue };
@@ -118,7 +119,19 @@ export class SqlJsAdapter {
    */
   transaction<T>(fn: () => T): T {
     const savepoint = `oversync_sp_${this.#depth}`;
-    this.db.exec(this.#depth === 0 ? 'BEGIN IMMEDIATE' : `SAVEPOINT ${savepoint}`);
+    if (this.#depth === 0) {
+      try {
+        this.db.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        // The app's own BEGIN is still open on this connection (sql.js has one).
+        if (error instanceof Error && /within a transaction/.test(error.message)) {
+          throw new AppTransactionOpenError('sync', { cause: error });
+        }
+        throw error;
+      }
+    } else {
+      this.db.exec(`SAVEPOINT ${savepoint}`);
+    }
     this.#depth += 1;
     try {
       const result = fn();

@@ -39,6 +39,8 @@ export const ClientErrorCode = {
   ClientClosed: 'client_closed',
   /** Another client (tab, worker or instance) owns this database. */
   DatabaseLocked: 'database_locked',
+  /** The app holds its own transaction open on the database; sync waits until it commits. */
+  AppTransactionOpen: 'app_transaction_open',
   /** The options or the local table definitions are invalid. */
   InvalidConfig: 'invalid_config',
   /** The server answered with a non-success HTTP status. `details.status` / `details.error` tell which. */

@@ -36,6 +36,14 @@ function invalidReason(
   const merged = (resolution as { row?: unknown }).row;
   if (typeof merged !== 'object' || merged === null || Array.isArray(merged))
     return 'keep_merged needs a row object';
+  // The merged row must stay the conflicting row: under another key it would be written locally
+  // in apply mode (never captured, never pushed) while the old key is pushed again.
+  const keyName = table.keyColumn.wireName;
+  const wanted = row.wireKey[keyName];
+  for (const [name, value] of Object.entries(merged)) {
+    if (name.toLowerCase() === keyName && value !== wanted)
+      return `keep_merged must keep the key ${keyName} = ${JSON.stringify(wanted)}, got ${JSON.stringify(value)}`;
+  }
   try {
     wirePayloadToSql(table, resolution.action === 'keep_merged' ? resolution.row : {});
   } catch (error) {
