@@ -124,18 +124,24 @@ export class OversyncClient {
    * @returns `connected` with an outcome, or `retry_later` with `retryAfterSeconds`.
    * @throws OpenRequiredError, AttachBindingConflictError, AttachLifecycleUnsupportedError, …
    */
-  attach(userId: string): Promise<AttachResult> {
-    return this.#operation('attach', async () => {
+  async attach(userId: string): Promise<AttachResult> {
+    const result = await this.#operation('attach', async () => {
       const ctx = this.#opened('attach');
       if (!userId.trim()) throw new InvalidConfigError('attach(userId) needs a non-blank userId');
       openSource(ctx);
       return attachUser(ctx, userId);
     });
+    // After the lock is released, so the woken background sync does not meet sync_in_progress.
+    if (result.status === 'connected') this.#background?.sessionChanged();
+    return result;
   }
 
   /** Unbinds the user and clears synced data, unless unsynced data blocks it (a result, not an error). */
-  detach(): Promise<DetachResult> {
-    return this.#operation('detach', () => detachUser(this.#opened('detach')));
+  async detach(): Promise<DetachResult> {
+    const result = await this.#operation('detach', () => detachUser(this.#opened('detach')));
+    // The watch stream was opened with the detached user's token and checkpoint: close it now.
+    if (result.outcome === 'detached') this.#background?.sessionChanged();
+    return result;
   }
 
   /** Pushes pending local changes as at most one bundle. */
@@ -234,8 +240,16 @@ export class OversyncClient {
     return this.#status.subscribe(listener);
   }
 
-  /** Starts background sync (watch stream when supported, polling otherwise). Idempotent. */
+  /**
+   * Starts background sync (watch stream when supported, polling otherwise). Idempotent. The loops
+   * follow `attach()` and `detach()`: a user switch closes the previous user's watch stream and
+   * syncs the new user at once.
+   *
+   * @throws ClientClosedError after `close()`.
+   * @throws OpenRequiredError before `open()`.
+   */
   start(): void {
+    this.#ensureNotClosed('start');
     const ctx = this.#opened('start');
     this.#background ??= new BackgroundSync(
       backgroundDeps(ctx, () => this.sync(), this.#options.onBackgroundError),

@@ -29,6 +29,12 @@ export const ClientErrorCode = {
   PushConflict: 'push_conflict',
   /** The conflict resolver returned an invalid resolution; every intent is back in the dirty set. */
   InvalidConflictResolution: 'invalid_conflict_resolution',
+  /**
+   * The server refused a pushed row for good (`400 push_chunk_invalid`) before committing anything;
+   * the bundle's changes are pending (dirty) again. Fix or delete the row named in the message (or
+   * `details.table` / `details.key`), then push again.
+   */
+  PushRejected: 'push_rejected',
   /** Conflicts kept recurring after the automatic retries; the intents stay dirty. */
   ConflictRetryExhausted: 'conflict_retry_exhausted',
   /** A transient failure persisted through every retry attempt. */

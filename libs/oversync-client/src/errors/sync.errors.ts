@@ -1,4 +1,4 @@
-import { type PushConflict, type SourceRecoveryReason } from '@oversync/protocol';
+import { type PushConflict, type SourceRecoveryReason, type SyncKey } from '@oversync/protocol';
 
 import { ClientErrorCode } from './client-error-codes.js';
 import { OversyncClientError } from './oversync-client.error.js';
@@ -78,6 +78,35 @@ export class PushConflictError extends OversyncClientError<{
       ClientErrorCode.PushConflict,
       `push rejected with 409 push_conflict: ${serverMessage}; the outbox is kept for the next push`,
       { conflict, serverMessage },
+      { cause },
+    );
+  }
+}
+
+/**
+ * The server refused a pushed bundle for good before committing it (a row failed validation,
+ * `400 push_chunk_invalid`). Every frozen change went back to the dirty set, so the app can fix or
+ * delete the offending row; the next push freezes afresh under the same `source_bundle_id`.
+ * `table` and `key` name the row when the server's message identifies exactly one.
+ */
+export class PushRejectedError extends OversyncClientError<{
+  status: number;
+  serverCode: string;
+  serverMessage: string;
+  sourceBundleId: number;
+  /** Changes of the refused bundle, now back in the dirty set. */
+  rowCount: number;
+  table?: string;
+  key?: SyncKey;
+}> {
+  override readonly name = 'PushRejectedError';
+  constructor(details: PushRejectedError['details'], cause?: unknown) {
+    const { status, serverCode, serverMessage, table, key } = details;
+    const row = table === undefined ? '' : ` (${table}${key === undefined ? '' : ` ${JSON.stringify(key)}`})`;
+    super(
+      ClientErrorCode.PushRejected,
+      `push rejected with ${status} ${serverCode}${row}: ${serverMessage}; nothing was committed and its ${details.rowCount} change(s) are pending again — fix or delete the offending row, then sync again`,
+      details,
       { cause },
     );
   }

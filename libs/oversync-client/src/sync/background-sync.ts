@@ -52,6 +52,12 @@ export interface BackgroundSyncDeps {
 const LIFECYCLE_CODES = new Set(['open_required', 'attach_required', 'destructive_transition_in_progress']);
 
 /**
+ * What can end a sleep early: `sync` (the sync loop's idle sleeps) wakes on `kick()`; the sync
+ * loop's error backoff and every watch-loop sleep wake only on `sessionChanged()`.
+ */
+type WakeChannel = 'sync' | 'syncBackoff' | 'watch';
+
+/**
  * Two cooperating loops: a sync loop (push + pull on a timer, on local writes and on watch events,
  * with doubling backoff on errors) and, when the server supports it, a watch loop that keeps an SSE
  * stream open and wakes the sync loop for every new bundle. Watch events never write to SQLite.
@@ -62,7 +68,12 @@ export class BackgroundSync {
   #running = false;
   #kicked = false;
   #watching = false;
-  #wake: (() => void) | undefined;
+  /** One waker per channel; each channel has at most one sleeper (its loop). */
+  readonly #wakers = new Map<WakeChannel, () => void>();
+  /** Aborts the current watch connection only (a session change), not the loops. */
+  #stream: AbortController | undefined;
+  /** Counts session changes, so an error backoff that one interrupted starts over. */
+  #sessionEpoch = 0;
   #debounce: ReturnType<typeof setTimeout> | undefined;
   #loops: Promise<void>[] = [];
 
@@ -103,7 +114,7 @@ export class BackgroundSync {
     this.#abort.abort();
     if (this.#debounce !== undefined) clearTimeout(this.#debounce);
     this.#debounce = undefined;
-    this.#wake?.();
+    for (const wake of [...this.#wakers.values()]) wake();
     await Promise.allSettled(this.#loops);
     this.#loops = [];
   }
@@ -111,7 +122,21 @@ export class BackgroundSync {
   /** Runs a sync cycle as soon as possible. */
   kick(): void {
     this.#kicked = true;
-    this.#wake?.();
+    this.#wakers.get('sync')?.();
+  }
+
+  /**
+   * The attached user changed (`attach` or `detach`). The open watch stream carries the previous
+   * user's token and checkpoint, so it is closed and reopened for the new session (or not at all
+   * while detached), and a sync cycle runs at once instead of after the post-sync interval.
+   */
+  sessionChanged(): void {
+    if (!this.#running) return;
+    this.#sessionEpoch++;
+    this.#kicked = true;
+    this.#stream?.abort();
+    // The previous session's error backoffs do not apply to the new one either.
+    for (const wake of [...this.#wakers.values()]) wake();
   }
 
   /** A local write happened: sync after the debounce delay. */
@@ -123,23 +148,22 @@ export class BackgroundSync {
     }, this.#o.localChangeDebounceMs);
   }
 
-  /** Sleeps; `wakeable` sleeps also end on `kick()`. Always ends on `stop()`. */
-  #sleep(ms: number, wakeable: boolean): Promise<void> {
+  /** Sleeps; a sleep on a `channel` also ends when that channel is woken. Always ends on `stop()`. */
+  #sleep(ms: number, channel: WakeChannel | null): Promise<void> {
     if (!this.#running) return Promise.resolve();
     // A pending kick shortens the sleep to one macrotask, never to zero: the loops must always
     // yield to timers and I/O, or a stream of kicks could starve the event loop.
-    const delay = wakeable && this.#kicked ? 0 : ms;
+    const delay = channel === 'sync' && this.#kicked ? 0 : ms;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
         this.#abort.signal.removeEventListener('abort', done);
-        if (this.#wake === wake) this.#wake = undefined;
+        if (channel && this.#wakers.get(channel) === done) this.#wakers.delete(channel);
         resolve();
       };
-      const wake = wakeable ? done : undefined;
       const timer = setTimeout(done, delay);
       this.#abort.signal.addEventListener('abort', done, { once: true });
-      if (wake) this.#wake = wake;
+      if (channel) this.#wakers.set(channel, done);
     });
   }
 
@@ -147,27 +171,27 @@ export class BackgroundSync {
     let backoff = this.#o.minBackoffMs;
     while (this.#running) {
       if (!this.deps.isConnected()) {
-        // Nothing can sync while detached; kicks from anonymous writes are dropped.
+        // Nothing can sync while detached; kicks from anonymous writes are dropped. The sleep is
+        // wakeable so that attach() (which kicks) syncs the new user at once.
         this.#kicked = false;
-        await this.#sleep(this.#o.minBackoffMs, false);
+        await this.#sleep(this.#o.minBackoffMs, 'sync');
         continue;
       }
       this.#kicked = false;
       try {
         await this.deps.sync();
         backoff = this.#o.minBackoffMs;
-        await this.#sleep(this.#watching ? this.#o.watchFallbackIntervalMs : this.#o.pollIntervalMs, true);
+        await this.#sleep(this.#watching ? this.#o.watchFallbackIntervalMs : this.#o.pollIntervalMs, 'sync');
       } catch (error) {
         if (!this.#running) return;
         const code = isOversyncClientError(error) ? error.code : '';
         if (code === 'sync_in_progress' || LIFECYCLE_CODES.has(code)) {
           backoff = this.#o.minBackoffMs;
-          await this.#sleep(this.#o.minBackoffMs, code === 'sync_in_progress');
+          await this.#sleep(this.#o.minBackoffMs, code === 'sync_in_progress' ? 'sync' : null);
           continue;
         }
         this.deps.onError(error);
-        await this.#sleep(backoff, false);
-        backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+        backoff = await this.#backoff(backoff, 'syncBackoff');
       }
     }
   }
@@ -177,12 +201,17 @@ export class BackgroundSync {
     const signal = this.#abort.signal;
     while (this.#running) {
       if (!this.deps.isConnected()) {
-        await this.#sleep(this.#o.minBackoffMs, false);
+        await this.#sleep(this.#o.minBackoffMs, 'watch');
         continue;
       }
+      // One controller per connection: a session change closes this stream but keeps the loop.
+      const stream = new AbortController();
+      const stopStream = () => stream.abort();
+      signal.addEventListener('abort', stopStream, { once: true });
+      this.#stream = stream;
       try {
-        if (!(await this.deps.watchSupported(signal))) return;
-        const response = await this.deps.openWatch(signal);
+        if (!(await this.deps.watchSupported(stream.signal))) return;
+        const response = await this.deps.openWatch(stream.signal);
         this.#watching = true;
         backoff = this.#o.minBackoffMs;
         await readWatchStream(
@@ -190,7 +219,7 @@ export class BackgroundSync {
           (event) => {
             if (event.bundle_seq > this.deps.lastBundleSeqSeen()) this.kick();
           },
-          signal,
+          stream.signal,
         );
       } catch (error) {
         if (!this.#running) return;
@@ -201,14 +230,33 @@ export class BackgroundSync {
           this.#watching = false;
           return;
         }
-        this.deps.onError(error);
+        // A failure caused by closing the stream on purpose is not an error worth reporting.
+        if (!stream.signal.aborted) this.deps.onError(error);
+      } finally {
+        signal.removeEventListener('abort', stopStream);
+        if (this.#stream === stream) this.#stream = undefined;
       }
       this.#watching = false;
       if (!this.#running) return;
+      if (stream.signal.aborted) {
+        // Closed by a session change (which already kicked the sync loop): reconnect at once
+        // for the new session, without an error backoff.
+        backoff = this.#o.minBackoffMs;
+        continue;
+      }
       // The stream ended or failed: pull once now in case an event was missed, then reconnect.
       this.kick();
-      await this.#sleep(backoff, false);
-      backoff = Math.min(backoff * 2, this.#o.maxBackoffMs);
+      backoff = await this.#backoff(backoff, 'watch');
     }
+  }
+
+  /**
+   * Sleeps an error backoff and returns the next one: doubled, or back to the minimum when a
+   * session change cut the sleep short (the failures belonged to the previous session).
+   */
+  async #backoff(ms: number, channel: WakeChannel): Promise<number> {
+    const epoch = this.#sessionEpoch;
+    await this.#sleep(ms, channel);
+    return epoch === this.#sessionEpoch ? Math.min(ms * 2, this.#o.maxBackoffMs) : this.#o.minBackoffMs;
   }
 }

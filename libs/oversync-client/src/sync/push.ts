@@ -1,21 +1,33 @@
-import { isPushConflictErrorBody, isSourceRecoveryReason } from '@oversync/protocol';
+import { isPushConflictErrorBody, isSourceRecoveryReason, type SyncKey } from '@oversync/protocol';
 
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
-import { ConflictRetryExhaustedError, PushConflictError } from '../errors/sync.errors.js';
+import { ConflictRetryExhaustedError, PushConflictError, PushRejectedError } from '../errors/sync.errors.js';
 import { type HttpStatusError } from '../errors/transport.errors.js';
 import { resolvePushConflict } from './conflict-resolution.js';
-import { freezeOutbox } from './freeze.js';
+import { freezeOutbox, restoreOutboxToDirty } from './freeze.js';
 import { fetchCommittedRows, uploadBundle, type CommittedBundleInfo } from './push-transfer.js';
 import { keepSourceRebuild } from './rebuild.js';
 import { replayCommittedBundle } from './replay.js';
 import { enterSourceRecovery, resetInitialization } from './source-recovery.js';
 import { type SyncContext } from './sync-context.js';
-import { type OutboxBundle } from './sync-state.store.js';
+import { type OutboxBundle, type OutboxRow } from './sync-state.store.js';
 
 /** Outcome of `pushPending()`, with go-oversync's strings. */
 export type PushOutcome = 'no_change' | 'committed' | 'skipped_paused';
 
 const MAX_CONFLICT_RETRIES = 2;
+
+/**
+ * Answers that refuse a bundle for good while it is provably uncommitted, so its rows can go back
+ * to the dirty set. A chunk is only uploaded after create answered `staging` in the same attempt
+ * (a committed tuple answers `already_committed` there), so a chunk rejection means nothing of
+ * the bundle is on the server, and re-sending the same rows can only fail the same way.
+ *
+ * Deliberately not here: create's `push_session_invalid` (lease or counters: reconnecting fixes
+ * it, not editing rows), `push_commit_invalid` (staging arithmetic: re-upload), 413 (smaller
+ * chunks fix it), retryable statuses, and any 5xx (a commit may have landed).
+ */
+const ROW_REJECTION_CODES: ReadonlySet<string> = new Set(['push_chunk_invalid']);
 
 /**
  * Pushes at most one bundle: freezes the dirty set (or resumes the existing outbox), uploads,
@@ -101,6 +113,7 @@ async function handleFailure(ctx: SyncContext, error: unknown): Promise<PushOutc
     await keepSourceRebuild(ctx, { sourceBundleFloor: outbox.sourceBundleId + 1, rebaseKeys });
     return 'committed';
   }
+  if (isRowRejection(http) && outbox.state === 'prepared') return releaseRejectedBundle(ctx, outbox, http);
   if (isSourceRecoveryReason(code) && outbox.state === 'prepared') {
     const replacedBy = code === 'source_retired' ? body?.['replaced_by_source_id'] : undefined;
     return enterSourceRecovery(
@@ -112,4 +125,65 @@ async function handleFailure(ctx: SyncContext, error: unknown): Promise<PushOutc
     );
   }
   throw error;
+}
+
+function isRowRejection(http: HttpStatusError): boolean {
+  const { status, error, method, path } = http.details;
+  return status === 400 && ROW_REJECTION_CODES.has(error) && method === 'POST' && path.endsWith('/chunks');
+}
+
+/**
+ * Moves the refused bundle back into the dirty set (the conflict path's merge: intents written
+ * after the freeze win) and reports it. Keeping it frozen would wedge the client: every push would
+ * re-send the bad row, pulls and detach would stay blocked, and deleting the row locally would
+ * never reach the frozen copy. `next_source_bundle_id` has not moved, so the next freeze reuses
+ * the same `source_bundle_id`, exactly as after a conflict.
+ */
+async function releaseRejectedBundle(
+  ctx: SyncContext,
+  outbox: OutboxBundle,
+  http: HttpStatusError,
+): Promise<never> {
+  const { status, error: serverCode, serverMessage } = http.details;
+  const named = rejectedRow(ctx, ctx.store.outboxRows(), serverMessage);
+  ctx.db.transaction(() => restoreOutboxToDirty(ctx));
+  await ctx.persist();
+  throw new PushRejectedError(
+    {
+      status,
+      serverCode,
+      serverMessage,
+      sourceBundleId: outbox.sourceBundleId,
+      rowCount: outbox.rowCount,
+      ...named,
+    },
+    http,
+  );
+}
+
+/**
+ * The outbox row a rejection message names. Messages carry no structured row, but servers name
+ * the table as `schema.table` and usually quote the key; a row is named only when exactly one
+ * matches, a table only when exactly one of the bundle's tables is mentioned.
+ */
+function rejectedRow(
+  ctx: SyncContext,
+  rows: readonly OutboxRow[],
+  message: string,
+): { table?: string; key?: SyncKey } {
+  const text = message.toLowerCase();
+  const mentionsTable = (table: string) => {
+    const qualified = `${ctx.schema}.${table}`.toLowerCase();
+    for (let at = text.indexOf(qualified); at >= 0; at = text.indexOf(qualified, at + 1)) {
+      // `users` must not match inside `users_archive`.
+      if (!/[a-z0-9_]/.test(text.charAt(at + qualified.length))) return true;
+    }
+    return false;
+  };
+  const mentionsKey = (key: SyncKey) =>
+    Object.values(key).some((v) => v !== '' && (message.includes(`"${v}"`) || message.endsWith(` ${v}`)));
+  const tables = [...new Set(rows.map((r) => r.table))].filter(mentionsTable);
+  const matches = rows.filter((r) => tables.includes(r.table) && mentionsKey(r.wireKey));
+  if (matches.length === 1) return { table: matches[0].table, key: matches[0].wireKey };
+  return tables.length === 1 ? { table: tables[0] } : {};
 }
