@@ -145,7 +145,7 @@ export class BulkWriter {
     const width = table.columns.length;
     const states = this.#rowStatesOf(table.name);
     const per = upsert ? rowsPerStatement(width) : MAX_ROWS_PER_STATEMENT;
-    // Into an empty table (every snapshot, a first pull) the upsert's conflict clause only costs: it
+    // Into an empty table (an initial sync, a first pull) the upsert's conflict clause only costs: it
     // probes the key index before every insert. The batch names each key once, so a plain INSERT
     // writes the same rows.
     const plain = upsert && batch.length >= PLAIN_INSERT_AT && this.#isEmpty(table.sqlName);

@@ -58,10 +58,15 @@ export function authoritativeApply<T>(ctx: SyncContext, fn: () => T): T {
   });
 }
 
-/** Deletes every row of every table ever managed in this database (registry ∪ config). */
-export function clearManagedTables(ctx: SyncContext): void {
+/**
+ * Deletes every row of every table ever managed in this database (registry ∪ config).
+ *
+ * @param except - lowercased names of tables to leave alone
+ */
+export function clearManagedTables(ctx: SyncContext, except: ReadonlySet<string> = new Set()): void {
   const names = new Set([...managedTableNames(ctx.db, ctx.schema), ...ctx.tables.ordered.map((t) => t.name)]);
   for (const name of names) {
+    if (except.has(name)) continue;
     const exists = ctx.db.count(
       "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND lower(name) = ?",
       [name],

@@ -1,9 +1,9 @@
 import { AttachRequiredError } from '../errors/lifecycle.errors.js';
 import { InvalidRowError } from '../errors/sync.errors.js';
-import { authoritativeApply, clearManagedTables, deleteLocal, keyTextOf, upsertLocal } from './local-rows.js';
-import { BulkWriter } from './bulk-writer.js';
+import { authoritativeApply, deleteLocal, keyTextOf, upsertLocal } from './local-rows.js';
 import { parseObject } from './row-codec.js';
 import { type SnapshotDownload } from './snapshot-download.js';
+import { writeSnapshotRows } from './snapshot-rows.js';
 import { type SyncContext } from './sync-context.js';
 
 export { downloadSnapshot, type SnapshotDownload } from './snapshot-download.js';
@@ -26,9 +26,10 @@ export interface SnapshotApplyOptions {
 
 /**
  * Replaces all local synced data with the snapshot in one transaction (foreign keys deferred):
- * managed tables and row state are cleared, snapshot rows written, then pending local intents
- * (outbox and/or dirty rows, as asked) are written back on top so no pending edit is lost. Sets
- * the checkpoint to the snapshot's bundle seq and clears `rebuild_required`.
+ * row state is cleared and rewritten from the snapshot, managed rows are brought to the snapshot in
+ * place (see {@link writeSnapshotRows}: app rows that reference unchanged keys survive), then
+ * pending local intents (outbox and/or dirty rows, as asked) are written back on top so no pending
+ * edit is lost. Sets the checkpoint to the snapshot's bundle seq and clears `rebuild_required`.
  */
 export function applySnapshot(
   ctx: SyncContext,
@@ -41,17 +42,14 @@ export function applySnapshot(
     }
     const dirty = options.keepDirty ? ctx.store.dirtyRows() : [];
     const outbox = options.keepOutbox ? ctx.store.outboxRows() : [];
-    clearManagedTables(ctx);
     ctx.db.run('DELETE FROM _sync_row_state');
     ctx.db.run('DELETE FROM _sync_dirty_rows');
     if (!options.keepOutbox) ctx.store.clearOutbox();
-    const writer = new BulkWriter(ctx);
-    try {
-      for (const batch of download.batches) writer.write(batch);
-      writer.flush();
-    } finally {
-      writer.free();
-    }
+    // Rows written back below are not deleted first, so their app-local children survive too.
+    writeSnapshotRows(ctx, download.batches, [
+      ...outbox.map((r) => ({ table: r.table, keyJson: r.keyJson })),
+      ...dirty.map((d) => ({ table: d.table, keyJson: d.keyJson })),
+    ]);
     if (download.rowCount !== download.session.row_count) {
       throw new InvalidRowError(
         'snapshot',
