@@ -22,6 +22,20 @@ interface SqlJsExports {
   _sqlite3_errmsg(db: number): number;
 }
 
+/** A WebAssembly export of sql.js (numbers in, a number or nothing out). */
+type WasmExport = (...args: number[]) => number | void;
+
+/**
+ * Calls a sql.js WebAssembly export through one shared call site. Node 20's V8 (11.3) can crash
+ * the process (SIGSEGV in optimised code) when TurboFan inlines a JS-to-Wasm call whose callee
+ * grows the WebAssembly memory (`_malloc` here); a call site that sees many different exports is
+ * megamorphic, and V8 does not inline those. Reproduced with a rebuild test sequence; gone with
+ * `--no-turbo-inline-js-wasm-calls` and with this indirection.
+ */
+function callWasm(fn: WasmExport, a = 0, b = 0, c = 0, d = 0, e = 0): number {
+  return Number(fn(a, b, c, d, e) ?? 0);
+}
+
 const REQUIRED_EXPORTS = [
   '_malloc',
   '_free',
@@ -118,18 +132,18 @@ export class BatchBinder {
     const heap = this.#copyToHeap(module, values);
     try {
       this.#bind(module, pointer, heap, values);
-      const rc = module._sqlite3_step(pointer);
+      const rc = callWasm(module._sqlite3_step, pointer);
       // Like Statement.run: one step; a statement that returns rows (RETURNING) just stops there.
       if (rc !== SQLITE_DONE && rc !== SQLITE_ROW) {
         const message = this.#errorMessage(module);
-        module._sqlite3_reset(pointer);
+        callWasm(module._sqlite3_reset, pointer);
         throw new Error(message);
       }
-      module._sqlite3_reset(pointer);
+      callWasm(module._sqlite3_reset, pointer);
     } finally {
       // The bindings point into `heap`: clear them before the memory goes back.
-      module._sqlite3_clear_bindings(pointer);
-      module._free(heap);
+      callWasm(module._sqlite3_clear_bindings, pointer);
+      callWasm(module._free, heap);
       if (this.#scratch.length > SCRATCH_KEEP_BYTES) this.#scratch = new Uint8Array(1 << 16);
     }
   }
@@ -139,7 +153,7 @@ export class BatchBinder {
     // `db` (the connection pointer) is a field of sql.js's Database that its typings leave out.
     const connection = (this.db as unknown as { db: unknown }).db;
     if (typeof connection !== 'number') return 'SQLite statement failed';
-    return module.UTF8ToString(module._sqlite3_errmsg(connection));
+    return module.UTF8ToString(callWasm(module._sqlite3_errmsg, connection));
   }
 
   /**
@@ -156,7 +170,7 @@ export class BatchBinder {
       for (const [name, value] of Object.entries(fields)) {
         if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) continue;
         try {
-          if (module.UTF8ToString(module._sqlite3_sql(value)) === sql) {
+          if (module.UTF8ToString(callWasm(module._sqlite3_sql, value)) === sql) {
             field = name;
             break;
           }
@@ -218,7 +232,7 @@ export class BatchBinder {
       at += value.length;
     }
     // At least one byte, so an empty string or blob still binds a non-NULL pointer.
-    const heap = module._malloc(Math.max(1, at));
+    const heap = callWasm(module._malloc, Math.max(1, at));
     if (at > 0) module.writeArrayToMemory(scratch.subarray(0, at), heap);
     return heap;
   }
@@ -230,17 +244,31 @@ export class BatchBinder {
       const index = i + 1;
       let rc: number;
       if (typeof value === 'string') {
-        rc = module._sqlite3_bind_text(stmt, index, heap + offsets[2 * i], offsets[2 * i + 1], SQLITE_STATIC);
+        rc = callWasm(
+          module._sqlite3_bind_text,
+          stmt,
+          index,
+          heap + offsets[2 * i],
+          offsets[2 * i + 1],
+          SQLITE_STATIC,
+        );
       } else if (typeof value === 'number') {
         rc =
           value === (value | 0)
-            ? module._sqlite3_bind_int(stmt, index, value)
-            : module._sqlite3_bind_double(stmt, index, value);
+            ? callWasm(module._sqlite3_bind_int, stmt, index, value)
+            : callWasm(module._sqlite3_bind_double, stmt, index, value);
       } else if (value instanceof Uint8Array) {
-        rc = module._sqlite3_bind_blob(stmt, index, heap + offsets[2 * i], offsets[2 * i + 1], SQLITE_STATIC);
+        rc = callWasm(
+          module._sqlite3_bind_blob,
+          stmt,
+          index,
+          heap + offsets[2 * i],
+          offsets[2 * i + 1],
+          SQLITE_STATIC,
+        );
       } else {
         // NULL: sql.js binds it as a blob without bytes; so does this.
-        rc = module._sqlite3_bind_blob(stmt, index, 0, 0, SQLITE_STATIC);
+        rc = callWasm(module._sqlite3_bind_blob, stmt, index, 0, 0, SQLITE_STATIC);
       }
       if (rc !== SQLITE_OK) throw new Error(this.#errorMessage(module));
     }
