@@ -7,19 +7,31 @@ import type { Database, SqlValue, Statement } from 'sql.js';
  */
 interface SqlJsExports {
   Database: new () => Database;
-  _malloc(bytes: number): number;
-  _free(pointer: number): void;
+  _malloc: (bytes: number) => number;
+  _free: (pointer: number) => void;
   writeArrayToMemory(array: Uint8Array, pointer: number): void;
   UTF8ToString(pointer: number): string;
-  _sqlite3_bind_text(stmt: number, index: number, pointer: number, bytes: number, destructor: number): number;
-  _sqlite3_bind_blob(stmt: number, index: number, pointer: number, bytes: number, destructor: number): number;
-  _sqlite3_bind_int(stmt: number, index: number, value: number): number;
-  _sqlite3_bind_double(stmt: number, index: number, value: number): number;
-  _sqlite3_step(stmt: number): number;
-  _sqlite3_reset(stmt: number): number;
-  _sqlite3_clear_bindings(stmt: number): number;
-  _sqlite3_sql(stmt: number): number;
-  _sqlite3_errmsg(db: number): number;
+  _sqlite3_bind_text: (
+    stmt: number,
+    index: number,
+    pointer: number,
+    bytes: number,
+    destructor: number,
+  ) => number;
+  _sqlite3_bind_blob: (
+    stmt: number,
+    index: number,
+    pointer: number,
+    bytes: number,
+    destructor: number,
+  ) => number;
+  _sqlite3_bind_int: (stmt: number, index: number, value: number) => number;
+  _sqlite3_bind_double: (stmt: number, index: number, value: number) => number;
+  _sqlite3_step: (stmt: number) => number;
+  _sqlite3_reset: (stmt: number) => number;
+  _sqlite3_clear_bindings: (stmt: number) => number;
+  _sqlite3_sql: (stmt: number) => number;
+  _sqlite3_errmsg: (db: number) => number;
 }
 
 /** A WebAssembly export of sql.js (numbers in, a number or nothing out). */
