@@ -3,8 +3,8 @@
  * bundles through the engine, forcing scope states with SQL, and reading SSE streams.
  */
 import { randomUUID } from 'node:crypto';
-import { ScopeManager, type CommittedBundle } from '@oversync/nestjs';
-import { WatchStreamParser, type WatchEvent } from '@oversync/protocol';
+import { ScopeManager, SnapshotSessionService, type CommittedBundle } from '@oversync/nestjs';
+import { WatchStreamParser, type JsonObject, type WatchEvent } from '@oversync/protocol';
 import { sql } from 'kysely';
 import { execSql } from './business-schema.js';
 import type { OversyncTestApp } from './oversync-app.js';
@@ -12,6 +12,21 @@ import type { OversyncTestApp } from './oversync-app.js';
 /** Runs SQL against the app's database. */
 export function q(t: OversyncTestApp, text: string, values: unknown[] = []) {
   return execSql(t.db.url, text, values);
+}
+
+/** One row of a snapshot page, as a client receives it. */
+export interface SnapshotRowJson {
+  table: string;
+  key: Record<string, string>;
+  payload: JsonObject;
+}
+
+/** Every row of a fresh snapshot of `scope` (first page, up to 1,000 rows), read through the service. */
+export async function snapshotRowsOf(t: OversyncTestApp, scope: string): Promise<SnapshotRowJson[]> {
+  const snapshots = t.get(SnapshotSessionService);
+  const session = await snapshots.create({ userId: scope, sourceId: 'reader' });
+  const parts = await snapshots.chunkJson(scope, session.snapshot_id, 0, 1000);
+  return (JSON.parse(parts.join('')) as { rows: SnapshotRowJson[] }).rows;
 }
 
 /** Commits one server-originated bundle inserting `count` users into `user`'s scope. */

@@ -255,32 +255,18 @@ export class BatchBinder {
       const value = values[i];
       const index = i + 1;
       let rc: number;
-      if (typeof value === 'string') {
-        rc = callWasm(
-          module._sqlite3_bind_text,
-          stmt,
-          index,
-          heap + offsets[2 * i],
-          offsets[2 * i + 1],
-          SQLITE_STATIC,
-        );
-      } else if (typeof value === 'number') {
+      if (typeof value === 'number') {
         rc =
           value === (value | 0)
             ? callWasm(module._sqlite3_bind_int, stmt, index, value)
             : callWasm(module._sqlite3_bind_double, stmt, index, value);
-      } else if (value instanceof Uint8Array) {
-        rc = callWasm(
-          module._sqlite3_bind_blob,
-          stmt,
-          index,
-          heap + offsets[2 * i],
-          offsets[2 * i + 1],
-          SQLITE_STATIC,
-        );
-      } else {
+      } else if (value === null) {
         // NULL: sql.js binds it as a blob without bytes; so does this.
         rc = callWasm(module._sqlite3_bind_blob, stmt, index, 0, 0, SQLITE_STATIC);
+      } else {
+        // Text and blobs point into `heap` (encoded by copyToHeap).
+        const bind = typeof value === 'string' ? module._sqlite3_bind_text : module._sqlite3_bind_blob;
+        rc = callWasm(bind, stmt, index, heap + offsets[2 * i], offsets[2 * i + 1], SQLITE_STATIC);
       }
       if (rc !== SQLITE_OK) throw new Error(this.#errorMessage(module));
     }

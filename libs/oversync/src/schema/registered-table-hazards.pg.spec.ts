@@ -1,13 +1,13 @@
-import { type BundleRow, type JsonObject } from '@oversync/protocol';
+import { type BundleRow } from '@oversync/protocol';
 import { sql, type Kysely } from 'kysely';
 import { execSql } from '../../../../test/support/business-schema.js';
 import { committedBundleRows } from '../../../../test/support/bundle-rows.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
+import { snapshotRowsOf } from '../../../../test/support/read-builders.js';
 import { createTestDatabase } from '../../../../test/support/test-database.js';
 import { createTestKysely } from '../../../../test/support/test-kysely.js';
 import { RegisteredWriteRejectedError } from '../errors/index.js';
 import { resolveOversyncOptions } from '../oversync-options.resolver.js';
-import { SnapshotSessionService } from '../snapshot/snapshot-session.service.js';
 import { ScopeManager } from '../scope/scope.manager.js';
 import { SchemaBootstrapper } from './schema-bootstrapper.js';
 
@@ -37,29 +37,17 @@ const TABLES = ['items', 'parts'].map((table) => ({
   syncKeyColumns: ['id'],
 }));
 
-interface SnapshotRowJson {
-  table: string;
-  key: Record<string, string>;
-  payload: JsonObject;
-}
-
 const summary = (rows: BundleRow[]): string[] => rows.map((r) => `${r.op} ${r.table}.${r.key.id}`);
 const sqlState = (e: { code?: string }): string | undefined => e.code;
 
 describe('registered table shapes that capture must cover (real PostgreSQL)', () => {
   let t: OversyncTestApp;
   let scopes: ScopeManager;
-  let snapshots: SnapshotSessionService;
   const q = (text: string, values: unknown[] = []) => execSql(t.db.url, text, values);
   /** Resolves to 'ok' or to the SQLSTATE the statement failed with. */
   const outcome = (text: string) => q(text).then(() => 'ok', sqlState);
 
-  /** Every row of a fresh snapshot of `scope`, as the client receives it. */
-  const snapshotRows = async (scope: string): Promise<SnapshotRowJson[]> => {
-    const session = await snapshots.create({ userId: scope, sourceId: 'reader' });
-    const parts = await snapshots.chunkJson(scope, session.snapshot_id, 0, 1000);
-    return (JSON.parse(parts.join('')) as { rows: SnapshotRowJson[] }).rows;
-  };
+  const snapshotRows = (scope: string) => snapshotRowsOf(t, scope);
 
   /** Runs bootstrap again on the same database, as the next start of the app does. */
   const restart = async (): Promise<void> => {
@@ -83,7 +71,6 @@ describe('registered table shapes that capture must cover (real PostgreSQL)', ()
       options: { registeredTables: TABLES },
     });
     scopes = t.get(ScopeManager);
-    snapshots = t.get(SnapshotSessionService);
   });
   afterAll(async () => {
     await t.close();

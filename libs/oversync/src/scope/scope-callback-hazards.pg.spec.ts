@@ -1,12 +1,12 @@
-import { computeBundleHash, type BundleRow, type JsonObject } from '@oversync/protocol';
+import { computeBundleHash, type BundleRow } from '@oversync/protocol';
 import { sql } from 'kysely';
 import { execSql } from '../../../../test/support/business-schema.js';
 import { committedBundleRows } from '../../../../test/support/bundle-rows.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
+import { snapshotRowsOf } from '../../../../test/support/read-builders.js';
 import { createTestDatabase } from '../../../../test/support/test-database.js';
 import { RegisteredWriteRejectedError, ScopeWriteTransactionBrokenError } from '../errors/index.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
-import { SnapshotSessionService } from '../snapshot/snapshot-session.service.js';
 import { ScopeManager } from './scope.manager.js';
 
 /**
@@ -35,12 +35,6 @@ const TABLES = ['items'].map((table) => ({
   syncKeyColumns: ['id'],
 }));
 
-interface SnapshotRowJson {
-  table: string;
-  key: Record<string, string>;
-  payload: JsonObject;
-}
-
 interface PgInterval {
   days?: number;
   hours?: number;
@@ -53,15 +47,9 @@ const hashOf = (rows: BundleRow[]): string =>
 describe('scope write callback hazards (real PostgreSQL)', () => {
   let t: OversyncTestApp;
   let scopes: ScopeManager;
-  let snapshots: SnapshotSessionService;
   const q = (text: string, values: unknown[] = []) => execSql(t.db.url, text, values);
 
-  /** Every row of a fresh snapshot of `scope`, as the client receives it. */
-  const snapshotRows = async (scope: string): Promise<SnapshotRowJson[]> => {
-    const session = await snapshots.create({ userId: scope, sourceId: 'reader' });
-    const parts = await snapshots.chunkJson(scope, session.snapshot_id, 0, 1000);
-    return (JSON.parse(parts.join('')) as { rows: SnapshotRowJson[] }).rows;
-  };
+  const snapshotRows = (scope: string) => snapshotRowsOf(t, scope);
 
   const liveKeys = async (scope: string, table: string): Promise<string[]> =>
     (
@@ -83,7 +71,6 @@ describe('scope write callback hazards (real PostgreSQL)', () => {
       options: { registeredTables: TABLES },
     });
     scopes = t.get(ScopeManager);
-    snapshots = t.get(SnapshotSessionService);
   });
   afterAll(async () => {
     await t.close();
