@@ -31,13 +31,23 @@ export interface OversyncTestAppOptions {
   schema?: string;
   /** Skip creating the business schema (it already exists). */
   skipSchema?: boolean;
+  /**
+   * The test's own business schema, created instead of the default one (register its tables with
+   * `options.registeredTables`).
+   */
+  schemaSql?: string;
+  /** Database default time zone (ALTER DATABASE … SET TimeZone), standing in for a host's setting. */
+  timeZone?: string;
   routes?: boolean;
 }
 
 export async function createOversyncTestApp(opts: OversyncTestAppOptions = {}): Promise<OversyncTestApp> {
   const db = opts.database ?? (await createTestDatabase());
   const schema = opts.schema ?? 'business';
-  if (!opts.skipSchema) await execSql(db.url, businessSchemaSql(schema));
+  if (opts.schemaSql !== undefined) await execSql(db.url, opts.schemaSql);
+  else if (!opts.skipSchema) await execSql(db.url, businessSchemaSql(schema));
+  if (opts.timeZone !== undefined)
+    await execSql(db.url, `ALTER DATABASE "${db.name}" SET TimeZone = '${opts.timeZone}'`);
   const moduleRef = await Test.createTestingModule({
     imports: [
       OversyncModule.forRoot({

@@ -128,8 +128,8 @@ export async function finalizeCapturedBundle(
   // inside the callback (COMMIT or ROLLBACK), and these statements run outside it.
   if (!state?.context) throw transactionEnded(target);
   const restore = restoreSettingsSql(state.prior);
-  const touched = { rows: state.touched ?? [] };
-  if (touched.rows.length === 0) {
+  const touched = state.touched ?? [];
+  if (touched.length === 0) {
     await sql`SELECT ${restore}`.execute(trx);
     return null;
   }
@@ -149,7 +149,7 @@ export async function finalizeCapturedBundle(
   });
   const { effects, images, hashed } = await statements.effectsSql(
     trx,
-    touched.rows.map((t) => ({ table: catalog.byId(t.table_id), signature: t.signature })),
+    touched.map((t) => ({ table: catalog.byId(t.table_id), signature: t.signature })),
     state?.repeated === '1',
     { scopeId: target.userId, bundleSeq },
   );

@@ -4,7 +4,6 @@ import { sql } from 'kysely';
 import { execSql } from '../../../../test/support/business-schema.js';
 import { committedBundleRows } from '../../../../test/support/bundle-rows.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
-import { createTestDatabase } from '../../../../test/support/test-database.js';
 import {
   RegisteredWriteRejectedError,
   ScopeUninitializedError,
@@ -64,11 +63,8 @@ describe('capture completeness and withinSyncBundle (real PostgreSQL)', () => {
   const q = (text: string, values: unknown[] = []) => execSql(t.db.url, text, values);
 
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    await execSql(db.url, SCHEMA);
     t = await createOversyncTestApp({
-      database: db,
-      skipSchema: true,
+      schemaSql: SCHEMA,
       options: { registeredTables: TABLES, retention: { retainedBundlesPerUser: 3, pruneBatchSize: 2 } },
     });
     scopes = t.get(ScopeManager);

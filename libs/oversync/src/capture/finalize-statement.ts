@@ -82,8 +82,7 @@ function effectsCollapsed(exists: RawBuilder<unknown>): RawBuilder<unknown> {
  * Builds the `eff` and `img` parts of the finalisation statement: the collapsed effects (table_id,
  * key_text, op, n) and, per effect, key bytes and canonical payload; and the expression of the
  * row's canonical hash object `{"key","op","payload","row_ordinal","row_version","schema","table"}`
- * (sorted keys). Payloads are
- * read from the business row as it stands at the end of the transaction (every change to it was
+ * (sorted keys). Payloads are read from the business row as it stands at the end of the transaction (every change to it was
  * captured, so that is its net after-image) with one primary-key probe per row, and rendered by
  * SQL generated from the table's columns. That SQL is cached per column signature, so a column
  * added or retyped after bootstrap is picked up at the next bundle.
@@ -120,7 +119,7 @@ export class FinalizeStatementCache {
       );
     const lookup = perTableBound((t) => t.lookup);
     // The hash object is not materialised with the image: it repeats the payload, and building it
-    // inside the digest aggregate (see hashedSql) saves a copy of every payload.
+    // inside the digest aggregate (`hashed`, evaluated there) saves a copy of every payload.
     const images = sql`
       SELECT e.n, e.table_id, e.op, e.key_text, ${sql.raw(perTable((t) => t.keyBytes))} AS key_bytes, p.payload
         FROM eff e

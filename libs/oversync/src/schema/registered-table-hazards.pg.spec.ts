@@ -4,7 +4,6 @@ import { execSql } from '../../../../test/support/business-schema.js';
 import { committedBundleRows } from '../../../../test/support/bundle-rows.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
 import { snapshotRowsOf } from '../../../../test/support/read-builders.js';
-import { createTestDatabase } from '../../../../test/support/test-database.js';
 import { createTestKysely } from '../../../../test/support/test-kysely.js';
 import { RegisteredWriteRejectedError } from '../errors/index.js';
 import { resolveOversyncOptions } from '../oversync-options.resolver.js';
@@ -63,11 +62,8 @@ describe('registered table shapes that capture must cover (real PostgreSQL)', ()
   };
 
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    await execSql(db.url, SCHEMA);
     t = await createOversyncTestApp({
-      database: db,
-      skipSchema: true,
+      schemaSql: SCHEMA,
       options: { registeredTables: TABLES },
     });
     scopes = t.get(ScopeManager);

@@ -4,7 +4,6 @@ import { execSql } from '../../../../test/support/business-schema.js';
 import { committedBundleRows } from '../../../../test/support/bundle-rows.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
 import { snapshotRowsOf } from '../../../../test/support/read-builders.js';
-import { createTestDatabase } from '../../../../test/support/test-database.js';
 import { RegisteredWriteRejectedError, ScopeWriteTransactionBrokenError } from '../errors/index.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { ScopeManager } from './scope.manager.js';
@@ -62,12 +61,9 @@ describe('scope write callback hazards (real PostgreSQL)', () => {
     ).rows.map((r: { k: string }) => r.k);
 
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    await execSql(db.url, SCHEMA);
-    await execSql(db.url, `ALTER DATABASE "${db.name}" SET TimeZone = 'Europe/Berlin'`);
     t = await createOversyncTestApp({
-      database: db,
-      skipSchema: true,
+      schemaSql: SCHEMA,
+      timeZone: 'Europe/Berlin',
       options: { registeredTables: TABLES },
     });
     scopes = t.get(ScopeManager);

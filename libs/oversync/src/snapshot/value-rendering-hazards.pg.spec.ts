@@ -2,7 +2,6 @@ import { canonicalJson, type JsonObject } from '@oversync/protocol';
 import { sql } from 'kysely';
 import { execSql } from '../../../../test/support/business-schema.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
-import { createTestDatabase } from '../../../../test/support/test-database.js';
 import { renderSettingsSql } from '../capture/render-settings.js';
 import { toWirePayloadObject } from '../capture/wire-payload.util.js';
 import { CommittedBundleRowsService } from '../push/committed-bundle-rows.service.js';
@@ -75,12 +74,9 @@ describe('values that must render alike in bundles and snapshots (real PostgreSQ
   };
 
   beforeAll(async () => {
-    const db = await createTestDatabase();
-    await execSql(db.url, SCHEMA);
-    await execSql(db.url, `ALTER DATABASE "${db.name}" SET TimeZone = 'Europe/Berlin'`);
     t = await createOversyncTestApp({
-      database: db,
-      skipSchema: true,
+      schemaSql: SCHEMA,
+      timeZone: 'Europe/Berlin',
       options: { registeredTables: [{ schema: 'h', table: 'items', syncKeyColumns: ['id'] }] },
     });
     scopes = t.get(ScopeManager);
