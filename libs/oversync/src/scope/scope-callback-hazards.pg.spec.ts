@@ -26,6 +26,16 @@ CREATE TABLE h.items (_sync_scope_id text NOT NULL, id text NOT NULL, name text,
 -- A host helper schema with an ordinary-looking function name.
 CREATE SCHEMA hostfns;
 CREATE FUNCTION hostfns.to_json(text) RETURNS json LANGUAGE sql IMMUTABLE AS $$ SELECT pg_catalog.to_json(upper($1)) $$;
+-- A host's deferred trigger, which runs at COMMIT (after finalisation), logging its environment.
+CREATE TABLE h.commit_log (id text, tz text, date_style text, float_digits text);
+CREATE FUNCTION h.log_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO h.commit_log VALUES (NEW.id, current_setting('TimeZone'), current_setting('DateStyle'),
+                                   current_setting('extra_float_digits'));
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER items_log_commit AFTER INSERT ON h.items DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW WHEN (NEW.name = 'log at commit') EXECUTE FUNCTION h.log_commit();
 `;
 
 const TABLES = ['items'].map((table) => ({
@@ -117,6 +127,17 @@ describe('scope write callback hazards (real PostgreSQL)', () => {
     // off, and pg's interval parser read ISO 'P1DT2H' as empty.
     expect({ inside, stored: stored.toISOString() }).toEqual({ inside: outside, stored: outside.at });
   });
+  it("gives the host's deferred triggers (run at COMMIT, after finalisation) the host's own settings back", async () => {
+    await scopes.execWrite('u-deferred', { writerId: 'w' }, async (trx) => {
+      await sql`SET LOCAL DateStyle = 'SQL, DMY'`.execute(trx);
+      await sql`INSERT INTO h.items (id, name) VALUES ('d1', 'log at commit')`.execute(trx);
+    });
+    // Finalisation pins TimeZone UTC, DateStyle ISO and extra_float_digits 1 for its own statement.
+    expect((await q(`SELECT id, tz, date_style, float_digits FROM h.commit_log`)).rows).toEqual([
+      { id: 'd1', tz: 'Europe/Berlin', date_style: 'SQL, DMY', float_digits: '1' },
+    ]);
+  });
+
   it('reports a callback that ended the transaction itself, naming what happened to its writes', async () => {
     const committed = await scopes
       .execWrite('u-commit', { writerId: 'w' }, async (trx) => {
