@@ -21,12 +21,16 @@ export interface SnapshotRowJson {
   payload: JsonObject;
 }
 
-/** Every row of a fresh snapshot of `scope` (first page, up to 1,000 rows), read through the service. */
-export async function snapshotRowsOf(t: OversyncTestApp, scope: string): Promise<SnapshotRowJson[]> {
+/** A fresh snapshot of `scope` as the JSON text a client receives (first page, up to 1,000 rows). */
+export async function snapshotTextOf(t: OversyncTestApp, scope: string): Promise<string> {
   const snapshots = t.get(SnapshotSessionService);
   const session = await snapshots.create({ userId: scope, sourceId: 'reader' });
-  const parts = await snapshots.chunkJson(scope, session.snapshot_id, 0, 1000);
-  return (JSON.parse(parts.join('')) as { rows: SnapshotRowJson[] }).rows;
+  return (await snapshots.chunkJson(scope, session.snapshot_id, 0, 1000)).join('');
+}
+
+/** Every row of a fresh snapshot of `scope` (first page, up to 1,000 rows). */
+export async function snapshotRowsOf(t: OversyncTestApp, scope: string): Promise<SnapshotRowJson[]> {
+  return (JSON.parse(await snapshotTextOf(t, scope)) as { rows: SnapshotRowJson[] }).rows;
 }
 
 /** Commits one server-originated bundle inserting `count` users into `user`'s scope. */

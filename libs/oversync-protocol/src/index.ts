@@ -99,6 +99,7 @@ export {
   canonicalJsonNumber,
   canonicalJsonString,
   compareUtf8,
+  NonFiniteNumberError,
 } from './json/canonical-json.js';
 export { bytesToHex, Sha256, sha256Hex, sha256HexUtf8 } from './hash/sha256.js';
 export { utf8ByteLength, utf8Encode } from './hash/utf8.js';

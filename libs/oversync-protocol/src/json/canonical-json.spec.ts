@@ -4,6 +4,7 @@ import {
   canonicalJsonNumber,
   canonicalJsonString,
   compareUtf8,
+  NonFiniteNumberError,
 } from './canonical-json.js';
 import type { JsonValue } from './json.types.js';
 
@@ -72,7 +73,7 @@ describe('canonicalJsonNumber', () => {
   });
 
   it.each([NaN, Infinity, -Infinity])('rejects %p', (input) => {
-    expect(() => canonicalJsonNumber(input)).toThrow(RangeError);
+    expect(() => canonicalJsonNumber(input)).toThrow(NonFiniteNumberError);
   });
 });
 

@@ -48,18 +48,25 @@ export function canonicalJsonString(value: string): string {
   return `"${value.replace(NEEDS_ESCAPE_GLOBAL, escapeMatch)}"`;
 }
 
+/** A number JSON cannot represent (`NaN`, `±Infinity`, e.g. `1e400` after `JSON.parse`). */
+export class NonFiniteNumberError extends RangeError {
+  override readonly name = 'NonFiniteNumberError';
+}
+
 /**
  * Formats a number the way Go's `encoding/json` formats a `float64`: shortest round-trip form with
  * the ES thresholds (`1e+21`, `1e-7`), except that `-0` prints as `-0`.
  *
  * @param value - a finite number.
  * @returns the JSON number text.
- * @throws RangeError for `NaN` and `±Infinity`, which JSON cannot represent.
+ * @throws NonFiniteNumberError (a RangeError) for `NaN` and `±Infinity`, which JSON cannot represent.
  */
 export function canonicalJsonNumber(value: number): string {
   if (value === 0) return Object.is(value, -0) ? '-0' : '0';
   if (!Number.isFinite(value)) {
-    throw new RangeError(`canonical JSON cannot represent the number ${String(value)}; use null or a string`);
+    throw new NonFiniteNumberError(
+      `canonical JSON cannot represent the number ${String(value)}; use null or a string`,
+    );
   }
   return String(value);
 }

@@ -1,4 +1,5 @@
 import type { RowOp, SyncKey } from '@oversync/protocol';
+import { goEscapeJsonText } from '../pull/wire-row-json.util.js';
 
 /** One committed row with its payload kept as the stored canonical text. */
 export interface CommittedRowWire {
@@ -23,16 +24,8 @@ export interface CommittedBundleRowsPage {
   has_more: boolean;
 }
 
-const GO_UNSAFE = /[<>&\u2028\u2029]/;
-const GO_UNSAFE_ALL = /[<>&\u2028\u2029]/g;
-
-/** `JSON.stringify` plus Go's HTML and line-separator escaping (most text has none to escape). */
-function goJson(value: unknown): string {
-  const json = JSON.stringify(value);
-  return GO_UNSAFE.test(json)
-    ? json.replace(GO_UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
-    : json;
-}
+/** `JSON.stringify` plus Go's HTML and line-separator escaping. */
+const goJson = (value: unknown): string => goEscapeJsonText(JSON.stringify(value));
 
 /**
  * Serialises a page the way go-oversync's encoder does (field order of its structs, DELETE rows
@@ -43,21 +36,17 @@ function goJson(value: unknown): string {
  * @returns the JSON text without the trailing newline.
  */
 export function serializeCommittedBundleRowsPage(page: CommittedBundleRowsPage): string {
-  // `{"schema":…,"table":…,"key":{"<column>":` is the same for every row of a table: rendered once
-  // per page (keys have one column; any other shape is rendered whole).
+  // `{"schema":…,"table":…,"key":` is the same for every row of a table: rendered once per page.
   const heads = new Map<string, string>();
   const rows = page.rows.map((r) => {
-    const entries = Object.entries(r.key);
-    const single = entries.length === 1;
     // NUL cannot occur in identifiers, so schema "a.b" table "c" and schema "a" table "b.c" differ.
-    const headKey = `${r.schema}\u0000${r.table}\u0000${single ? entries[0][0] : ''}`;
-    let head = heads.get(headKey);
+    const tableKey = `${r.schema}\u0000${r.table}`;
+    let head = heads.get(tableKey);
     if (head === undefined) {
-      head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":${single ? `{${goJson(entries[0][0])}:` : ''}`;
-      heads.set(headKey, head);
+      head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":`;
+      heads.set(tableKey, head);
     }
-    const key = single ? `${goJson(entries[0][1])}}` : goJson(r.key);
-    const row = `${head}${key},"op":"${r.op}","row_version":${r.row_version}`;
+    const row = `${head}${goJson(r.key)},"op":"${r.op}","row_version":${r.row_version}`;
     return r.payloadWire === null ? `${row}}` : `${row},"payload":${r.payloadWire}}`;
   });
   return (

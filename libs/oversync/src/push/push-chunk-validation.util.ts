@@ -1,4 +1,10 @@
-import { canonicalJson, isCanonicalUuid, isStandardBase64, type JsonObject } from '@oversync/protocol';
+import {
+  canonicalJson,
+  isCanonicalUuid,
+  isStandardBase64,
+  NonFiniteNumberError,
+  type JsonObject,
+} from '@oversync/protocol';
 import { PushChunkInvalidError } from '../errors/index.js';
 import type { PushChunkDto, PushRowDto } from '../http/dto/push-chunk.dto.js';
 import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
@@ -138,7 +144,7 @@ function validateRow(
   } catch (error) {
     // A number beyond float64 (1e400 parses to Infinity) has no JSON form: the client's row is
     // bad, not the server (this used to answer 500).
-    if (error instanceof RangeError && error.message.includes('cannot represent the number')) {
+    if (error instanceof NonFiniteNumberError) {
       throw invalid(`payload for ${q} holds a number beyond the float64 range of JSON numbers`);
     }
     throw error;

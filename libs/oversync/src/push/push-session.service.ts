@@ -158,6 +158,7 @@ async function openOrReplay(
       INSERT INTO sync.push_sessions
              (push_id, user_pk, source_id, source_bundle_id, planned_row_count, initialization_id, expires_at)
       SELECT ${pushId}::uuid, ${scope.userPk}, ${sourceId}, ${sourceBundleId}, ${opening.plannedRowCount},
+             -- Bound only when opening: a malformed id must not fail the ::uuid cast of a refused create.
              ${open ? opening.initializationId || null : null}::uuid,
              clock_timestamp() + make_interval(secs => ${opening.ttlSeconds})
         FROM (SELECT count(*) FROM swept) AS s, (SELECT count(*) FROM replaced) AS r

@@ -168,14 +168,15 @@ export class SchemaBootstrapper {
       // Read after the registered tables' DDL: their locks keep partitions from being attached or
       // detached while we read the tree and install on it.
       const partitions = await readPartitions(trx, catalog.tables);
-      for (const p of partitions) {
-        await sql
-          .raw(partitionTriggersDdl(p.schema, p.table, p.of.keyColumn, p.of.keyKindCode, p.of.tableId))
-          .execute(trx);
-      }
-      for (const stale of await readStaleTriggers(trx, catalog.tables)) {
-        await sql.raw(dropTriggerDdl(stale.schema_name, stale.table_name, stale.trigger_name)).execute(trx);
-      }
+      const stale = await readStaleTriggers(trx, catalog.tables);
+      // One script, one round trip, however many partitions and stale triggers there are.
+      const script = [
+        ...partitions.map((p) =>
+          partitionTriggersDdl(p.schema, p.table, p.of.keyColumn, p.of.keyKindCode, p.of.tableId),
+        ),
+        ...stale.map((s) => dropTriggerDdl(s.schema_name, s.table_name, s.trigger_name)),
+      ].join('\n');
+      if (script !== '') await sql.raw(script).execute(trx);
       return partitions.length;
     });
   }

@@ -1,14 +1,14 @@
-import { canonicalJson, type JsonObject } from '@oversync/protocol';
+import { canonicalJson } from '@oversync/protocol';
 import { sql } from 'kysely';
 import { execSql } from '../../../../test/support/business-schema.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../../test/support/oversync-app.js';
+import { snapshotTextOf, type SnapshotRowJson } from '../../../../test/support/read-builders.js';
 import { renderSettingsSql } from '../capture/render-settings.js';
 import { toWirePayloadObject } from '../capture/wire-payload.util.js';
 import { CommittedBundleRowsService } from '../push/committed-bundle-rows.service.js';
 import { PullService } from '../pull/pull.service.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { ScopeManager } from '../scope/scope.manager.js';
-import { SnapshotSessionService } from './snapshot-session.service.js';
 
 /**
  * Values that must reach devices alike whichever path delivered the row: a bundle payload (pull)
@@ -29,22 +29,12 @@ CREATE TABLE h.items (_sync_scope_id text NOT NULL, id text NOT NULL, name text,
   mood h.mood, na numeric[], PRIMARY KEY (_sync_scope_id, id));
 `;
 
-interface SnapshotRowJson {
-  key: Record<string, string>;
-  payload: JsonObject;
-}
-
 describe('values that must render alike in bundles and snapshots (real PostgreSQL)', () => {
   let t: OversyncTestApp;
   let scopes: ScopeManager;
-  let snapshots: SnapshotSessionService;
   const q = (text: string, values: unknown[] = []) => execSql(t.db.url, text, values);
 
-  /** A fresh snapshot of `scope` as the JSON text a client receives. */
-  const snapshotText = async (scope: string): Promise<string> => {
-    const session = await snapshots.create({ userId: scope, sourceId: 'reader' });
-    return (await snapshots.chunkJson(scope, session.snapshot_id, 0, 1000)).join('');
-  };
+  const snapshotText = (scope: string) => snapshotTextOf(t, scope);
 
   /** The stored payload text of each row of a scope's only bundle, by key, and the pull page text. */
   const pulled = async (scope: string): Promise<{ payloads: Map<string, string>; text: string }> => {
@@ -80,7 +70,6 @@ describe('values that must render alike in bundles and snapshots (real PostgreSQ
       options: { registeredTables: [{ schema: 'h', table: 'items', syncKeyColumns: ['id'] }] },
     });
     scopes = t.get(ScopeManager);
-    snapshots = t.get(SnapshotSessionService);
   });
   afterAll(async () => {
     await t.close();
