@@ -125,7 +125,7 @@ export class SqlJsAdapter {
       } catch (error) {
         // The app's own BEGIN is still open on this connection (sql.js has one).
         if (error instanceof Error && /within a transaction/.test(error.message)) {
-          throw new AppTransactionOpenError('sync', { cause: error });
+          throw new AppTransactionOpenError({ cause: error });
         }
         throw error;
       }

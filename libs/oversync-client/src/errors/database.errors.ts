@@ -6,13 +6,13 @@ import { OversyncClientError } from './oversync-client.error.js';
  * client cannot start the transaction its sync step needs. Nothing changed; the step can run again
  * once the app commits (background sync retries it with backoff).
  */
-export class AppTransactionOpenError extends OversyncClientError<{ operation: string }> {
+export class AppTransactionOpenError extends OversyncClientError<Record<string, never>> {
   override readonly name = 'AppTransactionOpenError';
-  constructor(operation: string, options?: { cause?: unknown }) {
+  constructor(options?: { cause?: unknown }) {
     super(
       ClientErrorCode.AppTransactionOpen,
-      `${operation} cannot start its transaction while the app holds one open on the database; commit or roll back the app's transaction, then try again`,
-      { operation },
+      "the client cannot start its transaction while the app holds one open on the database; commit or roll back the app's transaction, then try again",
+      {},
       options,
     );
   }

@@ -21,6 +21,7 @@ export class RowBatch {
   readonly versions: number[] = [];
   /** Every key so far is greater than the one before (snapshots arrive in key order). */
   sorted = true;
+  #order: Uint32Array | undefined;
   readonly #keyIndex: number;
 
   constructor(
@@ -62,9 +63,15 @@ export class RowBatch {
 
   /** Row indexes in key order (a batch names each key once, so the order is total). */
   order(): Uint32Array {
-    if (!this.sorted) return keyOrder(this.keys);
-    const order = new Uint32Array(this.keys.length);
-    for (let i = 0; i < order.length; i++) order[i] = i;
+    // Memoised while no row is added: the in-place snapshot apply asks before the writer does.
+    if (this.#order?.length === this.keys.length) return this.#order;
+    let order: Uint32Array;
+    if (!this.sorted) order = keyOrder(this.keys);
+    else {
+      order = new Uint32Array(this.keys.length);
+      for (let i = 0; i < order.length; i++) order[i] = i;
+    }
+    this.#order = order;
     return order;
   }
 }

@@ -48,7 +48,7 @@ export function writeSnapshotRows(
     ctx.db.transaction(() => writeInPlace(ctx, batches, kept));
   } catch (error) {
     if (!(error instanceof Error && /^UNIQUE constraint failed/.test(error.message))) throw error;
-    for (const table of ctx.tables.ordered) ctx.db.run(`DELETE FROM ${quoteIdent(table.sqlName)}`);
+    clearManagedTables(ctx);
     writeAll(ctx, batches);
   }
 }
@@ -70,11 +70,17 @@ function writeInPlace(ctx: SyncContext, batches: readonly RowBatch[], kept: read
       for (let i = 0; i < order.length; i++) ordered[i] = batch.keys[order[i]];
       keys.add(batch.table, ordered);
     }
+    const keptKeys = new Map<TableSpec, SqlValue[]>();
     for (const row of kept) {
       if (!ctx.tables.has(row.table)) continue;
       const table = ctx.tables.get(row.table);
-      if (keys.tracks(table)) keys.add(table, [localKeyToSql(table, keyTextOf(table, row.keyJson))]);
+      if (!keys.tracks(table)) continue;
+      const list = keptKeys.get(table) ?? [];
+      list.push(localKeyToSql(table, keyTextOf(table, row.keyJson)));
+      keptKeys.set(table, list);
     }
+    // One multi-row insert per table rather than one statement per kept row.
+    for (const [table, list] of keptKeys) keys.add(table, list);
     writeAll(ctx, batches);
     // Children first: a RESTRICT foreign key between managed tables acts immediately, even with
     // foreign keys deferred, so a parent must not go before its stale children.

@@ -46,10 +46,7 @@ export function applySnapshot(
     ctx.db.run('DELETE FROM _sync_dirty_rows');
     if (!options.keepOutbox) ctx.store.clearOutbox();
     // Rows written back below are not deleted first, so their app-local children survive too.
-    writeSnapshotRows(ctx, download.batches, [
-      ...outbox.map((r) => ({ table: r.table, keyJson: r.keyJson })),
-      ...dirty.map((d) => ({ table: d.table, keyJson: d.keyJson })),
-    ]);
+    writeSnapshotRows(ctx, download.batches, [...outbox, ...dirty]);
     if (download.rowCount !== download.session.row_count) {
       throw new InvalidRowError(
         'snapshot',
