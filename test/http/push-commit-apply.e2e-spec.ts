@@ -128,6 +128,65 @@ describe('POST /sync/push-sessions/{push_id}/commit', () => {
     expect(await sessionExists(pushId)).toBe(true);
   });
 
+  describe.each([
+    ['as uploaded', false],
+    // A session staged by an earlier build has no column lists: the plan reads them from payloads.
+    ['staged by an earlier build (no column lists)', true],
+  ])('splits INSERT runs by table and column set, %s', (_label, legacy) => {
+    it('applies every row with its own columns, in upload order', async () => {
+      const { user, c } = await ready();
+      const [a, b, d, e] = [newId(), newId(), newId(), newId()];
+      const post = newId();
+      const pinned = '2001-02-03T04:05:06Z';
+      const pushId = await stageRows(c, 1, [
+        insertUser(schema, a, 'A'),
+        insertUser(schema, b, 'B', { created_at: pinned }),
+        insertUser(schema, d, 'D', { created_at: pinned }),
+        {
+          schema,
+          table: 'posts',
+          key: { id: post },
+          op: 'INSERT',
+          base_row_version: 0,
+          payload: { id: post, title: 'T', content: 'C', author_id: a },
+        },
+        insertUser(schema, e, 'E'),
+      ]);
+      const lists = await dbRows(
+        t.db.url,
+        'SELECT row_ordinal::int AS n, column_list FROM sync.push_session_rows WHERE push_id = $1 ORDER BY row_ordinal',
+        [pushId],
+      );
+      expect(lists.map((r) => r.column_list)).toEqual([
+        'email,id,name',
+        'created_at,email,id,name',
+        'created_at,email,id,name',
+        'author_id,content,id,title',
+        'email,id,name',
+      ]);
+      if (legacy) {
+        await dbRows(t.db.url, 'UPDATE sync.push_session_rows SET column_list = NULL WHERE push_id = $1', [
+          pushId,
+        ]);
+      }
+      const commit = await commitSession(c, pushId);
+      expect(commit.status).toBe(200);
+      const rows = await fetchCommittedRows(c, commit.json.bundle_seq as number);
+      expect(rows.rows.map((r) => (r.key as { id: string }).id)).toEqual([a, b, d, post, e]);
+      const created = await dbRows(
+        t.db.url,
+        `SELECT id::text, created_at = '${pinned}'::timestamptz AS pinned FROM ${schema}.users WHERE _sync_scope_id = $1`,
+        [user],
+      );
+      expect(Object.fromEntries(created.map((r) => [r.id, r.pinned]))).toEqual({
+        [a]: false,
+        [b]: true,
+        [d]: true,
+        [e]: false,
+      });
+    });
+  });
+
   it('answers push_commit_invalid when the push changes nothing (drifted row)', async () => {
     const { user, c } = await ready();
     const id = newId();

@@ -21,6 +21,8 @@ export interface StagedRowInput {
   baseRowVersion: number;
   /** Canonical JSON text; null for DELETE. */
   payloadApply: string | null;
+  /** The payload's column names (validated `[a-z0-9_]` identifiers), sorted, comma-joined; null for DELETE. */
+  columnList: string | null;
 }
 
 /** A registered table's columns as they stand now: names, and those that travel as base64. */
@@ -134,13 +136,18 @@ function validateRow(
   if (op === 'DELETE') {
     // An explicit `"payload": null` is a payload too.
     if (row.payload !== undefined) throw invalid(`DELETE for ${q} must not include payload`);
-    return { ...base, payloadApply: null };
+    return { ...base, payloadApply: null, columnList: null };
   }
   if (row.payload === undefined) throw invalid(`${op} for ${q} requires payload`);
   const columns = liveColumns.get(table.tableId) ?? { names: table.columns, bytea: table.byteaColumns };
   const payload = normalizePayload(row.payload, table, columns, keyString);
   try {
-    return { ...base, payloadApply: canonicalJson(payload) };
+    // Identifiers are ASCII, so code-unit order is the canonical (UTF-8) key order.
+    return {
+      ...base,
+      payloadApply: canonicalJson(payload),
+      columnList: Object.keys(payload).sort().join(','),
+    };
   } catch (error) {
     // A number beyond float64 (1e400 parses to Infinity) has no JSON form: the client's row is
     // bad, not the server (this used to answer 500).

@@ -44,12 +44,13 @@ export class PushChunkService {
     const end = start + chunk.rows.length;
     // One JSON document carries the chunk: payloads are canonical JSON already and are spliced in
     // as they are, instead of being escaped one by one into array parameters.
-    // Every field but the payload is a number or hex produced here; String(Number(…)) keeps a
-    // value that somehow is not a number from ever becoming JSON syntax.
+    // Every field but the payload is a number, hex or a list of validated column names (`[a-z0-9_]`)
+    // produced here; String(Number(…)) keeps a value that somehow is not a number from ever
+    // becoming JSON syntax.
     const document = chunk.rows
       .map(
         (r, i) =>
-          `{"n":${start + i},"t":${r.tableId},"k":"${r.keyHex}","o":${r.opCode},"b":${String(Number(r.baseRowVersion))},"p":${r.payloadApply ?? 'null'}}`,
+          `{"n":${start + i},"t":${r.tableId},"k":"${r.keyHex}","o":${r.opCode},"b":${String(Number(r.baseRowVersion))},"c":${r.columnList === null ? 'null' : `"${r.columnList}"`},"p":${r.payloadApply ?? 'null'}}`,
       )
       .join(',');
     return withTransactionRetries(() =>
@@ -70,9 +71,10 @@ export class PushChunkService {
                AND s.next_expected_row_ordinal = ${start} AND s.planned_row_count >= ${end}
           ), staged AS (
             INSERT INTO sync.push_session_rows
-                   (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, payload_apply)
-            SELECT ok.push_id::uuid, t.n, t.t, decode(t.k, 'hex'), t.o, t.b, t.p
-              FROM ok, json_to_recordset(${`[${document}]`}::json) AS t(n bigint, t integer, k text, o smallint, b bigint, p json)
+                   (push_id, row_ordinal, table_id, key_bytes, op_code, base_bundle_seq, column_list, payload_apply)
+            SELECT ok.push_id::uuid, t.n, t.t, decode(t.k, 'hex'), t.o, t.b, t.c, t.p
+              FROM ok, json_to_recordset(${`[${document}]`}::json)
+                   AS t(n bigint, t integer, k text, o smallint, b bigint, c text, p json)
           ), advanced AS (
             UPDATE sync.push_sessions ps
                SET next_expected_row_ordinal = ${end},

@@ -7,17 +7,19 @@ import {
   type PushSessionRecord,
   type SessionRow,
 } from './push-session-lookup.util.js';
+import { stagedPlanJson, type PlanStepJson } from './staged-plan.util.js';
 import {
-  stagedPlanJson,
+  locateStagingProblem,
+  stagingNeedsLocating,
   stagingSummaryQuery,
-  type PlanStepJson,
+  type StagingCheck,
   type StagingSummaryRow,
-} from './staged-plan.util.js';
+} from './staging-summary.util.js';
 
 /** What a commit checks and applies, read by {@link loadCommitState}. */
 export interface CommitState {
   session: PushSessionRecord;
-  summary: StagingSummaryRow;
+  staging: StagingCheck;
   /** The first staged row that conflicts, in upload order. */
   conflict: FirstConflictRow | null;
   /** The apply plan; computed only when no row conflicts. */
@@ -54,7 +56,8 @@ export async function loadCommitState(
       LEFT JOIN (${firstConflictQuery(userPk, pushId)}) AS conflict ON true`.execute(trx);
   const row = rows[0];
   const session = usableSession(row, rawPushId, userId);
-  return { session, summary: row, conflict: conflictOf(row), plan: row.plan };
+  const problem = stagingNeedsLocating(row) ? await locateStagingProblem(trx, pushId) : null;
+  return { session, staging: { summary: row, problem }, conflict: conflictOf(row), plan: row.plan };
 }
 
 function conflictOf(row: Nullable<FirstConflictRow>): FirstConflictRow | null {

@@ -17,7 +17,8 @@ import { applyStagedRows, bundleContextStatement, sessionLiteral } from './push-
 import { loadCommitState } from './push-commit-state.util.js';
 import { assertNoConflict } from './push-conflict.util.js';
 import { deletePushSessionScript } from './push-session-delete.util.js';
-import { assertCompleteStaging, toApplySteps } from './staged-plan.util.js';
+import { toApplySteps } from './staged-plan.util.js';
+import { assertCompleteStaging } from './staging-summary.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
 
 /**
@@ -44,13 +45,13 @@ export class PushCommitService {
     const { catalog, options } = this.runtime;
     return withTransactionRetries(() =>
       this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
-        const { session, summary, conflict, plan } = await loadCommitState(
+        const { session, staging, conflict, plan } = await loadCommitState(
           trx,
           scope.userPk,
           rawPushId,
           actor.userId,
         );
-        assertCompleteStaging(catalog, session, summary);
+        assertCompleteStaging(catalog, session, staging);
         if (session.initializationId) {
           assertLeaseOwner(scope, session.sourceId, session.initializationId);
           await refreshInitializationLease(trx, scope.userPk, options.limits.initializationLeaseTtlSeconds);
@@ -78,10 +79,16 @@ export class PushCommitService {
         };
         // One round trip opens the bundle context, applies the rows and ends the session: its
         // staged rows are not read after the apply, and any later failure rolls the delete back.
-        await applyStagedRows(trx, session.pushId, actor.userId, toApplySteps(catalog, plan), {
-          before: [bundleContextStatement(scope.userId, scope.userPk, identity)],
-          after: [deletePushSessionScript(sessionLiteral(session.pushId))],
-        });
+        await applyStagedRows(
+          trx,
+          session.pushId,
+          actor.userId,
+          toApplySteps(catalog, plan, session.plannedRowCount - 1),
+          {
+            before: [bundleContextStatement(scope.userId, scope.userPk, identity)],
+            after: [deletePushSessionScript(sessionLiteral(session.pushId))],
+          },
+        );
         const bundle = await this.runner.finalizeBundle(trx, scope, identity);
         if (!bundle) {
           throw new PushCommitInvalidError('push session produced no captured business-table effects');

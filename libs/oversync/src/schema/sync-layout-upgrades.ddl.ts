@@ -11,6 +11,8 @@
  *   so did staged push rows (deleted explicitly with their session; orphans of an earlier build
  *   cannot exist, its cascade removed them).
  * - The partial "live rows" index duplicated row_state's primary key.
+ * - Staged push rows record their payload's column list (`column_list`); rows staged before have
+ *   none, and the commit reads it from their payload instead.
  */
 export const SYNC_LAYOUT_UPGRADES_DDL = `
 DROP TABLE IF EXISTS sync.bundle_capture_stage;
@@ -23,6 +25,10 @@ BEGIN
   -- a hot table (and the type change rewrites the history), which must not happen at every start.
   IF (SELECT atttypid FROM pg_attribute WHERE attrelid = 'sync.bundle_rows'::regclass AND attname = 'payload_wire') = 'json'::regtype THEN
     ALTER TABLE sync.bundle_rows ALTER COLUMN payload_wire TYPE text;
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'sync.push_session_rows'::regclass
+                    AND attname = 'column_list' AND NOT attisdropped) THEN
+    ALTER TABLE sync.push_session_rows ADD COLUMN column_list text;
   END IF;
   FOR v_fk IN
     SELECT c.conrelid::regclass AS rel, c.conname

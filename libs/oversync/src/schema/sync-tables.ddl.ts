@@ -127,6 +127,9 @@ CREATE TABLE sync.push_session_rows (
   op_code smallint NOT NULL CHECK (op_code IN (1, 2, 3)),
   base_bundle_seq bigint NOT NULL,
   payload_apply json,
+  -- The payload's column names, sorted and comma-joined (NULL for DELETE): the commit plans its
+  -- INSERT runs from these without parsing every payload.
+  column_list text,
   PRIMARY KEY (push_id, row_ordinal),
   CHECK ((payload_apply IS NULL) = (op_code = 3))
 );
