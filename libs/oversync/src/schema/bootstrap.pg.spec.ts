@@ -128,7 +128,13 @@ describe('SchemaBootstrapper (real PostgreSQL)', () => {
     await q(
       `CREATE INDEX rs_user_live_snapshot_idx ON sync.row_state (user_pk, table_id, key_bytes) WHERE deleted = false`,
     );
+    // …and staged push rows without their column lists.
+    await q(`ALTER TABLE sync.push_session_rows DROP COLUMN column_list`);
     await boot();
+    const columnList = await q(
+      `SELECT data_type FROM information_schema.columns WHERE table_schema = 'sync' AND table_name = 'push_session_rows' AND column_name = 'column_list'`,
+    );
+    expect(columnList.rows).toEqual([{ data_type: 'text' }]);
     expect((await q(`SELECT to_regclass('sync.bundle_capture_stage') AS t`)).rows[0].t).toBeNull();
     expect((await q(`SELECT to_regclass('sync.snapshot_session_blocks')::text AS t`)).rows[0].t).toBe(
       'sync.snapshot_session_blocks',
