@@ -4,7 +4,7 @@ import { ConnectService } from '../connect/connect.service.js';
 import { SyncWireError } from '../errors/index.js';
 import { decodeWireBody } from '../push/wire-body.util.js';
 import { CurrentActor } from './current-actor.decorator.js';
-import { ConnectRequestDto } from './dto/connect-request.dto.js';
+import { CONNECT_REQUEST_FIELDS, ConnectRequestDto } from './dto/connect-request.dto.js';
 import { OversyncController } from './oversync-controller.decorator.js';
 import { OversyncRoute } from './oversync-route.decorator.js';
 import { sendJson } from './send-json.util.js';
@@ -25,7 +25,7 @@ export class ConnectController {
     @Req() req: Request & OversyncRequestState,
     @Res() res: Response,
   ): Promise<void> {
-    const body = decodeWireBody(ConnectRequestDto, req, PARSE_FAILED);
+    const body = decodeWireBody(ConnectRequestDto, req, PARSE_FAILED, CONNECT_REQUEST_FIELDS);
     sendJson(res, 200, await this.connectService.connect(actor, body.has_local_pending_rows === true));
   }
 

@@ -5,9 +5,10 @@ import { PushChunkService } from '../push/push-chunk.service.js';
 import { PushCommitService } from '../push/push-commit.service.js';
 import { PushSessionService } from '../push/push-session.service.js';
 import { decodeWireBody } from '../push/wire-body.util.js';
+import { foldWireFields } from '../push/wire-field-names.util.js';
 import { CurrentActor } from './current-actor.decorator.js';
-import { PushChunkDto } from './dto/push-chunk.dto.js';
-import { PushSessionCreateDto } from './dto/push-session-create.dto.js';
+import { PUSH_CHUNK_FIELDS, PUSH_ROW_FIELDS, PushChunkDto } from './dto/push-chunk.dto.js';
+import { PUSH_SESSION_CREATE_FIELDS, PushSessionCreateDto } from './dto/push-session-create.dto.js';
 import { OversyncController } from './oversync-controller.decorator.js';
 import { OversyncRoute } from './oversync-route.decorator.js';
 import { sendJson } from './send-json.util.js';
@@ -17,6 +18,14 @@ const CREATE_PARSE_FAILED = 'Failed to parse push session request';
 const CHUNK_PARSE_FAILED = 'Failed to parse push chunk request';
 
 type SyncRequest = Request & OversyncRequestState;
+
+/** One uploaded row as Go decodes it: `null` is a zero-valued row; field names fold like Go's. */
+function decodedRow(row: unknown): unknown {
+  if (row === null) return {};
+  return typeof row === 'object' && !Array.isArray(row)
+    ? foldWireFields(row as Record<string, unknown>, PUSH_ROW_FIELDS)
+    : row;
+}
 
 /** Staged push: create, upload chunks, commit and discard push sessions. */
 @OversyncController('sync')
@@ -39,7 +48,7 @@ export class PushSessionsController {
     @Req() req: SyncRequest,
     @Res() res: Response,
   ): Promise<void> {
-    const body = decodeWireBody(PushSessionCreateDto, req, CREATE_PARSE_FAILED);
+    const body = decodeWireBody(PushSessionCreateDto, req, CREATE_PARSE_FAILED, PUSH_SESSION_CREATE_FIELDS);
     const response = await this.sessions.create(actor, {
       sourceBundleId: body.source_bundle_id ?? 0,
       plannedRowCount: body.planned_row_count ?? 0,
@@ -61,9 +70,10 @@ export class PushSessionsController {
     @Req() req: SyncRequest,
     @Res() res: Response,
   ): Promise<void> {
-    // Go decodes a `null` row into a zero-valued row (then rejected by row validation).
-    const body = decodeWireBody(PushChunkDto, req, CHUNK_PARSE_FAILED, (plain) =>
-      Array.isArray(plain.rows) ? { ...plain, rows: plain.rows.map((row: unknown) => row ?? {}) } : plain,
+    // Go decodes a `null` row into a zero-valued row (then rejected by row validation), and matches
+    // row field names case-insensitively too.
+    const body = decodeWireBody(PushChunkDto, req, CHUNK_PARSE_FAILED, PUSH_CHUNK_FIELDS, (plain) =>
+      Array.isArray(plain.rows) ? { ...plain, rows: plain.rows.map(decodedRow) } : plain,
     );
     sendJson(res, 200, await this.chunks.upload(actor, pushId, body));
   }

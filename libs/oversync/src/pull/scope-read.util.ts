@@ -33,7 +33,7 @@ interface ScopeRow {
 export async function readInitializedScope(db: Kysely<unknown>, userId: string): Promise<ReadableScope> {
   const { rows } = await sql<ScopeRow>`
     SELECT u.user_pk::text AS user_pk, (u.next_bundle_seq - 1)::text AS latest, u.retained_bundle_floor::text AS floor,
-           s.state_code, s.lease_expires_at <= now() AS lease_expired,
+           s.state_code, s.lease_expires_at <= clock_timestamp() AS lease_expired,
            to_char(s.lease_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS lease_expires_at
       FROM sync.user_state u
       LEFT JOIN sync.scope_state s ON s.user_pk = u.user_pk

@@ -171,9 +171,11 @@ BEGIN
   END IF;
   INSERT INTO sync.scope_state (user_pk) VALUES (v_pk) ON CONFLICT DO NOTHING;
   PERFORM 1 FROM sync.scope_state s JOIN sync.user_state u ON u.user_pk = s.user_pk WHERE s.user_pk = v_pk FOR UPDATE;
+  -- The lease is judged when the lock is held, not when the transaction began (now()): a request
+  -- that waited for the lock past the lease's end must see it ended, as go-oversync does.
   UPDATE sync.scope_state s
      SET state_code = 0, initializer_source_id = NULL, initialization_id = NULL, lease_expires_at = NULL
-   WHERE s.user_pk = v_pk AND s.state_code = 1 AND s.lease_expires_at <= now();
+   WHERE s.user_pk = v_pk AND s.state_code = 1 AND s.lease_expires_at <= clock_timestamp();
   v_expired := FOUND;
   PERFORM 1 FROM sync.source_state ss WHERE ss.user_pk = v_pk AND ss.source_id = p_source_id FOR UPDATE;
   RETURN QUERY

@@ -88,7 +88,7 @@ export async function materializeSnapshot(
   }
   const session = await sql<{ expires_at: string }>`
     INSERT INTO sync.snapshot_sessions (snapshot_id, user_pk, snapshot_bundle_seq, expires_at)
-    VALUES (${target.snapshotId}::uuid, ${target.userPk}, ${target.snapshotBundleSeq}, now() + make_interval(secs => ${limits.ttlSeconds}))
+    VALUES (${target.snapshotId}::uuid, ${target.userPk}, ${target.snapshotBundleSeq}, clock_timestamp() + make_interval(secs => ${limits.ttlSeconds}))
     RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS expires_at`.execute(
     trx,
   );

@@ -1,4 +1,5 @@
 import { IsBoolean, IsOptional } from 'class-validator';
+import { wireFieldNames } from '../../push/wire-field-names.util.js';
 
 /**
  * Body of `POST /sync/connect`, typed the way go-oversync decodes it: a JSON `null` or a missing
@@ -10,3 +11,6 @@ export class ConnectRequestDto {
   @IsBoolean()
   has_local_pending_rows?: boolean | null;
 }
+
+/** The JSON field names of {@link ConnectRequestDto}. */
+export const CONNECT_REQUEST_FIELDS = wireFieldNames(['has_local_pending_rows']);

@@ -1,4 +1,5 @@
 import { IsArray, IsOptional, registerDecorator } from 'class-validator';
+import { wireFieldNames } from '../../push/wire-field-names.util.js';
 import { IsWireInteger } from './push-session-create.dto.js';
 
 /**
@@ -62,3 +63,16 @@ export class PushChunkDto {
   @ArePushRows()
   rows?: PushRowDto[] | null;
 }
+
+/** The JSON field names of {@link PushChunkDto}. */
+export const PUSH_CHUNK_FIELDS = wireFieldNames(['start_row_ordinal', 'rows']);
+
+/** The JSON field names of {@link PushRowDto} (`key` and `payload` are maps: their keys stay as sent). */
+export const PUSH_ROW_FIELDS = wireFieldNames([
+  'schema',
+  'table',
+  'key',
+  'op',
+  'base_row_version',
+  'payload',
+]);

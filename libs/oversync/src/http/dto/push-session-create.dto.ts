@@ -1,4 +1,5 @@
 import { IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { wireFieldNames } from '../../push/wire-field-names.util.js';
 
 /**
  * A JSON integer the server can hold exactly. go-oversync decodes into `int64`, so a string, a
@@ -30,3 +31,10 @@ export class PushSessionCreateDto {
   @IsString()
   initialization_id?: string | null;
 }
+
+/** The JSON field names of {@link PushSessionCreateDto}. */
+export const PUSH_SESSION_CREATE_FIELDS = wireFieldNames([
+  'source_bundle_id',
+  'planned_row_count',
+  'initialization_id',
+]);
