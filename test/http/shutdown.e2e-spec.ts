@@ -54,6 +54,28 @@ describe('graceful shutdown (A17, hard part 20)', () => {
     expect(refused.json).toEqual({ error: 'service_unavailable', message: 'Sync service is shutting down' });
     const refusedWatch = await openWatch(t.baseUrl, { user: 'drain-user', source: 'w' });
     expect(refusedWatch.status).toBe(503);
+    // Every sync route refuses well-formed requests (each handler checks after parsing).
+    const id = '00000000-0000-4000-8000-000000000001';
+    const routes: Array<{ method?: 'GET' | 'POST' | 'DELETE'; path: string; body?: unknown }> = [
+      { method: 'POST', path: '/sync/connect', body: { has_local_pending_rows: false } },
+      { method: 'POST', path: '/sync/push-sessions', body: { source_bundle_id: 1, planned_row_count: 1 } },
+      { method: 'POST', path: `/sync/push-sessions/${id}/chunks`, body: { start_row_ordinal: 0, rows: [] } },
+      { method: 'POST', path: `/sync/push-sessions/${id}/commit` },
+      { method: 'DELETE', path: `/sync/push-sessions/${id}` },
+      { path: '/sync/committed-bundles/1/rows' },
+      { method: 'POST', path: '/sync/snapshot-sessions' },
+      { path: `/sync/snapshot-sessions/${id}` },
+      { path: '/sync/snapshot-sessions/' },
+      { method: 'DELETE', path: `/sync/snapshot-sessions/${id}` },
+    ];
+    for (const route of routes) {
+      const reply = await syncCall(t.baseUrl, { ...route, user: 'drain-user', source: 'r' });
+      expect({ route: route.path, status: reply.status, error: reply.json.error }).toEqual({
+        route: route.path,
+        status: 503,
+        error: 'service_unavailable',
+      });
+    }
     // Capabilities keep answering while draining (go-oversync does not gate them).
     const caps = await syncCall(t.baseUrl, { path: '/sync/capabilities', user: 'drain-user', source: 'r' });
     expect(caps.status).toBe(200);

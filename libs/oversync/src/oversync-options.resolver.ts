@@ -7,6 +7,9 @@ import type {
   ResolvedOversyncOptions,
 } from './oversync.options.js';
 
+/** The longest delay a Node timer can hold (2^31-1 ms), in whole seconds. */
+const MAX_TIMER_SECONDS = Math.floor(2147483647 / 1000);
+
 const DEFAULT_LIMITS: Required<OversyncLimitsOption> = {
   maxRowsPerBundle: 0,
   maxBytesPerBundle: 0,
@@ -119,8 +122,9 @@ function resolveWatch(raw: OversyncWatchOption | undefined): Required<OversyncWa
       'use a short identifier such as oversync_bundle_change_v1',
     );
   }
-  if (!(watch.heartbeatIntervalSeconds > 0))
-    fail('watch.heartbeatIntervalSeconds', 'must be > 0', 'use e.g. 25');
+  // Node timers hold at most 2^31-1 ms and silently fire every 1 ms beyond it.
+  if (!(watch.heartbeatIntervalSeconds > 0) || watch.heartbeatIntervalSeconds > MAX_TIMER_SECONDS)
+    fail('watch.heartbeatIntervalSeconds', `must be > 0 and at most ${MAX_TIMER_SECONDS}`, 'use e.g. 25');
   return watch;
 }
 

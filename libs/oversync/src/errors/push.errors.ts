@@ -98,9 +98,10 @@ export class CommittedBundleChunkInvalidError extends OversyncError {
 
 /** No committed bundle with this `bundle_seq` for the user (wire 404 `committed_bundle_not_found`). */
 export class CommittedBundleNotFoundError extends OversyncError {
-  constructor(bundleSeq: number) {
+  constructor(bundleSeq: number | bigint) {
     super('committed_bundle_not_found', `committed bundle ${bundleSeq} was not found`, {
-      bundle_seq: bundleSeq,
+      // Details stay JSON-safe: an int64 beyond 2^53 is kept as its digits.
+      bundle_seq: typeof bundleSeq === 'bigint' ? bundleSeq.toString() : bundleSeq,
     });
   }
 }

@@ -1,8 +1,13 @@
-import { All, Get, Param, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import { All, Get, Param, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { SyncWireError } from '../errors/index.js';
 import { serializeCommittedBundleRowsPage } from '../push/committed-bundle-rows-json.util.js';
-import { parseCommittedRowsQuery } from '../push/committed-bundle-rows-query.util.js';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
+import { querySearchParams } from '../pull/query-int.util.js';
+import {
+  checkCommittedRowsParams,
+  parseCommittedRowsParams,
+} from '../push/committed-bundle-rows-query.util.js';
 import { CommittedBundleRowsService } from '../push/committed-bundle-rows.service.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { CurrentActor } from './current-actor.decorator.js';
@@ -16,6 +21,7 @@ export class CommittedBundlesController {
   constructor(
     private readonly rows: CommittedBundleRowsService,
     private readonly runtime: OversyncRuntime,
+    private readonly lifecycle: LifecycleService,
   ) {}
 
   /** One page of rows with the bundle's metadata; payloads are served as their hashed bytes. */
@@ -24,10 +30,12 @@ export class CommittedBundlesController {
   async readRows(
     @CurrentActor() actor: SyncRequestActor,
     @Param('bundle_seq') bundleSeq: string,
-    @Query() query: Record<string, unknown>,
+    @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const parsed = parseCommittedRowsQuery(bundleSeq, query, this.runtime.options.limits);
+    const params = parseCommittedRowsParams(bundleSeq, querySearchParams(req.originalUrl));
+    this.lifecycle.assertAccepting();
+    const parsed = checkCommittedRowsParams(params, this.runtime.options.limits);
     const text = serializeCommittedBundleRowsPage(await this.rows.readPage(actor.userId, parsed));
     res.status(200).setHeader('Content-Type', 'application/json');
     res.end(`${text}\n`);

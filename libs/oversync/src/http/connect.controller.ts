@@ -2,6 +2,7 @@ import { All, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ConnectService } from '../connect/connect.service.js';
 import { SyncWireError } from '../errors/index.js';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { decodeWireBody } from '../push/wire-body.util.js';
 import { CurrentActor } from './current-actor.decorator.js';
 import { CONNECT_REQUEST_FIELDS, ConnectRequestDto } from './dto/connect-request.dto.js';
@@ -15,7 +16,10 @@ const PARSE_FAILED = 'Failed to parse connect request';
 /** `POST /sync/connect`: first-connect lifecycle resolution. */
 @OversyncController('sync')
 export class ConnectController {
-  constructor(private readonly connectService: ConnectService) {}
+  constructor(
+    private readonly connectService: ConnectService,
+    private readonly lifecycle: LifecycleService,
+  ) {}
 
   /** Answers `remote_authoritative`, `initialize_local`, `initialize_empty` or `retry_later` (all 200). */
   @Post('connect')
@@ -26,6 +30,7 @@ export class ConnectController {
     @Res() res: Response,
   ): Promise<void> {
     const body = decodeWireBody(ConnectRequestDto, req, PARSE_FAILED, CONNECT_REQUEST_FIELDS);
+    this.lifecycle.assertAccepting();
     sendJson(res, 200, await this.connectService.connect(actor, body.has_local_pending_rows === true));
   }
 

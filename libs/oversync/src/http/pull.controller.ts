@@ -1,5 +1,6 @@
 import { Get, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { PullService } from '../pull/pull.service.js';
 import { querySearchParams } from '../pull/query-int.util.js';
 import { CurrentActor } from './current-actor.decorator.js';
@@ -11,7 +12,10 @@ import type { SyncRequestActor } from './sync-request.types.js';
 /** `GET /sync/pull`: complete committed bundles after a checkpoint, up to a frozen ceiling. */
 @OversyncController('sync')
 export class PullController {
-  constructor(private readonly pulls: PullService) {}
+  constructor(
+    private readonly pulls: PullService,
+    private readonly lifecycle: LifecycleService,
+  ) {}
 
   /** Answers `PullResponse`; the body is rendered from stored payload text, not re-serialised. */
   @Get('pull')
@@ -22,6 +26,7 @@ export class PullController {
     @Res() res: Response,
   ): Promise<void> {
     const query = parsePullQuery(querySearchParams(req.originalUrl));
+    this.lifecycle.assertAccepting();
     const text = await this.pulls.pullJson(actor.userId, query);
     res.status(200).setHeader('Content-Type', 'application/json');
     res.end(`${text}\n`);

@@ -1,6 +1,7 @@
 import { All, Delete, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { SyncWireError } from '../errors/index.js';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { PushChunkService } from '../push/push-chunk.service.js';
 import { PushCommitService } from '../push/push-commit.service.js';
 import { PushSessionService } from '../push/push-session.service.js';
@@ -34,6 +35,7 @@ export class PushSessionsController {
     private readonly sessions: PushSessionService,
     private readonly chunks: PushChunkService,
     private readonly commits: PushCommitService,
+    private readonly lifecycle: LifecycleService,
   ) {}
 
   /** `POST /sync/push-sessions`: `staging` session or `already_committed` replay. */
@@ -49,6 +51,7 @@ export class PushSessionsController {
     @Res() res: Response,
   ): Promise<void> {
     const body = decodeWireBody(PushSessionCreateDto, req, CREATE_PARSE_FAILED, PUSH_SESSION_CREATE_FIELDS);
+    this.lifecycle.assertAccepting();
     const response = await this.sessions.create(actor, {
       sourceBundleId: body.source_bundle_id ?? 0,
       plannedRowCount: body.planned_row_count ?? 0,
@@ -75,6 +78,7 @@ export class PushSessionsController {
     const body = decodeWireBody(PushChunkDto, req, CHUNK_PARSE_FAILED, PUSH_CHUNK_FIELDS, (plain) =>
       Array.isArray(plain.rows) ? { ...plain, rows: plain.rows.map(decodedRow) } : plain,
     );
+    this.lifecycle.assertAccepting();
     sendJson(res, 200, await this.chunks.upload(actor, pushId, body));
   }
 
@@ -86,6 +90,7 @@ export class PushSessionsController {
     @Param('push_id') pushId: string,
     @Res() res: Response,
   ): Promise<void> {
+    this.lifecycle.assertAccepting();
     sendJson(res, 200, await this.commits.commit(actor, pushId));
   }
 
@@ -97,6 +102,7 @@ export class PushSessionsController {
     @Param('push_id') pushId: string,
     @Res() res: Response,
   ): Promise<void> {
+    this.lifecycle.assertAccepting();
     await this.sessions.delete(actor, pushId);
     res.status(204).end();
   }

@@ -1,12 +1,13 @@
 import { Delete, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { SnapshotChunkInvalidError } from '../errors/index.js';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { OVERSYNC_RESOLVED_OPTIONS } from '../oversync.internal-constants.js';
 import type { ResolvedOversyncOptions } from '../oversync.options.js';
 import { querySearchParams } from '../pull/query-int.util.js';
 import { SnapshotSessionService } from '../snapshot/snapshot-session.service.js';
 import { CurrentActor } from './current-actor.decorator.js';
-import { parseSnapshotChunkQuery } from './dto/snapshot-chunk-query.dto.js';
+import { checkSnapshotChunkQuery, parseSnapshotChunkQuery } from './dto/snapshot-chunk-query.dto.js';
 import { parseSnapshotCreateBody } from './dto/snapshot-create.dto.js';
 import { OversyncController } from './oversync-controller.decorator.js';
 import { OversyncRoute } from './oversync-route.decorator.js';
@@ -19,6 +20,7 @@ export class SnapshotSessionsController {
   constructor(
     private readonly snapshots: SnapshotSessionService,
     @Inject(OVERSYNC_RESOLVED_OPTIONS) private readonly options: ResolvedOversyncOptions,
+    private readonly lifecycle: LifecycleService,
   ) {}
 
   /** `POST /sync/snapshot-sessions` → `SnapshotSession`. */
@@ -34,6 +36,7 @@ export class SnapshotSessionsController {
     @Res() res: Response,
   ): Promise<void> {
     const replacement = parseSnapshotCreateBody(req.body as unknown);
+    this.lifecycle.assertAccepting();
     sendJson(res, 200, await this.snapshots.create(actor, replacement));
   }
 
@@ -46,10 +49,12 @@ export class SnapshotSessionsController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const query = parseSnapshotChunkQuery(
+    const parsed = parseSnapshotChunkQuery(
       querySearchParams(req.originalUrl),
       this.options.limits.defaultRowsPerSnapshotChunk,
     );
+    this.lifecycle.assertAccepting();
+    const query = checkSnapshotChunkQuery(parsed);
     const parts = await this.snapshots.chunkJson(
       actor.userId,
       snapshotId,
@@ -76,6 +81,7 @@ export class SnapshotSessionsController {
     @Param('snapshotId') snapshotId: string,
     @Res() res: Response,
   ): Promise<void> {
+    this.lifecycle.assertAccepting();
     await this.snapshots.delete(actor.userId, snapshotId);
     res.status(204).end();
   }
@@ -84,6 +90,7 @@ export class SnapshotSessionsController {
   @Get('snapshot-sessions/')
   @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
   chunkWithoutId(): never {
+    this.lifecycle.assertAccepting();
     throw new SnapshotChunkInvalidError('snapshot_id is required');
   }
 
@@ -91,6 +98,7 @@ export class SnapshotSessionsController {
   @Delete('snapshot-sessions/')
   @OversyncRoute({ failure: 'snapshot_session_delete_failed', invalid: 'snapshot_chunk_invalid' })
   deleteWithoutId(): never {
+    this.lifecycle.assertAccepting();
     throw new SnapshotChunkInvalidError('snapshot_id is required');
   }
 }

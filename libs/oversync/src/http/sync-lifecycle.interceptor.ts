@@ -4,9 +4,10 @@ import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import type { OversyncRequestState } from './sync-request.types.js';
 
 /**
- * Counts every sync request as an in-flight operation so graceful shutdown can drain them, and
- * answers 503 `service_unavailable` once shutdown began. Public `/syncx/*` routes are not counted
- * (health must keep answering while draining).
+ * Counts every sync request as an in-flight operation so graceful shutdown can drain them. The
+ * 503 `service_unavailable` of a draining server is each handler's own
+ * `LifecycleService.assertAccepting()` call, placed after request parsing as in go-oversync.
+ * Public `/syncx/*` routes are not counted (health must keep answering while draining).
  */
 @Injectable()
 export class SyncLifecycleInterceptor implements NestInterceptor {
@@ -15,7 +16,7 @@ export class SyncLifecycleInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const req = context.switchToHttp().getRequest<OversyncRequestState>();
     if (!req.oversyncActor) return next.handle();
-    const end = this.lifecycle.begin();
+    const end = this.lifecycle.enter();
     return new Observable((subscriber) => {
       const subscription = next.handle().subscribe({
         next: (value) => subscriber.next(value),

@@ -1,7 +1,8 @@
 import { Get, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CapabilitiesService } from '../capabilities/capabilities.service.js';
-import { SyncWireError } from '../errors/index.js';
+import { ServiceUnavailableError, SyncWireError } from '../errors/index.js';
+import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { OVERSYNC_RESOLVED_OPTIONS } from '../oversync.internal-constants.js';
 import type { ResolvedOversyncOptions } from '../oversync.options.js';
 import { parseQueryInt, querySearchParams } from '../pull/query-int.util.js';
@@ -25,6 +26,7 @@ export class WatchController {
     private readonly watch: BundleWatchService,
     private readonly capabilities: CapabilitiesService,
     @Inject(OVERSYNC_RESOLVED_OPTIONS) private readonly options: ResolvedOversyncOptions,
+    private readonly lifecycle: LifecycleService,
   ) {}
 
   /** Checks in go-oversync's order: policy (403), query (400), disabled (503), scope (409). */
@@ -46,6 +48,7 @@ export class WatchController {
     if (after < 0) throw invalid('after_bundle_seq must be >= 0');
     if (!watch.enabled)
       throw new SyncWireError('bundle_change_watch_disabled', 'Bundle change watch is disabled');
+    this.lifecycle.assertAccepting();
 
     const stream: SseWatchStream = new SseWatchStream(
       res,
@@ -61,7 +64,11 @@ export class WatchController {
       this.watch.unsubscribe(subscriber);
       return;
     }
-    this.watch.track(stream);
+    if (!this.watch.track(stream)) {
+      // Shutdown began while we subscribed and has already ended the open streams.
+      this.watch.unsubscribe(subscriber);
+      throw new ServiceUnavailableError();
+    }
     stream.start(subscriber);
   }
 }

@@ -23,9 +23,27 @@ export class LifecycleService implements BeforeApplicationShutdown {
     return this.#inflight;
   }
 
+  /**
+   * Throws `503 service_unavailable` once shutdown began. Sync routes call it where go-oversync's
+   * service calls `beginOperation`: after the request was parsed (a malformed request is still 400
+   * while draining) and before any validation of values or any database work.
+   * @throws ServiceUnavailableError
+   */
+  assertAccepting(): void {
+    if (this.#state !== 'running') throw new ServiceUnavailableError();
+  }
+
   /** Registers one operation; call the returned function exactly once when it ends. */
   begin(): () => void {
-    if (this.#state !== 'running') throw new ServiceUnavailableError();
+    this.assertAccepting();
+    return this.enter();
+  }
+
+  /**
+   * Counts one request from its arrival, even while draining (it is about to be answered, so the
+   * drain waits for it); call the returned function exactly once when it ends.
+   */
+  enter(): () => void {
     this.#inflight++;
     let done = false;
     return () => {

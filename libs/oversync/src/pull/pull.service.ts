@@ -14,12 +14,12 @@ import { goEscapeJsonText, WireRowJson } from './wire-row-json.util.js';
 
 /** Parameters of one pull page (wire query names in camelCase). */
 export interface PullPageRequest {
-  /** Checkpoint: bundles with a greater `bundle_seq` are returned. */
-  afterBundleSeq: number;
+  /** Checkpoint: bundles with a greater `bundle_seq` are returned (int64: a bigint keeps it exact). */
+  afterBundleSeq: number | bigint;
   /** Page size in bundles; clamped to 1…5000 (≤ 0 means the default 1000). */
   maxBundles: number;
-  /** Frozen ceiling from the first page; 0 = the latest committed bundle. */
-  targetBundleSeq: number;
+  /** Frozen ceiling from the first page; 0 = the latest committed bundle. Echoed exactly. */
+  targetBundleSeq: number | bigint;
 }
 
 interface BundleHead {
@@ -67,8 +67,8 @@ export class PullService {
    *   or below the retained floor (the status counter `history_pruned_error_count` is incremented).
    */
   async pullJson(userId: string, request: PullPageRequest): Promise<string> {
-    const after = Math.max(0, Math.trunc(request.afterBundleSeq));
-    const target = Math.max(0, Math.trunc(request.targetBundleSeq));
+    const after = nonNegativeInt64(request.afterBundleSeq);
+    const target = nonNegativeInt64(request.targetBundleSeq);
     const max =
       request.maxBundles > 0
         ? Math.min(Math.trunc(request.maxBundles), MAX_BUNDLES_PER_PULL)
@@ -89,23 +89,26 @@ export class PullService {
   async #page(
     trx: Transaction<unknown>,
     userId: string,
-    after: number,
+    after: bigint,
     max: number,
-    target: number,
+    target: bigint,
   ): Promise<string> {
     const scope = await readInitializedScope(trx, userId);
     assertRetained(scope, after);
     assertRetained(scope, target);
-    const stable = target > 0 ? target : scope.latestBundleSeq;
+    const stable = target > 0n ? target : BigInt(scope.latestBundleSeq);
     assertRetained(scope, stable);
     if (after >= stable) return `{"stable_bundle_seq":${stable},"bundles":[],"has_more":false}`;
 
-    const lower = Math.max(after, scope.retainedFloor);
+    // Bound parameters travel as decimal text: an int64 beyond 2^53 must reach PostgreSQL exactly.
+    const floor = BigInt(scope.retainedFloor);
+    const lower = String(after > floor ? after : floor);
+    const upper = String(stable);
     const heads = await sql<BundleHead>`
       SELECT l.bundle_seq::text AS bundle_seq, l.source_id, l.source_bundle_id::text AS source_bundle_id,
              l.row_count::text AS row_count, encode(l.bundle_hash, 'hex') AS bundle_hash
         FROM sync.bundle_log l
-       WHERE l.user_pk = ${scope.userPk} AND l.bundle_seq > ${lower} AND l.bundle_seq <= ${stable}
+       WHERE l.user_pk = ${scope.userPk} AND l.bundle_seq > ${lower}::bigint AND l.bundle_seq <= ${upper}::bigint
        ORDER BY l.bundle_seq -- qualified: the bigint column, not the text output alias
        LIMIT ${max + 1}`.execute(trx);
     const hasMore = heads.rows.length > max;
@@ -128,13 +131,13 @@ export class PullService {
              || CASE WHEN r.op_code = 3 OR r.payload_wire IS NULL THEN '}'
                      ELSE ',"payload":' || r.payload_wire::text || '}' END AS row_json
         FROM sync.bundle_rows r
-       WHERE r.user_pk = ${scope.userPk} AND r.bundle_seq > ${lower}
+       WHERE r.user_pk = ${scope.userPk} AND r.bundle_seq > ${lower}::bigint
          AND r.bundle_seq <= ${page[page.length - 1].bundle_seq}::bigint
        ORDER BY r.bundle_seq, r.row_ordinal`.execute(trx);
     return this.#render(stable, page, rows.rows, hasMore);
   }
 
-  #render(stable: number, page: BundleHead[], rows: BundleRowText[], hasMore: boolean): string {
+  #render(stable: bigint, page: BundleHead[], rows: BundleRowText[], hasMore: boolean): string {
     const parts: string[] = [`{"stable_bundle_seq":${stable},"bundles":[`];
     let r = 0;
     for (let b = 0; b < page.length; b++) {
@@ -171,4 +174,15 @@ export class PullService {
       this.#logger.warn(`could not count a history_pruned pull: ${(error as Error).message}`);
     }
   }
+}
+
+/** An int64 request value as a bigint, negatives and fractions clamped like the old number path. */
+function nonNegativeInt64(value: number | bigint): bigint {
+  const INT64_MAX = 2n ** 63n - 1n;
+  if (typeof value === 'number') {
+    if (!(value > 0)) return 0n;
+    value = value >= 2 ** 63 ? INT64_MAX : BigInt(Math.trunc(value));
+  }
+  if (value <= 0n) return 0n;
+  return value > INT64_MAX ? INT64_MAX : value;
 }

@@ -20,18 +20,39 @@ export function querySearchParams(url: string | undefined): URLSearchParams {
  * @param params - the request's query.
  * @param name - the parameter name, used in the error message.
  * @param invalid - builds the route's 400 error from a message.
- * @returns the value, or `undefined` when the parameter is absent or empty.
+ * @returns the exact value, or `undefined` when the parameter is absent or empty.
  * @throws the error built by `invalid` with "`name` must be an integer".
+ */
+export function parseQueryInt64(
+  params: URLSearchParams,
+  name: string,
+  invalid: (message: string) => Error,
+): bigint | undefined {
+  return parseInt64Text(params.get(name), name, invalid);
+}
+
+/** {@link parseQueryInt64} of one raw value (`null` or empty: absent). */
+export function parseInt64Text(
+  raw: string | null,
+  name: string,
+  invalid: (message: string) => Error,
+): bigint | undefined {
+  if (raw === null || raw === '') return undefined;
+  if (!INTEGER.test(raw)) throw invalid(`${name} must be an integer`);
+  const value = BigInt(raw);
+  if (value < INT64_MIN || value > INT64_MAX) throw invalid(`${name} must be an integer`);
+  return value;
+}
+
+/**
+ * {@link parseQueryInt64} as a JS number, for parameters whose useful range is small (page sizes,
+ * ordinals): values beyond 2^53 keep double precision.
  */
 export function parseQueryInt(
   params: URLSearchParams,
   name: string,
   invalid: (message: string) => Error,
 ): number | undefined {
-  const raw = params.get(name);
-  if (raw === null || raw === '') return undefined;
-  if (!INTEGER.test(raw)) throw invalid(`${name} must be an integer`);
-  const value = BigInt(raw);
-  if (value < INT64_MIN || value > INT64_MAX) throw invalid(`${name} must be an integer`);
-  return Number(value);
+  const value = parseQueryInt64(params, name, invalid);
+  return value === undefined ? undefined : Number(value);
 }

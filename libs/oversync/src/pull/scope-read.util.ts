@@ -58,8 +58,9 @@ export async function readInitializedScope(db: Kysely<unknown>, userId: string):
  *
  * @throws HistoryPrunedError naming the checkpoint and the floor.
  */
-export function assertRetained(scope: ReadableScope, checkpoint: number): void {
+export function assertRetained(scope: ReadableScope, checkpoint: number | bigint): void {
   if (checkpoint > 0 && checkpoint <= scope.retainedFloor) {
-    throw new HistoryPrunedError(scope.userId, checkpoint, scope.retainedFloor);
+    // At or below the floor, so well inside the safe-integer range.
+    throw new HistoryPrunedError(scope.userId, Number(checkpoint), scope.retainedFloor);
   }
 }

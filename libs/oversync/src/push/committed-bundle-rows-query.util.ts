@@ -1,9 +1,6 @@
-import { CommittedBundleChunkInvalidError } from '../errors/index.js';
+import { CommittedBundleChunkInvalidError, CommittedBundleNotFoundError } from '../errors/index.js';
+import { parseInt64Text, parseQueryInt64 } from '../pull/query-int.util.js';
 import type { CommittedBundleRowsQuery } from './committed-bundle-rows.service.js';
-
-const INT64_MAX = 9223372036854775807n;
-const INT64_MIN = -9223372036854775808n;
-const DECIMAL = /^-?[0-9]+$/;
 
 /** Page-size limits of the committed-rows route. */
 export interface CommittedRowsLimits {
@@ -11,49 +8,59 @@ export interface CommittedRowsLimits {
   maxRowsPerCommittedBundleChunk: number;
 }
 
+/** The route's three integers, parsed but not yet range-checked. */
+export interface CommittedRowsParams {
+  bundleSeq: bigint;
+  afterRowOrdinal: bigint | undefined;
+  maxRows: bigint | undefined;
+}
+
+const invalid = (message: string): Error => new CommittedBundleChunkInvalidError(message);
+
 /**
- * Strict int64 parsing (no whitespace, no `+`, no fraction): `null` when absent or empty,
- * `undefined` when not an integer. Values beyond 2^53 keep only double precision, which is harmless
- * for sequence numbers and ordinals that can never get that large.
+ * Parses `GET /sync/committed-bundles/{bundle_seq}/rows` as go-oversync's handler does: the three
+ * integers, strictly, like `strconv.ParseInt` (an optional sign, digits); the query is read like
+ * `url.ParseQuery` whatever the host's query parser. Ranges are checked by
+ * {@link checkCommittedRowsParams}, which go-oversync's service runs after `beginOperation`.
+ * @throws CommittedBundleChunkInvalidError "… must be an integer".
  */
-function parseInt64(raw: unknown): number | null | undefined {
-  const text = Array.isArray(raw) ? (raw[0] as unknown) : raw;
-  if (text === undefined || text === '') return null;
-  if (typeof text !== 'string' || !DECIMAL.test(text)) return undefined;
-  const value = BigInt(text);
-  return value > INT64_MAX || value < INT64_MIN ? undefined : Number(value);
+export function parseCommittedRowsParams(
+  pathBundleSeq: string,
+  params: URLSearchParams,
+): CommittedRowsParams {
+  const bundleSeq = parseInt64Text(pathBundleSeq, 'bundle_seq', invalid);
+  if (bundleSeq === undefined) throw invalid('bundle_seq must be an integer');
+  return {
+    bundleSeq,
+    afterRowOrdinal: parseQueryInt64(params, 'after_row_ordinal', invalid),
+    maxRows: parseQueryInt64(params, 'max_rows', invalid),
+  };
 }
 
 /**
- * Validates `GET /sync/committed-bundles/{bundle_seq}/rows` in go-oversync's order: the three
- * integers first, then their ranges. `max_rows` defaults to the configured chunk size and is
- * silently capped at the maximum.
- * @throws CommittedBundleChunkInvalidError
+ * The range checks, in go-oversync's order; `max_rows` defaults to the configured chunk size and
+ * is silently capped at the maximum. A `bundle_seq` beyond 2^53 cannot name a bundle (sequences
+ * count commits), so it is `committed_bundle_not_found` at once; an `after_row_ordinal` beyond it
+ * is past any row and is clamped there.
+ * @throws CommittedBundleChunkInvalidError | CommittedBundleNotFoundError
  */
-export function parseCommittedRowsQuery(
-  pathBundleSeq: string,
-  query: Record<string, unknown>,
+export function checkCommittedRowsParams(
+  params: CommittedRowsParams,
   limits: CommittedRowsLimits,
 ): CommittedBundleRowsQuery {
-  const bundleSeq = parseInt64(pathBundleSeq);
-  if (bundleSeq === undefined || bundleSeq === null) {
-    throw new CommittedBundleChunkInvalidError('bundle_seq must be an integer');
-  }
-  const after = parseInt64(query.after_row_ordinal);
-  if (after === undefined) throw new CommittedBundleChunkInvalidError('after_row_ordinal must be an integer');
-  const max = parseInt64(query.max_rows);
-  if (max === undefined) throw new CommittedBundleChunkInvalidError('max_rows must be an integer');
-  if (bundleSeq <= 0) throw new CommittedBundleChunkInvalidError('bundle_seq must be > 0');
-  if (after !== null && after < 0) {
-    throw new CommittedBundleChunkInvalidError('after_row_ordinal must be >= 0');
-  }
-  if (max !== null && max <= 0) throw new CommittedBundleChunkInvalidError('max_rows must be > 0');
+  const { bundleSeq, afterRowOrdinal: after, maxRows: max } = params;
+  if (bundleSeq <= 0n) throw invalid('bundle_seq must be > 0');
+  if (after !== undefined && after < 0n) throw invalid('after_row_ordinal must be >= 0');
+  if (max !== undefined && max <= 0n) throw invalid('max_rows must be > 0');
+  if (bundleSeq > BigInt(Number.MAX_SAFE_INTEGER)) throw new CommittedBundleNotFoundError(bundleSeq);
+  const cap = BigInt(limits.maxRowsPerCommittedBundleChunk);
+  const requested = max ?? BigInt(limits.defaultRowsPerCommittedBundleChunk);
+  const maxRows = Number(requested < cap ? requested : cap);
   return {
-    bundleSeq,
-    afterRowOrdinal: after,
-    maxRows: Math.min(
-      max ?? limits.defaultRowsPerCommittedBundleChunk,
-      limits.maxRowsPerCommittedBundleChunk,
-    ),
+    bundleSeq: Number(bundleSeq),
+    // Past any row either way; clamped so the storage range bounds stay exact numbers.
+    afterRowOrdinal:
+      after === undefined ? null : Math.min(Number(after), Number.MAX_SAFE_INTEGER - maxRows - 2),
+    maxRows,
   };
 }

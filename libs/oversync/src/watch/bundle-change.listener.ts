@@ -60,7 +60,9 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
         'watch is enabled but the module was given a Kysely instance without a pg.Pool, so there is no connection to LISTEN on; ' +
           'watchers are woken by polling every second instead. Fix: pass database.pool or database.connectionString.',
       );
-      this.#pollTimer = setInterval(() => void this.#catchUp(), POLL_INTERVAL_MS);
+      this.#pollTimer = setInterval(() => {
+        this.#catchUp().catch((error: Error) => this.#logger.warn(`watch poll failed: ${error.message}`));
+      }, POLL_INTERVAL_MS);
       this.#pollTimer.unref();
       return;
     }
@@ -115,9 +117,16 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
     }
     ready = true;
     this.#client = client;
-    this.#backoffMs = INITIAL_BACKOFF_MS;
     // LISTEN is active now: anything committed from here on is notified; catch up on the rest.
-    await this.#catchUp();
+    try {
+      await this.#catchUp();
+    } catch (error) {
+      // A wake-up missed while the connection was down arrives only through this catch-up, so a
+      // failed one restarts the whole session with backoff (as go-oversync's listener does).
+      onLost(new Error(`catch-up failed: ${(error as Error).message}`));
+      return;
+    }
+    this.#backoffMs = INITIAL_BACKOFF_MS;
   }
 
   #scheduleReconnect(): void {
@@ -134,20 +143,16 @@ export class BundleChangeListener implements OnApplicationBootstrap, BeforeAppli
     this.#reconnectTimer.unref();
   }
 
-  /** Publishes `{bundle_seq: latest}` for every watched scope. */
+  /** Publishes `{bundle_seq: latest}` for every watched scope. @throws the query's error. */
   async #catchUp(): Promise<void> {
     const userPks = this.hub.subscribedUserPks();
     if (userPks.length === 0 || this.#stopped) return;
-    try {
-      const { rows } = await sql<{ user_pk: string; latest: string }>`
-        SELECT user_pk::text AS user_pk, (next_bundle_seq - 1)::text AS latest
-          FROM sync.user_state WHERE user_pk = ANY(${userPks}::bigint[])`.execute(this.runtime.db);
-      for (const row of rows) {
-        const latest = toInt(row.latest);
-        if (latest > 0) this.hub.publish(toInt(row.user_pk), { bundle_seq: latest });
-      }
-    } catch (error) {
-      this.#logger.warn(`watch catch-up failed: ${(error as Error).message}`);
+    const { rows } = await sql<{ user_pk: string; latest: string }>`
+      SELECT user_pk::text AS user_pk, (next_bundle_seq - 1)::text AS latest
+        FROM sync.user_state WHERE user_pk = ANY(${userPks}::bigint[])`.execute(this.runtime.db);
+    for (const row of rows) {
+      const latest = toInt(row.latest);
+      if (latest > 0) this.hub.publish(toInt(row.user_pk), { bundle_seq: latest });
     }
   }
 

@@ -17,6 +17,7 @@ export interface ClosableStream {
 @Injectable()
 export class BundleWatchService implements BeforeApplicationShutdown {
   readonly #streams = new Set<ClosableStream>();
+  #closing = false;
 
   constructor(
     private readonly runtime: OversyncRuntime,
@@ -53,9 +54,15 @@ export class BundleWatchService implements BeforeApplicationShutdown {
     this.hub.unsubscribe(subscriber);
   }
 
-  /** Tracks an open stream so shutdown can end it. */
-  track(stream: ClosableStream): void {
+  /**
+   * Tracks an open stream so shutdown can end it.
+   * @returns false once shutdown has ended the streams: the caller must not open this one (a
+   *   watch still subscribing when shutdown began would otherwise stay open and hold the server).
+   */
+  track(stream: ClosableStream): boolean {
+    if (this.#closing) return false;
     this.#streams.add(stream);
+    return true;
   }
 
   /** Stops tracking a stream that ended. */
@@ -69,6 +76,7 @@ export class BundleWatchService implements BeforeApplicationShutdown {
   }
 
   beforeApplicationShutdown(): void {
+    this.#closing = true;
     for (const stream of [...this.#streams]) stream.end();
     this.#streams.clear();
   }

@@ -1,7 +1,7 @@
 import { DEFAULT_MAX_BUNDLES_PER_PULL, MAX_BUNDLES_PER_PULL } from '@oversync/protocol';
 import { SyncWireError } from '../../errors/index.js';
 import type { PullPageRequest } from '../../pull/pull.service.js';
-import { parseQueryInt } from '../../pull/query-int.util.js';
+import { parseQueryInt, parseQueryInt64 } from '../../pull/query-int.util.js';
 
 const invalid = (message: string): Error => new SyncWireError('invalid_request', message);
 
@@ -13,13 +13,14 @@ const invalid = (message: string): Error => new SyncWireError('invalid_request',
  * @throws SyncWireError `invalid_request` naming the first bad parameter.
  */
 export function parsePullQuery(params: URLSearchParams): PullPageRequest {
-  const after = parseQueryInt(params, 'after_bundle_seq', invalid) ?? 0;
-  if (after < 0) throw invalid('after_bundle_seq must be >= 0');
+  // Sequence numbers stay exact int64 (a target is echoed back as stable_bundle_seq).
+  const after = parseQueryInt64(params, 'after_bundle_seq', invalid) ?? 0n;
+  if (after < 0n) throw invalid('after_bundle_seq must be >= 0');
   const max = parseQueryInt(params, 'max_bundles', invalid) ?? DEFAULT_MAX_BUNDLES_PER_PULL;
   if (max < 1 || max > MAX_BUNDLES_PER_PULL) {
     throw invalid(`max_bundles must be between 1 and ${MAX_BUNDLES_PER_PULL}`);
   }
-  const target = parseQueryInt(params, 'target_bundle_seq', invalid) ?? 0;
-  if (target < 0) throw invalid('target_bundle_seq must be >= 0');
+  const target = parseQueryInt64(params, 'target_bundle_seq', invalid) ?? 0n;
+  if (target < 0n) throw invalid('target_bundle_seq must be >= 0');
   return { afterBundleSeq: after, maxBundles: max, targetBundleSeq: target };
 }

@@ -12,15 +12,25 @@ export interface SnapshotChunkQuery {
 const invalid = (message: string): Error => new SnapshotChunkInvalidError(message);
 
 /**
- * Parses `after_row_ordinal` (int64 ≥ 0, default 0) and `max_rows` (> 0, default
- * `defaultMaxRows`); every failure is 400 `snapshot_chunk_invalid` naming the parameter.
+ * Parses `after_row_ordinal` (default 0) and `max_rows` (default `defaultMaxRows`) as integers;
+ * their ranges are checked by {@link checkSnapshotChunkQuery}, which go-oversync's service runs
+ * after `beginOperation`. Every failure is 400 `snapshot_chunk_invalid` naming the parameter.
  *
- * @throws SnapshotChunkInvalidError
+ * @throws SnapshotChunkInvalidError "… must be an integer".
  */
 export function parseSnapshotChunkQuery(params: URLSearchParams, defaultMaxRows: number): SnapshotChunkQuery {
-  const after = parseQueryInt(params, 'after_row_ordinal', invalid) ?? 0;
-  if (after < 0) throw invalid('after_row_ordinal must be >= 0');
-  const maxRows = parseQueryInt(params, 'max_rows', invalid) ?? defaultMaxRows;
-  if (maxRows <= 0) throw invalid('max_rows must be > 0');
-  return { afterRowOrdinal: after, maxRows };
+  return {
+    afterRowOrdinal: parseQueryInt(params, 'after_row_ordinal', invalid) ?? 0,
+    maxRows: parseQueryInt(params, 'max_rows', invalid) ?? defaultMaxRows,
+  };
+}
+
+/**
+ * `after_row_ordinal` ≥ 0, then `max_rows` > 0.
+ * @throws SnapshotChunkInvalidError
+ */
+export function checkSnapshotChunkQuery(query: SnapshotChunkQuery): SnapshotChunkQuery {
+  if (query.afterRowOrdinal < 0) throw invalid('after_row_ordinal must be >= 0');
+  if (query.maxRows <= 0) throw invalid('max_rows must be > 0');
+  return query;
 }
