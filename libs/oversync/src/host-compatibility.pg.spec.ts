@@ -4,7 +4,6 @@ import pg from 'pg';
 import { execSql } from '../../../test/support/business-schema.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../test/support/oversync-app.js';
 import { adminUrl, createTestDatabase } from '../../../test/support/test-database.js';
-import { serializeCommittedBundleRowsPage } from './push/committed-bundle-rows-json.util.js';
 import { ScopeManager } from './scope/scope.manager.js';
 import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
 
@@ -106,25 +105,5 @@ describe('earlier builds sharing the database (real PostgreSQL)', () => {
     await expect(
       execSql(t.db.url, 'SELECT * FROM sync.lock_scope($1, $2)', ['u-old-build', 'src']),
     ).resolves.toBeDefined();
-  });
-});
-
-describe('committed-rows page serialisation', () => {
-  it('keeps the row heads of schema "a.b" table "c" and schema "a" table "b.c" apart', () => {
-    const text = serializeCommittedBundleRowsPage({
-      bundle_seq: 1,
-      source_id: 's',
-      source_bundle_id: 1,
-      row_count: 2,
-      bundle_hash: '00',
-      rows: [
-        { schema: 'a.b', table: 'c', key: { id: '1' }, op: 'INSERT', row_version: 1, payloadWire: '{}' },
-        { schema: 'a', table: 'b.c', key: { id: '2' }, op: 'INSERT', row_version: 1, payloadWire: '{}' },
-      ],
-      next_row_ordinal: 2,
-      has_more: false,
-    });
-    const rows = (JSON.parse(text) as { rows: { schema: string; table: string }[] }).rows;
-    expect(rows.map((r) => `${r.schema}|${r.table}`)).toEqual(['a.b|c', 'a|b.c']);
   });
 });

@@ -1,7 +1,6 @@
 import { All, Get, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { SyncWireError } from '../errors/index.js';
-import { serializeCommittedBundleRowsPage } from '../push/committed-bundle-rows-json.util.js';
 import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { querySearchParams } from '../pull/query-int.util.js';
 import {
@@ -36,7 +35,7 @@ export class CommittedBundlesController {
     const params = parseCommittedRowsParams(bundleSeq, querySearchParams(req.originalUrl));
     this.lifecycle.assertAccepting();
     const parsed = checkCommittedRowsParams(params, this.runtime.options.limits);
-    const text = serializeCommittedBundleRowsPage(await this.rows.readPage(actor.userId, parsed));
+    const text = await this.rows.readPageJson(actor.userId, parsed);
     res.status(200).setHeader('Content-Type', 'application/json');
     res.end(`${text}\n`);
   }

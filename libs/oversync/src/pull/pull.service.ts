@@ -10,7 +10,7 @@ import { toInt } from '../database/pg-values.util.js';
 import { HistoryPrunedError } from '../errors/index.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { assertRetained, readInitializedScope } from './scope-read.util.js';
-import { goEscapeJsonText, WireRowJson } from './wire-row-json.util.js';
+import { bundleRowJsonSql, goEscapeJsonText, WireRowJson } from './wire-row-json.util.js';
 
 /** Parameters of one pull page (wire query names in camelCase). */
 export interface PullPageRequest {
@@ -117,19 +117,8 @@ export class PullService {
 
     // All rows of the page in one ordered range scan of the primary key (no N+1). PostgreSQL
     // renders each BundleRow's JSON around the stored canonical payload text, so Node only joins.
-    const sqlParts = this.#rowJson().sqlFragments();
     const rows = await sql<BundleRowText>`
-      SELECT r.bundle_seq::text AS bundle_seq,
-             (${sqlParts.prefixes}::text[])[r.table_id]
-             || CASE WHEN (${sqlParts.uuidKeys}::boolean[])[r.table_id]
-                     THEN '"' || encode(r.key_bytes, 'hex')::uuid::text || '"'
-                     ELSE to_json(convert_from(r.key_bytes, 'UTF8'))::text END
-             || CASE r.op_code WHEN 1 THEN '},"op":"INSERT","row_version":'
-                               WHEN 2 THEN '},"op":"UPDATE","row_version":'
-                               ELSE '},"op":"DELETE","row_version":' END
-             || r.bundle_seq::text
-             || CASE WHEN r.op_code = 3 OR r.payload_wire IS NULL THEN '}'
-                     ELSE ',"payload":' || r.payload_wire::text || '}' END AS row_json
+      SELECT r.bundle_seq::text AS bundle_seq, ${bundleRowJsonSql(this.#rowJson())} AS row_json
         FROM sync.bundle_rows r
        WHERE r.user_pk = ${scope.userPk} AND r.bundle_seq > ${lower}::bigint
          AND r.bundle_seq <= ${page[page.length - 1].bundle_seq}::bigint

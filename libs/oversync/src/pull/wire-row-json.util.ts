@@ -1,4 +1,5 @@
 import { canonicalJsonString } from '@oversync/protocol';
+import { sql, type RawBuilder } from 'kysely';
 import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
 
 const GO_HTML_ESCAPES = /[<>&\u2028\u2029]/g;
@@ -49,6 +50,26 @@ export class WireRowJson {
     }
     return { prefixes, uuidKeys };
   }
+}
+
+/**
+ * The SQL expression that renders one `sync.bundle_rows` row (aliased `r`) as its `BundleRow` JSON
+ * text around the stored canonical payload (`row_version` is the row's `bundle_seq`); NULL for a
+ * row of a table outside the catalog. Text keys may still hold `<`, `>` or `&`: run
+ * {@link goEscapeJsonText} over the assembled answer.
+ */
+export function bundleRowJsonSql(rows: WireRowJson): RawBuilder<string | null> {
+  const { prefixes, uuidKeys } = rows.sqlFragments();
+  return sql<string | null>`(${prefixes}::text[])[r.table_id]
+    || CASE WHEN (${uuidKeys}::boolean[])[r.table_id]
+            THEN '"' || encode(r.key_bytes, 'hex')::uuid::text || '"'
+            ELSE to_json(convert_from(r.key_bytes, 'UTF8'))::text END
+    || CASE r.op_code WHEN 1 THEN '},"op":"INSERT","row_version":'
+                      WHEN 2 THEN '},"op":"UPDATE","row_version":'
+                      ELSE '},"op":"DELETE","row_version":' END
+    || r.bundle_seq::text
+    || CASE WHEN r.op_code = 3 OR r.payload_wire IS NULL THEN '}'
+            ELSE ',"payload":' || r.payload_wire::text || '}' END`;
 }
 
 function fragmentsOf(table: CatalogTable): TableFragments {

@@ -27,31 +27,19 @@ export interface CommittedBundleRowsPage {
 /** `JSON.stringify` plus Go's HTML and line-separator escaping. */
 const goJson = (value: unknown): string => goEscapeJsonText(JSON.stringify(value));
 
+/** The metadata fields of a committed-rows page, in go-oversync's field order. */
+export type CommittedBundleHead = Pick<
+  CommittedBundleRowsPage,
+  'bundle_seq' | 'source_id' | 'source_bundle_id' | 'row_count' | 'bundle_hash'
+>;
+
 /**
- * Serialises a page the way go-oversync's encoder does (field order of its structs, DELETE rows
- * without `payload`), embedding each payload as its stored canonical text. Re-serialising parsed
- * payloads would be lossy (`-0` prints as `0` in JS), and the client hashes exactly what it
- * receives, so the served bytes must be the hashed bytes.
- *
- * @returns the JSON text without the trailing newline.
+ * The opening of a page's JSON up to (not including) `,"rows":`, as go-oversync's encoder writes
+ * it (field order of its struct).
  */
-export function serializeCommittedBundleRowsPage(page: CommittedBundleRowsPage): string {
-  // `{"schema":…,"table":…,"key":` is the same for every row of a table: rendered once per page.
-  const heads = new Map<string, string>();
-  const rows = page.rows.map((r) => {
-    // NUL cannot occur in identifiers, so schema "a.b" table "c" and schema "a" table "b.c" differ.
-    const tableKey = `${r.schema}\u0000${r.table}`;
-    let head = heads.get(tableKey);
-    if (head === undefined) {
-      head = `{"schema":${goJson(r.schema)},"table":${goJson(r.table)},"key":`;
-      heads.set(tableKey, head);
-    }
-    const row = `${head}${goJson(r.key)},"op":"${r.op}","row_version":${r.row_version}`;
-    return r.payloadWire === null ? `${row}}` : `${row},"payload":${r.payloadWire}}`;
-  });
+export function serializeCommittedBundleHead(head: CommittedBundleHead): string {
   return (
-    `{"bundle_seq":${page.bundle_seq},"source_id":${goJson(page.source_id)},"source_bundle_id":${page.source_bundle_id},` +
-    `"row_count":${page.row_count},"bundle_hash":${goJson(page.bundle_hash)},"rows":[${rows.join(',')}],` +
-    `"next_row_ordinal":${page.next_row_ordinal},"has_more":${page.has_more}}`
+    `{"bundle_seq":${head.bundle_seq},"source_id":${goJson(head.source_id)},"source_bundle_id":${head.source_bundle_id},` +
+    `"row_count":${head.row_count},"bundle_hash":${goJson(head.bundle_hash)}`
   );
 }

@@ -4,8 +4,12 @@ import { sql } from 'kysely';
 import { keyStringFromBytes, wireKey } from '../capture/wire-payload.util.js';
 import { toInt } from '../database/pg-values.util.js';
 import { CommittedBundleNotFoundError, HistoryPrunedError } from '../errors/index.js';
+import { bundleRowJsonSql, goEscapeJsonText, WireRowJson } from '../pull/wire-row-json.util.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
-import type { CommittedBundleRowsPage } from './committed-bundle-rows-json.util.js';
+import {
+  serializeCommittedBundleHead,
+  type CommittedBundleRowsPage,
+} from './committed-bundle-rows-json.util.js';
 
 /** Parsed query of `GET /sync/committed-bundles/{bundle_seq}/rows`. */
 export interface CommittedBundleRowsQuery {
@@ -18,20 +22,35 @@ export interface CommittedBundleRowsQuery {
 
 const OP_NAMES: Record<number, RowOp> = { 1: 'INSERT', 2: 'UPDATE', 3: 'DELETE' };
 
+/** The bundle's metadata, as the page query's first row carries it. */
+interface BundleLog {
+  source_id: string;
+  source_bundle_id: number;
+  row_count: number;
+  bundle_hash: string;
+}
+
 /** The first row of a page query: the user's floor and, above it, the bundle's metadata. */
 interface MetaRow {
   floor: string;
   /** Null when the user has no such bundle above the floor. */
-  log: { source_id: string; source_bundle_id: number; row_count: number; bundle_hash: string } | null;
+  log: BundleLog | null;
 }
 
-/** Every further row of a page query: one committed row. */
+/** Every further row of a page query: one committed row, as fields or as rendered JSON. */
 interface BundleRow {
   row_ordinal: string;
   table_id: number;
   key_bytes: Buffer;
   op_code: number;
   payload: string | null;
+  row_json: string | null;
+}
+
+/** A checked page: metadata and up to `maxRows + 1` rows (the extra one tells `has_more`). */
+interface PageRows {
+  log: BundleLog;
+  rows: BundleRow[];
 }
 
 /**
@@ -40,6 +59,8 @@ interface BundleRow {
  */
 @Injectable()
 export class CommittedBundleRowsService {
+  #rowJson: WireRowJson | undefined;
+
   constructor(private readonly runtime: OversyncRuntime) {}
 
   /**
@@ -49,9 +70,55 @@ export class CommittedBundleRowsService {
    *   no sync state at all, where go-oversync answers 500).
    */
   async readPage(userId: string, query: CommittedBundleRowsQuery): Promise<CommittedBundleRowsPage> {
+    const { log, rows } = await this.#read(userId, query, false);
+    const page = rows.slice(0, query.maxRows);
+    return {
+      bundle_seq: query.bundleSeq,
+      ...log,
+      rows: page.map((r) => {
+        const table = this.runtime.catalog.byId(r.table_id);
+        return {
+          schema: table.schema,
+          table: table.table,
+          key: wireKey(table, keyStringFromBytes(table, r.key_bytes)),
+          op: OP_NAMES[r.op_code],
+          row_version: query.bundleSeq,
+          payloadWire: r.payload,
+        };
+      }),
+      next_row_ordinal: nextRowOrdinal(page, query),
+      has_more: rows.length > query.maxRows,
+    };
+  }
+
+  /**
+   * One page as the JSON text go-oversync's encoder writes (no trailing newline). Rows are rendered
+   * inside PostgreSQL around the stored payload text, as pull renders them, so Node only joins.
+   * @throws see {@link readPage}.
+   */
+  async readPageJson(userId: string, query: CommittedBundleRowsQuery): Promise<string> {
+    const { log, rows } = await this.#read(userId, query, true);
+    const page = rows.slice(0, query.maxRows);
+    const parts: string[] = [];
+    for (const r of page) {
+      if (r.row_json === null) {
+        throw new Error(`bundle ${query.bundleSeq} has a row of a table outside the sync catalog`);
+      }
+      parts.push(r.row_json);
+    }
+    const head = serializeCommittedBundleHead({ bundle_seq: query.bundleSeq, ...log });
+    return goEscapeJsonText(
+      `${head},"rows":[${parts.join(',')}],"next_row_ordinal":${nextRowOrdinal(page, query)},"has_more":${rows.length > query.maxRows}}`,
+    );
+  }
+
+  async #read(userId: string, query: CommittedBundleRowsQuery, json: boolean): Promise<PageRows> {
     const { bundleSeq, afterRowOrdinal, maxRows } = query;
     // Storage ordinal = logical + 1, so "after logical N" is "storage > N + 1".
     const afterStorage = afterRowOrdinal === null ? 0 : afterRowOrdinal + 1;
+    const fields = json
+      ? sql`NULL::integer, NULL::bytea, NULL::smallint, NULL::text, ${bundleRowJsonSql(this.#wireRows())}`
+      : sql`r.table_id, r.key_bytes, r.op_code, r.payload_wire::text, NULL::text`;
     // The bundle and its rows are read only above the retained floor (bundle_seq is > 0).
     const { rows } = await sql<MetaRow | BundleRow>`
       WITH u AS (
@@ -64,10 +131,11 @@ export class CommittedBundleRowsService {
       SELECT 0::bigint AS row_ordinal, u.retained_bundle_floor::text AS floor,
              (SELECT json_build_object('source_id', source_id, 'source_bundle_id', source_bundle_id,
                                        'row_count', row_count, 'bundle_hash', bundle_hash) FROM log) AS log,
-             NULL::integer AS table_id, NULL::bytea AS key_bytes, NULL::smallint AS op_code, NULL::text AS payload
+             NULL::integer AS table_id, NULL::bytea AS key_bytes, NULL::smallint AS op_code, NULL::text AS payload,
+             NULL::text AS row_json
         FROM u
       UNION ALL
-      (SELECT r.row_ordinal, NULL, NULL, r.table_id, r.key_bytes, r.op_code, r.payload_wire::text
+      (SELECT r.row_ordinal, NULL, NULL, ${fields}
          FROM log JOIN sync.bundle_rows r ON r.user_pk = log.user_pk
         WHERE r.bundle_seq = ${bundleSeq} AND r.row_ordinal > ${afterStorage}
           -- Storage ordinals are dense (1..N): bound the range so a plan without statistics
@@ -81,30 +149,18 @@ export class CommittedBundleRowsService {
     if (!meta) throw new CommittedBundleNotFoundError(bundleSeq);
     const floor = toInt(meta.floor);
     if (floor > 0 && bundleSeq <= floor) throw new HistoryPrunedError(userId, bundleSeq, floor);
-    const { log } = meta;
-    if (!log) throw new CommittedBundleNotFoundError(bundleSeq);
-
-    const page = all.slice(0, maxRows);
-    const last = page.at(-1);
-    return {
-      bundle_seq: bundleSeq,
-      source_id: log.source_id,
-      source_bundle_id: log.source_bundle_id,
-      row_count: log.row_count,
-      bundle_hash: log.bundle_hash,
-      rows: page.map((r) => {
-        const table = this.runtime.catalog.byId(r.table_id);
-        return {
-          schema: table.schema,
-          table: table.table,
-          key: wireKey(table, keyStringFromBytes(table, r.key_bytes)),
-          op: OP_NAMES[r.op_code],
-          row_version: bundleSeq,
-          payloadWire: r.payload,
-        };
-      }),
-      next_row_ordinal: last ? toInt(last.row_ordinal) - 1 : (afterRowOrdinal ?? 0),
-      has_more: all.length > maxRows,
-    };
+    if (!meta.log) throw new CommittedBundleNotFoundError(bundleSeq);
+    return { log: meta.log, rows: all };
   }
+
+  #wireRows(): WireRowJson {
+    this.#rowJson ??= new WireRowJson(this.runtime.catalog);
+    return this.#rowJson;
+  }
+}
+
+/** The logical ordinal of the page's last row; with no rows, the cursor given (0 when none). */
+function nextRowOrdinal(page: readonly BundleRow[], query: CommittedBundleRowsQuery): number {
+  const last = page.at(-1);
+  return last ? toInt(last.row_ordinal) - 1 : (query.afterRowOrdinal ?? 0);
 }
