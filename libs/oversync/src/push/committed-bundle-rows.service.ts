@@ -135,9 +135,11 @@ export class CommittedBundleRowsService {
              NULL::text AS row_json
         FROM u
       UNION ALL
+      -- The user's key as a value, not a join: a join let the planner probe bundle_log once per
+      -- row and sort rows the primary-key scan already returns in order.
       (SELECT r.row_ordinal, NULL, NULL, ${fields}
-         FROM log JOIN sync.bundle_rows r ON r.user_pk = log.user_pk
-        WHERE r.bundle_seq = ${bundleSeq} AND r.row_ordinal > ${afterStorage}
+         FROM sync.bundle_rows r
+        WHERE r.user_pk = (SELECT user_pk FROM log) AND r.bundle_seq = ${bundleSeq} AND r.row_ordinal > ${afterStorage}
           -- Storage ordinals are dense (1..N): bound the range so a plan without statistics
           -- cannot fetch and sort the whole bundle for one page.
           AND r.row_ordinal <= ${afterStorage + maxRows + 1}
