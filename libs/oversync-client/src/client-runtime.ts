@@ -47,6 +47,7 @@ export async function createRuntime(
       getToken: options.getToken,
       sourceId: () => session.sourceId,
       retry: options.retry,
+      requestTimeoutMs: options.requestTimeoutMs,
     });
     const ctx: SyncContext = {
       db,

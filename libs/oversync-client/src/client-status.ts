@@ -3,12 +3,16 @@ import {
   type SyncStatusEvent,
   type SyncStatusListener,
 } from './oversync-client.types.js';
+import { reportSafely } from './errors/report-safely.util.js';
 
 /** Listener registry for status events; a throwing listener never breaks an operation. */
 export class StatusEmitter {
   readonly #listeners = new Set<SyncStatusListener>();
+  readonly #onListenerError: (error: unknown) => void;
 
-  constructor(private readonly onListenerError: (error: unknown) => void) {}
+  constructor(onListenerError: (error: unknown) => void) {
+    this.#onListenerError = reportSafely(onListenerError);
+  }
 
   /** Adds a listener and returns its unsubscribe function. */
   subscribe(listener: SyncStatusListener): () => void {
@@ -21,7 +25,7 @@ export class StatusEmitter {
       try {
         listener(event);
       } catch (error) {
-        this.onListenerError(error);
+        this.#onListenerError(error);
       }
     }
   }

@@ -59,6 +59,16 @@ export interface OversyncClientOptions {
    * @default { enabled: true, maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 1000, jitterFraction: 0.2 }
    */
   retry?: RetryPolicy | false;
+  /**
+   * Longest time one HTTP request may take, from asking `getToken` for the token until its answer
+   * is read (for the `/sync/watch` stream: until its headers arrive). A request that takes longer
+   * is aborted and fails with `network_error` (`details.timeoutMs` set), which the retry policy
+   * retries like a lost connection. Without it a half-open connection would hold the client lock,
+   * and with it `stop()`/`close()`, forever. Every step is persisted before each request, so an
+   * aborted request only costs a resend.
+   * @default 120000 (go-oversync's HTTP client timeout)
+   */
+  requestTimeoutMs?: number;
   /** Background sync tuning for `start()`. */
   background?: BackgroundSyncOptions;
   /**
@@ -96,6 +106,7 @@ export interface ResolvedClientOptions {
   readonly downloadLimit: number;
   readonly snapshotChunkRows: number;
   readonly retry: ResolvedRetryPolicy;
+  readonly requestTimeoutMs: number;
   readonly background: BackgroundSyncOptions;
   readonly exportDebounceMs: number;
   readonly lockName: string | undefined;
@@ -110,6 +121,9 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
   return value;
 }
 
+/** `setTimeout` treats longer delays as 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Validates options and applies defaults; the result is frozen. */
 export function resolveClientOptions(options: OversyncClientOptions): ResolvedClientOptions {
   if (!options?.db) throw new InvalidConfigError('`db` (a sql.js Database) is required');
@@ -123,6 +137,9 @@ export function resolveClientOptions(options: OversyncClientOptions): ResolvedCl
   if (!fetchImpl) throw new InvalidConfigError('no `fetch` available; pass options.fetch');
   const downloadLimit = positiveInt(options.downloadLimit, 1000, 'downloadLimit');
   if (downloadLimit > 5000) throw new InvalidConfigError('downloadLimit must be at most 5000 (max_bundles)');
+  const requestTimeoutMs = positiveInt(options.requestTimeoutMs, 120_000, 'requestTimeoutMs');
+  if (requestTimeoutMs > MAX_TIMER_MS)
+    throw new InvalidConfigError(`requestTimeoutMs must be at most ${MAX_TIMER_MS} (about 24.8 days)`);
   return Object.freeze({
     db: options.db,
     sqlJs: options.sqlJs,
@@ -137,6 +154,7 @@ export function resolveClientOptions(options: OversyncClientOptions): ResolvedCl
     downloadLimit,
     snapshotChunkRows: positiveInt(options.snapshotChunkRows, 1000, 'snapshotChunkRows'),
     retry: resolveRetryPolicy(options.retry),
+    requestTimeoutMs,
     background: { ...options.background },
     exportDebounceMs: options.exportDebounceMs ?? 250,
     lockName: options.lockName ?? options.persistence?.lockName,

@@ -32,10 +32,9 @@ import {
   type PendingSyncStatus,
 } from './sync/lifecycle.js';
 import { requireConnected, requireNoLocalIntent, requireNoRecovery } from './sync/preconditions.js';
-import { pullToStable } from './sync/pull.js';
-import { pushPending, type PushOutcome } from './sync/push.js';
 import { keepSourceRebuild, rotatedRebuild } from './sync/rebuild.js';
-import { type SyncContext, type SyncSession } from './sync/sync-context.js';
+import { withSignal, type SyncContext, type SyncSession } from './sync/sync-context.js';
+import { pullUnlessPaused, pushUnlessPaused, syncCycle } from './sync/sync-cycle.js';
 
 /**
  * Offline-first sync of a sql.js database with an Oversync (go-oversync v1) server.
@@ -84,6 +83,8 @@ export class OversyncClient {
   #runtime: ClientRuntime | undefined;
   #background: BackgroundSync | undefined;
   #closed = false;
+  /** The first `close()`; later calls share its outcome. */
+  #closing: Promise<void> | undefined;
 
   /**
    * Validates options. Nothing touches the database until {@link OversyncClient.open}.
@@ -146,12 +147,14 @@ export class OversyncClient {
 
   /** Pushes pending local changes as at most one bundle. */
   pushPending(): Promise<PushResult> {
-    return this.#operation('push', async () => ({ outcome: await this.#push(this.#gated('pushPending')) }));
+    return this.#operation('push', async () => ({
+      outcome: await pushUnlessPaused(this.#gated('pushPending')),
+    }));
   }
 
   /** Pulls and applies remote bundles up to the server's stable point. */
   pullToStable(): Promise<PullResult> {
-    return this.#operation('pull', () => this.#pull(this.#gated('pullToStable')));
+    return this.#operation('pull', () => pullUnlessPaused(this.#gated('pullToStable')));
   }
 
   /**
@@ -159,24 +162,7 @@ export class OversyncClient {
    * Paused directions report `skipped_paused`.
    */
   sync(): Promise<SyncResult> {
-    return this.#operation('sync', async () => {
-      const ctx = this.#gated('sync');
-      let pushOutcome: PushOutcome = 'skipped_paused';
-      if (!this.#session.uploadsPaused) {
-        pushOutcome = await pushPending(ctx);
-        for (let round = 1; round < 3 && this.#hasLocalIntent(ctx); round++) {
-          if ((await pushPending(ctx)) === 'committed') pushOutcome = 'committed';
-        }
-      }
-      // Rows written while this sync was pushing may remain dirty; the pull keeps their local
-      // values and intents (see applyBundle), so only a frozen outbox would block it.
-      const remote = await this.#pull(ctx, true);
-      return {
-        pushOutcome,
-        remoteOutcome: remote.outcome,
-        ...(remote.restore && { restore: remote.restore }),
-      };
-    });
+    return this.#sync(undefined);
   }
 
   /**
@@ -252,35 +238,61 @@ export class OversyncClient {
     this.#ensureNotClosed('start');
     const ctx = this.#opened('start');
     this.#background ??= new BackgroundSync(
-      backgroundDeps(ctx, () => this.sync(), this.#options.onBackgroundError),
+      backgroundDeps(ctx, (signal) => this.#sync(signal), this.#options.onBackgroundError),
       this.#options.background,
     );
     this.#background.start();
   }
 
-  /** Stops background sync and waits for its loops to settle. */
+  /**
+   * Stops background sync: aborts its sleeps and its requests in flight, and resolves once its
+   * loops have returned (so the next call does not meet `sync_in_progress`). Every call made while
+   * a stop is settling resolves with it.
+   */
   async stop(): Promise<void> {
     await this.#background?.stop();
   }
 
-  /** Persists coalesced app writes now and waits until every pending save is durable. */
+  /**
+   * Persists the latest image now and waits until every pending save is durable. With
+   * `observeWrites: false` the client cannot see app writes, so this always exports.
+   *
+   * @throws the persister's error when the image could not be saved (also a failed background save).
+   */
   async flush(): Promise<void> {
-    await this.#runtime?.exports.flush();
+    const runtime = this.#runtime;
+    if (runtime) await this.#flushExports(runtime);
   }
 
   /**
-   * Stops background work, waits for the running operation, flushes, and releases the ownership
-   * lock and the update hook. The app's database stays open. Idempotent.
+   * Stops background work (aborting its requests), waits for the running operation (whose every
+   * request is bounded by `requestTimeoutMs`), flushes, and releases the ownership lock and the
+   * update hook. The app's database stays open. Idempotent: every call returns the first call's
+   * promise, so each caller resolves only once the client is closed (and rejects with its error).
+   *
+   * @throws the persister's error when the final image could not be saved; the lock is released anyway.
    */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  // --- internals -------------------------------------------------------------------------------
+
+  /** `sync()`, with every request also aborted by `signal` (background sync, ended by `stop()`). */
+  #sync(signal: AbortSignal | undefined): Promise<SyncResult> {
+    return this.#operation('sync', () => syncCycle(withSignal(this.#gated('sync'), signal)));
+  }
+
+  async #close(): Promise<void> {
+    // Set before the first await: from here on every new operation is refused.
     this.#closed = true;
     await this.stop();
     await this.#mutex.idle();
     const runtime = this.#runtime;
     if (!runtime) return;
     try {
-      await runtime.exports.flush();
+      await this.#flushExports(runtime);
     } finally {
       if (this.#options.observeWrites) this.#options.db.updateHook(null);
       runtime.ctx.db.clearStatementCache();
@@ -290,7 +302,10 @@ export class OversyncClient {
     }
   }
 
-  // --- internals -------------------------------------------------------------------------------
+  /** Without the update hook no app write marks the image dirty, so every flush exports. */
+  #flushExports(runtime: ClientRuntime): Promise<void> {
+    return this.#options.observeWrites ? runtime.exports.flush() : runtime.exports.persistNow();
+  }
 
   #ensureNotClosed(operation: string): void {
     if (this.#closed) throw new ClientClosedError(operation);
@@ -306,20 +321,6 @@ export class OversyncClient {
     const ctx = requireConnected(this.#runtime?.ctx, operation);
     requireNoRecovery(ctx);
     return ctx;
-  }
-
-  #hasLocalIntent(ctx: SyncContext): boolean {
-    return ctx.store.dirtyCount() > 0 || ctx.store.outboxRowCount() > 0;
-  }
-
-  async #push(ctx: SyncContext): Promise<PushOutcome> {
-    return this.#session.uploadsPaused ? 'skipped_paused' : pushPending(ctx);
-  }
-
-  async #pull(ctx: SyncContext, allowDirty = false): Promise<PullResult> {
-    if (this.#session.downloadsPaused) return { outcome: 'skipped_paused' };
-    requireNoLocalIntent(ctx, allowDirty);
-    return pullToStable(ctx);
   }
 
   #onWrite(table: string): void {

@@ -22,13 +22,17 @@ class FlakyPersister implements OversyncPersister {
   }
 }
 
-async function setup(debounceMs = 5) {
+/** `report` runs after the error was recorded (a reporter that itself fails, for example). */
+async function setup(debounceMs = 5, report: (error: unknown) => void = () => undefined) {
   const SQL = await loadSqlJs();
   const db = new SQL.Database();
   db.run('CREATE TABLE t (id TEXT PRIMARY KEY)');
   const persister = new FlakyPersister();
   const errors: unknown[] = [];
-  const scheduler = new ExportScheduler(new SqlJsAdapter(db), persister, debounceMs, (e) => errors.push(e));
+  const scheduler = new ExportScheduler(new SqlJsAdapter(db), persister, debounceMs, (e) => {
+    errors.push(e);
+    report(e);
+  });
   const rowsIn = async (image: Uint8Array | null): Promise<number> => {
     if (!image) return 0;
     const copy = new SQL.Database(image);
@@ -78,5 +82,27 @@ describe('ExportScheduler', () => {
     // No flush, no new write: the refused export was rescheduled.
     expect(await rowsIn(persister.image)).toBe(1);
     scheduler.dispose();
+  });
+
+  it('keeps saving when the error reporter of a failed background save throws', async () => {
+    const { db, persister, errors, scheduler, rowsIn } = await setup(5, () => {
+      throw new Error('reporter failed');
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      persister.failures = 1;
+      db.run("INSERT INTO t VALUES ('a')");
+      scheduler.schedule();
+      await tick(30);
+      expect(errors).toHaveLength(1);
+      await scheduler.flush();
+      expect(await rowsIn(persister.image)).toBe(1);
+      await tick(10);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

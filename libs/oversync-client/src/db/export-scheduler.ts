@@ -1,3 +1,4 @@
+import { reportSafely } from '../errors/report-safely.util.js';
 import { type SqlJsAdapter } from './sql-js.adapter.js';
 import { type OversyncPersister } from './persister.types.js';
 
@@ -15,14 +16,18 @@ export class ExportScheduler {
   #chain: Promise<void> = Promise.resolve();
   #pending = false;
   #lastError: unknown;
+  /** Reports failed debounced saves; never throws (nothing awaits a debounced save). */
+  readonly #onError: (error: unknown) => void;
 
   constructor(
     private readonly adapter: SqlJsAdapter,
     private readonly persister: OversyncPersister | undefined,
     private readonly debounceMs: number,
-    private readonly onError: (error: unknown) => void,
+    onError: (error: unknown) => void,
     private readonly afterExport: () => void = () => undefined,
-  ) {}
+  ) {
+    this.#onError = reportSafely(onError);
+  }
 
   /** True when a persister is configured. */
   get enabled(): boolean {
@@ -36,7 +41,7 @@ export class ExportScheduler {
     if (this.#timer !== undefined) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
-      this.persistNow().catch((error: unknown) => this.onError(error));
+      this.persistNow().catch((error: unknown) => this.#onError(error));
     }, this.debounceMs);
   }
 

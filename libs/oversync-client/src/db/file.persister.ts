@@ -3,17 +3,35 @@ import { type OversyncPersister } from './persister.types.js';
 /** The slice of `node:fs/promises` this persister uses (typed locally: the build has no Node types). */
 interface FsPromises {
   readFile(path: string): Promise<Uint8Array>;
+  stat(path: string): Promise<{ mode: number; isFile(): boolean }>;
   open(
     path: string,
     flags: string,
-  ): Promise<{ writeFile(data: Uint8Array): Promise<void>; sync(): Promise<void>; close(): Promise<void> }>;
+    mode?: number,
+  ): Promise<{
+    writeFile(data: Uint8Array): Promise<void>;
+    chmod(mode: number): Promise<void>;
+    sync(): Promise<void>;
+    close(): Promise<void>;
+  }>;
   rename(from: string, to: string): Promise<void>;
   rm(path: string, options: { force: boolean }): Promise<void>;
+}
+
+/** The slice of `process` used to resolve paths synchronously (Node 20.16+). */
+interface NodeProcessLike {
+  getBuiltinModule?(id: 'node:path'): { resolve(...paths: string[]): string } | undefined;
 }
 
 /**
  * Stores the database image in a file (Node.js only). Writes go to a temporary file that is
  * fsynced and renamed over the target, so a crash leaves either the old or the new image.
+ *
+ * The path is resolved to an absolute one once, at construction (`node:path` `resolve`): it names
+ * the file in `lockName`, so two spellings of one file (`db.sqlite`, `./db.sqlite`, an absolute
+ * path) share one owner, and a later `process.chdir()` does not move the file. Symbolic links are
+ * not followed. A save keeps the permission bits of the file it replaces, and a failed save removes
+ * its temporary file.
  *
  * `node:fs` is loaded lazily through a dynamic import, so importing `@oversync/client` in a browser
  * bundle does not pull it in.
@@ -25,12 +43,16 @@ interface FsPromises {
  * ```
  */
 export class FilePersister implements OversyncPersister {
+  /** `file:` and the absolute path. */
   readonly lockName: string;
+  /** The database file's absolute path. */
+  readonly path: string;
   #fs: Promise<FsPromises> | undefined;
 
-  /** @param path - the database file path. */
-  constructor(readonly path: string) {
-    this.lockName = `file:${path}`;
+  /** @param path - the database file path, absolute or relative to the current directory. */
+  constructor(path: string) {
+    this.path = absolutePath(path);
+    this.lockName = `file:${this.path}`;
   }
 
   #load(): Promise<FsPromises> {
@@ -52,19 +74,50 @@ export class FilePersister implements OversyncPersister {
 
   async save(image: Uint8Array): Promise<void> {
     const fs = await this.#load();
+    const mode = await this.#targetMode(fs);
     const temp = `${this.path}.${Date.now().toString(36)}${Math.random().toString(36).slice(2)}.tmp`;
-    const handle = await fs.open(temp, 'w');
     try {
-      await handle.writeFile(image);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      const handle = await fs.open(temp, 'w', mode);
+      try {
+        // open()'s mode is filtered by the umask: set it exactly, before the bytes are written.
+        if (mode !== undefined) await handle.chmod(mode);
+        await handle.writeFile(image);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await fs.rename(temp, this.path);
+    } catch (error) {
+      // A full disk or a failed rename would otherwise leave one image-sized file per attempt.
+      await fs.rm(temp, { force: true }).catch(() => undefined);
+      throw error;
     }
-    await fs.rename(temp, this.path);
+  }
+
+  /** Permission bits of the current file, so a save never widens (or narrows) them. */
+  async #targetMode(fs: FsPromises): Promise<number | undefined> {
+    try {
+      const stat = await fs.stat(this.path);
+      return stat.isFile() ? stat.mode & 0o777 : undefined;
+    } catch {
+      // No file yet (or not readable): the new one gets the default mode.
+      return undefined;
+    }
   }
 
   async clear(): Promise<void> {
     const fs = await this.#load();
     await fs.rm(this.path, { force: true });
   }
+}
+
+/**
+ * `path` made absolute with `node:path`'s `resolve`, loaded synchronously because `lockName` is
+ * read when the client is constructed. Where the runtime cannot load it synchronously (Node before
+ * 20.16), the path is used as given.
+ */
+function absolutePath(path: string): string {
+  const nodeProcess = (globalThis as { process?: NodeProcessLike }).process;
+  const nodePath = nodeProcess?.getBuiltinModule?.('node:path');
+  return nodePath ? nodePath.resolve(path) : path;
 }

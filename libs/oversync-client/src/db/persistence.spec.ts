@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { OversyncClient } from '../oversync-client.js';
 import { APP_TABLES, loadSqlJs, newDevice, newServer, restart, scalar } from '../testing/test-device.js';
@@ -37,6 +37,15 @@ describe('persistence', () => {
     expect(scalar(next.db, 'SELECT COUNT(*) FROM _sync_dirty_rows')).toBe(51);
     await device.client.close();
     await next.client.close();
+  });
+
+  it('names a file by its absolute path, however the path is spelled', () => {
+    const absolute = resolve('data/app.sqlite');
+    const persister = new FilePersister('data/app.sqlite');
+    expect(persister.path).toBe(absolute);
+    expect(persister.lockName).toBe(`file:${absolute}`);
+    expect(new FilePersister('./data/../data/./app.sqlite').lockName).toBe(persister.lockName);
+    expect(new FilePersister(absolute).lockName).toBe(persister.lockName);
   });
 
   it('round-trips through a file, atomically', async () => {

@@ -51,7 +51,10 @@ export const ClientErrorCode = {
   InvalidConfig: 'invalid_config',
   /** The server answered with a non-success HTTP status. `details.status` / `details.error` tell which. */
   HttpStatus: 'http_status',
-  /** The request never got an HTTP answer (offline, DNS, reset, aborted). */
+  /**
+   * The request never got an HTTP answer (offline, DNS, reset, aborted), or none within
+   * `requestTimeoutMs` (`details.timeoutMs` is then set). Transient: sync again later.
+   */
   Network: 'network_error',
   /** The server answered with something that breaks the protocol (bad JSON, wrong echo, bad hash). */
   ProtocolViolation: 'protocol_violation',

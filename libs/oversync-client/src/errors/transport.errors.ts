@@ -27,18 +27,30 @@ export class HttpStatusError extends OversyncClientError<{
   }
 }
 
-/** The request got no HTTP answer (offline, reset, aborted). */
-export class NetworkError extends OversyncClientError<{ method: string; path: string }> {
+/**
+ * The request got no HTTP answer (offline, reset, aborted), or none within `requestTimeoutMs`:
+ * then `details.timeoutMs` is set and the request was aborted. Both are transient (retried by the
+ * retry policy, then reported by background sync); every step before the request was persisted,
+ * so the next sync resumes where this one stopped.
+ */
+export class NetworkError extends OversyncClientError<{ method: string; path: string; timeoutMs?: number }> {
   override readonly name = 'NetworkError';
-  constructor(method: string, path: string, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+  /**
+   * @param cause - what `fetch` (or reading the body) failed with.
+   * @param timeoutMs - set when the request was aborted because it took longer than this.
+   */
+  constructor(method: string, path: string, cause: unknown, timeoutMs?: number) {
+    const reason =
+      timeoutMs === undefined
+        ? cause instanceof Error
+          ? cause.message
+          : String(cause)
+        : `no answer within ${timeoutMs} ms, so the request was aborted (raise requestTimeoutMs for slow links)`;
     super(
       ClientErrorCode.Network,
       `${method} ${path} failed before an HTTP answer: ${reason}`,
-      { method, path },
-      {
-        cause,
-      },
+      timeoutMs === undefined ? { method, path } : { method, path, timeoutMs },
+      { cause },
     );
   }
 }

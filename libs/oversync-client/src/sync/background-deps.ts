@@ -1,23 +1,25 @@
 import { fetchCapabilities } from './attach.js';
 import { type BackgroundSyncDeps } from './background-sync.js';
 import { isConnected } from './preconditions.js';
-import { type SyncContext } from './sync-context.js';
+import { withSignal, type SyncContext } from './sync-context.js';
 
 /**
- * Wires the background loops to a client: `sync` goes through the client's public (locked) entry
- * point; watch uses cached capabilities and reads the checkpoint and source id at each connect,
+ * Wires the background loops to a client: `sync` goes through the client's locked sync entry
+ * point, with every request aborted by the loop's signal (so `stop()` never waits on the network);
+ * watch uses cached capabilities and reads the checkpoint and source id at each connect,
  * so the stream follows source rotation.
  */
 export function backgroundDeps(
   ctx: SyncContext,
-  sync: () => Promise<unknown>,
+  sync: (signal: AbortSignal) => Promise<unknown>,
   onError: (error: unknown) => void,
 ): BackgroundSyncDeps {
   return {
     sync,
     isConnected: () => isConnected(ctx),
-    watchSupported: async () => {
-      const caps = ctx.session.capabilities ?? (await fetchCapabilities(ctx, 'watch_capabilities'));
+    watchSupported: async (signal) => {
+      const caps =
+        ctx.session.capabilities ?? (await fetchCapabilities(withSignal(ctx, signal), 'watch_capabilities'));
       return caps.features.bundle_change_watch === true;
     },
     openWatch: (signal) =>

@@ -87,4 +87,39 @@ describe('background sync', () => {
     await waitFor(() => server.count('GET /sync/watch') === 2 && server.count('GET /sync/pull') > pulls);
     await device.client.close();
   });
+
+  it('stop() aborts a background request that never answers and frees the client lock', async () => {
+    const server = newServer();
+    let hanging = 0;
+    // A half-open connection: the pull is sent and no answer ever comes.
+    server.intercept((req) => {
+      if (req.path !== '/sync/pull') return undefined;
+      hanging++;
+      return new Promise<Response>(() => undefined);
+    });
+    const device = await newDevice(server, { background: { ...fast, pollIntervalMs: 60_000 } });
+    await device.client.attach('user-1');
+    device.client.start();
+    await waitFor(() => hanging === 1);
+    await device.client.stop();
+    expect(server.requests.find((r) => r.path === '/sync/pull')?.signal?.aborted).toBe(true);
+    expect(await device.client.pushPending()).toEqual({ outcome: 'no_change' });
+    await device.client.close();
+  });
+
+  it('a request that outlives requestTimeoutMs fails with network_error and frees the lock', async () => {
+    const server = newServer();
+    const device = await newDevice(server, { requestTimeoutMs: 30, retry: false });
+    await device.client.attach('user-1');
+    const stop = server.intercept((req) =>
+      req.path === '/sync/pull' ? new Promise<Response>(() => undefined) : undefined,
+    );
+    await expect(device.client.pullToStable()).rejects.toMatchObject({
+      code: 'network_error',
+      details: { method: 'GET', path: '/sync/pull', timeoutMs: 30 },
+    });
+    stop();
+    expect(await device.client.pullToStable()).toEqual({ outcome: 'already_at_target' });
+    await device.client.close();
+  });
 });

@@ -1,4 +1,5 @@
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
+import { reportSafely } from '../errors/report-safely.util.js';
 import { readWatchStream } from '../transport/watch-stream.js';
 
 /** Background sync tuning. */
@@ -37,8 +38,11 @@ export interface BackgroundSyncOptions {
 
 /** What the loops need from the client. */
 export interface BackgroundSyncDeps {
-  /** One full sync (push, then pull) through the client's public entry point. */
-  sync(): Promise<unknown>;
+  /**
+   * One full sync (push, then pull) through the client's locked entry point; `signal` aborts its
+   * requests when the loops stop.
+   */
+  sync(signal: AbortSignal): Promise<unknown>;
   /** True when attached and connected (checked without network). */
   isConnected(): boolean;
   /** Whether to use watch (capabilities, cached). */
@@ -57,15 +61,29 @@ const LIFECYCLE_CODES = new Set(['open_required', 'attach_required', 'destructiv
  */
 type WakeChannel = 'sync' | 'syncBackoff' | 'watch';
 
+/** The loops of one `start()`, ended by the `stop()` that aborts `abort`. */
+interface Generation {
+  readonly abort: AbortController;
+  /** Settles once the loops (and those of every earlier generation) have returned. */
+  readonly loops: Promise<void>;
+}
+
 /**
  * Two cooperating loops: a sync loop (push + pull on a timer, on local writes and on watch events,
  * with doubling backoff on errors) and, when the server supports it, a watch loop that keeps an SSE
  * stream open and wakes the sync loop for every new bundle. Watch events never write to SQLite.
+ *
+ * Each `start()` begins a generation whose loops check only their own signal, so loops that a
+ * `stop()` ended can never be revived by a later `start()`. A `start()` while a `stop()` is still
+ * settling runs its loops after the old ones returned: two generations never overlap (they would
+ * hold two watch streams and race for the client lock).
  */
 export class BackgroundSync {
   readonly #o: Required<BackgroundSyncOptions>;
-  #abort = new AbortController();
-  #running = false;
+  readonly #report: (error: unknown) => void;
+  #current: Generation | undefined;
+  /** The latest `stop()` still settling; it settles after every earlier generation too. */
+  #stopping: Promise<void> | undefined;
   #kicked = false;
   #watching = false;
   /** One waker per channel; each channel has at most one sleeper (its loop). */
@@ -75,12 +93,12 @@ export class BackgroundSync {
   /** Counts session changes, so an error backoff that one interrupted starts over. */
   #sessionEpoch = 0;
   #debounce: ReturnType<typeof setTimeout> | undefined;
-  #loops: Promise<void>[] = [];
 
   constructor(
     private readonly deps: BackgroundSyncDeps,
     options: BackgroundSyncOptions = {},
   ) {
+    this.#report = reportSafely((error) => deps.onError(error));
     this.#o = {
       minBackoffMs: options.minBackoffMs ?? 1000,
       maxBackoffMs: options.maxBackoffMs ?? 60_000,
@@ -92,7 +110,7 @@ export class BackgroundSync {
   }
 
   get running(): boolean {
-    return this.#running;
+    return this.#current !== undefined;
   }
 
   /** True while a watch stream is open. */
@@ -100,23 +118,31 @@ export class BackgroundSync {
     return this.#watching;
   }
 
+  /** Starts the loops (after a `stop()` still in progress has settled). Idempotent while running. */
   start(): void {
-    if (this.#running) return;
-    this.#running = true;
-    this.#abort = new AbortController();
-    this.#loops = [this.#syncLoop()];
-    if (this.#o.watch === 'auto') this.#loops.push(this.#watchLoop());
+    if (this.#current) return;
+    const abort = new AbortController();
+    const previous = this.#stopping ?? Promise.resolve();
+    this.#current = { abort, loops: previous.then(() => this.#run(abort.signal)) };
   }
 
-  async stop(): Promise<void> {
-    if (!this.#running) return;
-    this.#running = false;
-    this.#abort.abort();
+  /**
+   * Ends the loops: aborts their requests and sleeps, and resolves once they (and the loops of any
+   * earlier `start()`) have returned. A call while a stop is settling returns that stop's promise.
+   */
+  stop(): Promise<void> {
+    const current = this.#current;
+    if (!current) return this.#stopping ?? Promise.resolve();
+    this.#current = undefined;
+    current.abort.abort();
     if (this.#debounce !== undefined) clearTimeout(this.#debounce);
     this.#debounce = undefined;
     for (const wake of [...this.#wakers.values()]) wake();
-    await Promise.allSettled(this.#loops);
-    this.#loops = [];
+    const stopping: Promise<void> = current.loops.then(() => {
+      if (this.#stopping === stopping) this.#stopping = undefined;
+    });
+    this.#stopping = stopping;
+    return stopping;
   }
 
   /** Runs a sync cycle as soon as possible. */
@@ -131,7 +157,7 @@ export class BackgroundSync {
    * while detached), and a sync cycle runs at once instead of after the post-sync interval.
    */
   sessionChanged(): void {
-    if (!this.#running) return;
+    if (!this.#current) return;
     this.#sessionEpoch++;
     this.#kicked = true;
     this.#stream?.abort();
@@ -141,67 +167,75 @@ export class BackgroundSync {
 
   /** A local write happened: sync after the debounce delay. */
   notifyLocalChange(): void {
-    if (!this.#running || this.#debounce !== undefined) return;
+    if (!this.#current || this.#debounce !== undefined) return;
     this.#debounce = setTimeout(() => {
       this.#debounce = undefined;
       this.kick();
     }, this.#o.localChangeDebounceMs);
   }
 
+  async #run(signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const loops = [this.#syncLoop(signal)];
+    if (this.#o.watch === 'auto') loops.push(this.#watchLoop(signal));
+    await Promise.allSettled(loops);
+  }
+
   /** Sleeps; a sleep on a `channel` also ends when that channel is woken. Always ends on `stop()`. */
-  #sleep(ms: number, channel: WakeChannel | null): Promise<void> {
-    if (!this.#running) return Promise.resolve();
+  #sleep(ms: number, channel: WakeChannel | null, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
     // A pending kick shortens the sleep to one macrotask, never to zero: the loops must always
     // yield to timers and I/O, or a stream of kicks could starve the event loop.
     const delay = channel === 'sync' && this.#kicked ? 0 : ms;
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.#abort.signal.removeEventListener('abort', done);
+        signal.removeEventListener('abort', done);
         if (channel && this.#wakers.get(channel) === done) this.#wakers.delete(channel);
         resolve();
       };
       const timer = setTimeout(done, delay);
-      this.#abort.signal.addEventListener('abort', done, { once: true });
+      signal.addEventListener('abort', done, { once: true });
       if (channel) this.#wakers.set(channel, done);
     });
   }
 
-  async #syncLoop(): Promise<void> {
+  async #syncLoop(signal: AbortSignal): Promise<void> {
     let backoff = this.#o.minBackoffMs;
-    while (this.#running) {
+    while (!signal.aborted) {
       if (!this.deps.isConnected()) {
         // Nothing can sync while detached; kicks from anonymous writes are dropped. The sleep is
         // wakeable so that attach() (which kicks) syncs the new user at once.
         this.#kicked = false;
-        await this.#sleep(this.#o.minBackoffMs, 'sync');
+        await this.#sleep(this.#o.minBackoffMs, 'sync', signal);
         continue;
       }
       this.#kicked = false;
       try {
-        await this.deps.sync();
+        await this.deps.sync(signal);
         backoff = this.#o.minBackoffMs;
-        await this.#sleep(this.#watching ? this.#o.watchFallbackIntervalMs : this.#o.pollIntervalMs, 'sync');
+        const idle = this.#watching ? this.#o.watchFallbackIntervalMs : this.#o.pollIntervalMs;
+        await this.#sleep(idle, 'sync', signal);
       } catch (error) {
-        if (!this.#running) return;
+        // A sync cut short by stop() is not an error worth reporting.
+        if (signal.aborted) return;
         const code = isOversyncClientError(error) ? error.code : '';
         if (code === 'sync_in_progress' || LIFECYCLE_CODES.has(code)) {
           backoff = this.#o.minBackoffMs;
-          await this.#sleep(this.#o.minBackoffMs, code === 'sync_in_progress' ? 'sync' : null);
+          await this.#sleep(this.#o.minBackoffMs, code === 'sync_in_progress' ? 'sync' : null, signal);
           continue;
         }
-        this.deps.onError(error);
-        backoff = await this.#backoff(backoff, 'syncBackoff');
+        this.#report(error);
+        backoff = await this.#backoff(backoff, 'syncBackoff', signal);
       }
     }
   }
 
-  async #watchLoop(): Promise<void> {
+  async #watchLoop(signal: AbortSignal): Promise<void> {
     let backoff = this.#o.minBackoffMs;
-    const signal = this.#abort.signal;
-    while (this.#running) {
+    while (!signal.aborted) {
       if (!this.deps.isConnected()) {
-        await this.#sleep(this.#o.minBackoffMs, 'watch');
+        await this.#sleep(this.#o.minBackoffMs, 'watch', signal);
         continue;
       }
       // One controller per connection: a session change closes this stream but keeps the loop.
@@ -222,22 +256,21 @@ export class BackgroundSync {
           stream.signal,
         );
       } catch (error) {
-        if (!this.#running) return;
+        if (signal.aborted) return;
         if (
           isOversyncClientError(error, 'http_status') &&
           error.details['error'] === 'bundle_change_watch_forbidden'
         ) {
-          this.#watching = false;
           return;
         }
         // A failure caused by closing the stream on purpose is not an error worth reporting.
-        if (!stream.signal.aborted) this.deps.onError(error);
+        if (!stream.signal.aborted) this.#report(error);
       } finally {
         signal.removeEventListener('abort', stopStream);
         if (this.#stream === stream) this.#stream = undefined;
+        this.#watching = false;
       }
-      this.#watching = false;
-      if (!this.#running) return;
+      if (signal.aborted) return;
       if (stream.signal.aborted) {
         // Closed by a session change (which already kicked the sync loop): reconnect at once
         // for the new session, without an error backoff.
@@ -246,7 +279,7 @@ export class BackgroundSync {
       }
       // The stream ended or failed: pull once now in case an event was missed, then reconnect.
       this.kick();
-      backoff = await this.#backoff(backoff, 'watch');
+      backoff = await this.#backoff(backoff, 'watch', signal);
     }
   }
 
@@ -254,9 +287,9 @@ export class BackgroundSync {
    * Sleeps an error backoff and returns the next one: doubled, or back to the minimum when a
    * session change cut the sleep short (the failures belonged to the previous session).
    */
-  async #backoff(ms: number, channel: WakeChannel): Promise<number> {
+  async #backoff(ms: number, channel: WakeChannel, signal: AbortSignal): Promise<number> {
     const epoch = this.#sessionEpoch;
-    await this.#sleep(ms, channel);
+    await this.#sleep(ms, channel, signal);
     return epoch === this.#sessionEpoch ? Math.min(ms * 2, this.#o.maxBackoffMs) : this.#o.minBackoffMs;
   }
 }

@@ -67,3 +67,12 @@ export interface SyncContext {
   /** Exports and saves the database; resolves once durable. */
   persist(): Promise<void>;
 }
+
+/**
+ * `ctx` whose every request (and retry backoff) is also aborted by `signal`, e.g. a background sync
+ * that `stop()` cancels. Only network calls are cut short: every durable step before them was
+ * persisted, and SQLite work is synchronous, so an aborted operation resumes on its next run.
+ */
+export function withSignal(ctx: SyncContext, signal: AbortSignal | undefined): SyncContext {
+  return signal ? { ...ctx, transport: ctx.transport.withSignal(signal) } : ctx;
+}

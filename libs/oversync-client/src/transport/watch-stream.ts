@@ -21,6 +21,9 @@ export async function readWatchStream(
   };
   signal?.addEventListener('abort', cancel, { once: true });
   try {
+    // Aborted before the listener was in place (the abort event is gone): stop now, not at the
+    // server's next heartbeat.
+    if (signal?.aborted) return;
     for (;;) {
       const { done, value } = await reader.read();
       if (done || signal?.aborted) return;

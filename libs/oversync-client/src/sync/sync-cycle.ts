@@ -1,0 +1,49 @@
+import { requireNoLocalIntent } from './preconditions.js';
+import { pullToStable, type RemoteOutcome, type RemoteSyncReport } from './pull.js';
+import { pushPending, type PushOutcome } from './push.js';
+import { type RestoreInfo } from './rebuild.js';
+import { type SyncContext } from './sync-context.js';
+
+/** What one {@link syncCycle} did. */
+export interface SyncCycleReport {
+  pushOutcome: PushOutcome;
+  remoteOutcome: RemoteOutcome;
+  restore?: RestoreInfo;
+}
+
+/** `pushPending`, or `skipped_paused` while uploads are paused. */
+export function pushUnlessPaused(ctx: SyncContext): Promise<PushOutcome> {
+  return ctx.session.uploadsPaused ? Promise.resolve('skipped_paused') : pushPending(ctx);
+}
+
+/**
+ * `pullToStable`, or `skipped_paused` while downloads are paused. Refuses while local intents
+ * exist (dirty rows only with `allowDirty`, see {@link syncCycle}).
+ */
+export async function pullUnlessPaused(ctx: SyncContext, allowDirty = false): Promise<RemoteSyncReport> {
+  if (ctx.session.downloadsPaused) return { outcome: 'skipped_paused' };
+  requireNoLocalIntent(ctx, allowDirty);
+  return pullToStable(ctx);
+}
+
+/**
+ * Push (repeated while edits made during the push remain, at most 3 rounds) then pull. Paused
+ * directions report `skipped_paused`. Preconditions are checked by the caller.
+ */
+export async function syncCycle(ctx: SyncContext): Promise<SyncCycleReport> {
+  let pushOutcome: PushOutcome = 'skipped_paused';
+  if (!ctx.session.uploadsPaused) {
+    pushOutcome = await pushPending(ctx);
+    for (let round = 1; round < 3 && hasLocalIntent(ctx); round++) {
+      if ((await pushPending(ctx)) === 'committed') pushOutcome = 'committed';
+    }
+  }
+  // Rows written while this sync was pushing may remain dirty; the pull keeps their local values
+  // and intents (see applyBundle), so only a frozen outbox would block it.
+  const remote = await pullUnlessPaused(ctx, true);
+  return { pushOutcome, remoteOutcome: remote.outcome, ...(remote.restore && { restore: remote.restore }) };
+}
+
+function hasLocalIntent(ctx: SyncContext): boolean {
+  return ctx.store.dirtyCount() > 0 || ctx.store.outboxRowCount() > 0;
+}
