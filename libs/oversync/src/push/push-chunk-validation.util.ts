@@ -168,6 +168,8 @@ function normalizePayload(
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) {
     throw invalid(`payload for ${q} must be a JSON object`);
   }
+  const exact = exactPayload(payload as JsonObject, table, columns, keyString);
+  if (exact) return exact;
   const entries = Object.entries(payload as JsonObject);
   if (entries.some(([name]) => name.toLowerCase() === SCOPE_COLUMN)) {
     throw invalid(`payload for ${q} must not include hidden scope column ${SCOPE_COLUMN}`);
@@ -203,4 +205,27 @@ function normalizePayload(
     out[column] = `\\x${Buffer.from(value, 'base64').toString('hex')}`;
   }
   return out;
+}
+
+/**
+ * The common case of {@link normalizePayload}, without copying: every name is already one of the
+ * table's (lower-case) columns other than the scope column, the key column is present and
+ * matches, and no bytea column needs converting. Returns the payload itself, or undefined when
+ * anything needs the general path (which then also produces the exact error).
+ */
+function exactPayload(
+  payload: JsonObject,
+  table: CatalogTable,
+  columns: TableColumnSets,
+  keyString: string,
+): JsonObject | undefined {
+  for (const name in payload) {
+    if (name === SCOPE_COLUMN || !columns.names.has(name)) return undefined;
+  }
+  if (payload[table.keyColumn] !== keyString) return undefined;
+  for (const column of columns.bytea) {
+    const value = payload[column];
+    if (value !== undefined && value !== null) return undefined;
+  }
+  return payload;
 }
