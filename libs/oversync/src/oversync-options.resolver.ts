@@ -68,18 +68,19 @@ function resolveLimits(raw: OversyncLimitsOption | undefined): Required<Oversync
     // go-oversync treats a zero limit as "use the default"; keep that except where 0 means unlimited.
     limits[name] = value === 0 && !ZERO_ALLOWED.has(name) ? DEFAULT_LIMITS[name] : value;
   }
-  if (limits.defaultRowsPerPushChunk > limits.maxRowsPerPushChunk) {
-    fail(
-      'limits.defaultRowsPerPushChunk',
-      'exceeds limits.maxRowsPerPushChunk',
-      'lower the default or raise the maximum',
-    );
-  }
   if (limits.maxRowsPerPushChunk < 1000) {
     fail(
       'limits.maxRowsPerPushChunk',
       `is ${limits.maxRowsPerPushChunk}, below the 1000-row chunks go-oversync clients send`,
       'use at least 1000',
+    );
+  }
+  // After the floor above, so a too-small maximum is reported as itself, not as a default above it.
+  if (limits.defaultRowsPerPushChunk > limits.maxRowsPerPushChunk) {
+    fail(
+      'limits.defaultRowsPerPushChunk',
+      'exceeds limits.maxRowsPerPushChunk',
+      'lower the default or raise the maximum',
     );
   }
   return limits;

@@ -1,6 +1,7 @@
-import { Controller, Get, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { All, Controller, Get, Res, UseFilters, UseGuards } from '@nestjs/common';
 import type { Response } from 'express';
 import { CapabilitiesService } from '../capabilities/capabilities.service.js';
+import { SyncWireError } from '../errors/index.js';
 import { CurrentActor } from './current-actor.decorator.js';
 import { OversyncRoute } from './oversync-route.decorator.js';
 import { sendJson } from './send-json.util.js';
@@ -23,5 +24,12 @@ export class CapabilitiesController {
   @OversyncRoute({ failure: 'internal_error', invalid: 'invalid_request' })
   get(@CurrentActor() actor: SyncRequestActor, @Res() res: Response): void {
     sendJson(res, 200, this.capabilities.capabilities(actor));
+  }
+
+  /** Any other method: `405 method_not_allowed`. */
+  @All('capabilities')
+  @OversyncRoute({ failure: 'internal_error', invalid: 'invalid_request' })
+  methodNotAllowed(): never {
+    throw new SyncWireError('method_not_allowed', 'Only GET method is allowed');
   }
 }

@@ -1,5 +1,6 @@
-import { Get, Req, Res } from '@nestjs/common';
+import { All, Get, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { SyncWireError } from '../errors/index.js';
 import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { PullService } from '../pull/pull.service.js';
 import { querySearchParams } from '../pull/query-int.util.js';
@@ -30,5 +31,12 @@ export class PullController {
     const text = await this.pulls.pullJson(actor.userId, query);
     res.status(200).setHeader('Content-Type', 'application/json');
     res.end(`${text}\n`);
+  }
+
+  /** Any other method: `405 method_not_allowed`. */
+  @All('pull')
+  @OversyncRoute({ failure: 'pull_failed', invalid: 'invalid_request' })
+  methodNotAllowed(): never {
+    throw new SyncWireError('method_not_allowed', 'Only GET method is allowed');
   }
 }

@@ -1,6 +1,6 @@
-import { Delete, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { All, Delete, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { SnapshotChunkInvalidError } from '../errors/index.js';
+import { SnapshotChunkInvalidError, SyncWireError } from '../errors/index.js';
 import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { OVERSYNC_RESOLVED_OPTIONS } from '../oversync.internal-constants.js';
 import type { ResolvedOversyncOptions } from '../oversync.options.js';
@@ -100,5 +100,19 @@ export class SnapshotSessionsController {
   deleteWithoutId(): never {
     this.lifecycle.assertAccepting();
     throw new SnapshotChunkInvalidError('snapshot_id is required');
+  }
+
+  /** Any other method on `/sync/snapshot-sessions`: `405 method_not_allowed`. */
+  @All('snapshot-sessions')
+  @OversyncRoute({ failure: 'snapshot_session_create_failed', invalid: 'snapshot_session_invalid' })
+  createMethodNotAllowed(): never {
+    throw new SyncWireError('method_not_allowed', 'Only POST method is allowed');
+  }
+
+  /** Any other method on `/sync/snapshot-sessions/{snapshot_id}`: `405 method_not_allowed`. */
+  @All('snapshot-sessions/:snapshotId')
+  @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
+  sessionMethodNotAllowed(): never {
+    throw new SyncWireError('method_not_allowed', 'Only GET and DELETE methods are allowed');
   }
 }

@@ -1,4 +1,4 @@
-import { Get, Inject, Req, Res } from '@nestjs/common';
+import { All, Get, Inject, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CapabilitiesService } from '../capabilities/capabilities.service.js';
 import { ServiceUnavailableError, SyncWireError } from '../errors/index.js';
@@ -70,5 +70,12 @@ export class WatchController {
       throw new ServiceUnavailableError();
     }
     stream.start(subscriber);
+  }
+
+  /** Any other method: `405 method_not_allowed`. */
+  @All('watch')
+  @OversyncRoute({ failure: 'bundle_change_watch_failed', invalid: 'invalid_request' })
+  methodNotAllowed(): never {
+    throw new SyncWireError('method_not_allowed', 'Only GET method is allowed');
   }
 }
