@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
-import { connect, dbRows, newUser, scopeState } from '../support/push-builders.js';
+import { connect, newUser, scopeState, setScopeLease } from '../support/push-builders.js';
 import { syncCall, syncClient } from '../support/sync-http.js';
 
 const RFC3339_NANO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d*[1-9])?Z$/;
@@ -13,13 +13,7 @@ const LEASE_TTL = 120;
 describe('POST /sync/connect', () => {
   let t: OversyncTestApp;
   const client = (user: string, source: string) => syncClient(t.baseUrl, user, source);
-  const setLease = (user: string, sql: string) =>
-    dbRows(
-      t.db.url,
-      `UPDATE sync.scope_state SET lease_expires_at = ${sql}
-        WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = $1)`,
-      [user],
-    );
+  const setLease = (user: string, expr: string) => setScopeLease(t.db.url, user, expr);
 
   beforeAll(async () => {
     t = await createOversyncTestApp({

@@ -21,6 +21,7 @@ import {
   scopeState,
   stageRows,
   uploadChunk,
+  setScopeLease,
 } from '../support/push-builders.js';
 import { syncCall, syncClient, type SyncReply } from '../support/sync-http.js';
 
@@ -30,13 +31,7 @@ describe('scope lifecycle and source sequencing', () => {
   let t: OversyncTestApp;
   let schema: string;
   const client = (user: string, source: string) => syncClient(t.baseUrl, user, source);
-  const setLease = (user: string, expr: string) =>
-    dbRows(
-      t.db.url,
-      `UPDATE sync.scope_state SET lease_expires_at = ${expr}
-        WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = $1)`,
-      [user],
-    );
+  const setLease = (user: string, expr: string) => setScopeLease(t.db.url, user, expr);
   const sources = async (user: string) =>
     dbRows<Record<string, unknown>>(
       t.db.url,

@@ -191,6 +191,16 @@ export async function dbRows<T = Record<string, unknown>>(
   return (await execSql(url, text, values)).rows as T[];
 }
 
+/** Moves a user's initialization lease end to the SQL expression `expr` (e.g. `clock_timestamp()`). */
+export async function setScopeLease(url: string, userId: string, expr: string): Promise<void> {
+  await dbRows(
+    url,
+    `UPDATE sync.scope_state SET lease_expires_at = ${expr}
+      WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = $1)`,
+    [userId],
+  );
+}
+
 /** The `sync.scope_state` row of a user (undefined when none exists). */
 export async function scopeState(url: string, userId: string): Promise<Record<string, unknown> | undefined> {
   const rows = await dbRows(
