@@ -32,9 +32,10 @@ import {
   type PendingSyncStatus,
 } from './sync/lifecycle.js';
 import { requireConnected, requireNoLocalIntent, requireNoRecovery } from './sync/preconditions.js';
-import { keepSourceRebuild, rotatedRebuild } from './sync/rebuild.js';
+import { rotatedRebuild } from './sync/rebuild.js';
+import { hasInterruptedRebuild, keepSourceRebuildOrResume } from './sync/rebuild-resume.js';
 import { withSignal, type SyncContext, type SyncSession } from './sync/sync-context.js';
-import { pullUnlessPaused, pushUnlessPaused, syncCycle } from './sync/sync-cycle.js';
+import { backgroundSyncCycle, pullUnlessPaused, pushUnlessPaused, syncCycle } from './sync/sync-cycle.js';
 
 /**
  * Offline-first sync of a sql.js database with an Oversync (go-oversync v1) server.
@@ -167,16 +168,21 @@ export class OversyncClient {
 
   /**
    * Rebuilds local synced data from a server snapshot. While source recovery is pending this also
-   * rotates the source identity, keeping every pending local change.
+   * rotates the source identity, keeping every pending local change. After a rebuild that was cut
+   * short (`rebuild_required`), it resumes that rebuild: local edits made since are kept, and a
+   * committed bundle whose replay was pruned is finished as the interrupted rebuild would have.
+   *
+   * @throws DirtyStateRejectedError, PendingPushReplayError for a fresh rebuild with unpushed changes.
    */
   rebuild(): Promise<PullResult> {
     return this.#operation('rebuild', async () => {
       const ctx = requireConnected(this.#runtime?.ctx, 'rebuild');
       const kind = ctx.store.operation().kind;
       if (kind === 'remote_replace') throw new DestructiveTransitionInProgressError(kind);
-      if (kind !== 'source_recovery') requireNoLocalIntent(ctx);
+      if (kind !== 'source_recovery' && !hasInterruptedRebuild(ctx)) requireNoLocalIntent(ctx);
       if (this.#session.downloadsPaused) return { outcome: 'skipped_paused' };
-      const restore = kind === 'source_recovery' ? await rotatedRebuild(ctx) : await keepSourceRebuild(ctx);
+      const restore =
+        kind === 'source_recovery' ? await rotatedRebuild(ctx) : await keepSourceRebuildOrResume(ctx);
       return { outcome: 'applied_snapshot', restore };
     });
   }
@@ -279,9 +285,16 @@ export class OversyncClient {
 
   // --- internals -------------------------------------------------------------------------------
 
-  /** `sync()`, with every request also aborted by `signal` (background sync, ended by `stop()`). */
+  /**
+   * `sync()`, with every request also aborted by `signal` (background sync, ended by `stop()`).
+   * Background sync first resumes a rebuild that was cut short (see {@link backgroundSyncCycle});
+   * a foreground `sync()` keeps go-oversync's contract and fails with `rebuild_required`.
+   */
   #sync(signal: AbortSignal | undefined): Promise<SyncResult> {
-    return this.#operation('sync', () => syncCycle(withSignal(this.#gated('sync'), signal)));
+    return this.#operation('sync', () => {
+      if (!signal) return syncCycle(this.#gated('sync'));
+      return backgroundSyncCycle(withSignal(requireConnected(this.#runtime?.ctx, 'sync'), signal));
+    });
   }
 
   async #close(): Promise<void> {

@@ -54,3 +54,69 @@ describe('SqlJsAdapter statement cache across exports', () => {
     db.close();
   });
 });
+
+describe('SqlJsAdapter transactions that fail', () => {
+  async function fkDatabase(): Promise<{ db: Database; adapter: SqlJsAdapter }> {
+    const SQL = await loadSqlJs();
+    const db = new SQL.Database();
+    db.exec(
+      'PRAGMA foreign_keys = ON; CREATE TABLE p (id TEXT PRIMARY KEY); ' +
+        'CREATE TABLE c (id TEXT PRIMARY KEY, p TEXT REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED)',
+    );
+    return { db, adapter: new SqlJsAdapter(db) };
+  }
+
+  /** The connection has no transaction open: a plain BEGIN/ROLLBACK works and writes autocommit. */
+  function expectUsable(db: Database, adapter: SqlJsAdapter): void {
+    expect(adapter.inTransaction).toBe(false);
+    expect(() => db.exec('BEGIN; ROLLBACK')).not.toThrow();
+    adapter.transaction(() => adapter.run("INSERT INTO p VALUES ('after')"));
+    expect(adapter.count("SELECT COUNT(*) FROM p WHERE id = 'after'")).toBe(1);
+  }
+
+  it('rolls back when COMMIT fails on a deferred foreign key and stays usable', async () => {
+    const { db, adapter } = await fkDatabase();
+    expect(() =>
+      adapter.transaction(() => {
+        adapter.run("INSERT INTO p VALUES ('kept?')");
+        adapter.run("INSERT INTO c VALUES ('orphan', 'missing')");
+      }),
+    ).toThrow(/FOREIGN KEY/);
+    expect(adapter.count('SELECT COUNT(*) FROM p') + adapter.count('SELECT COUNT(*) FROM c')).toBe(0);
+    expectUsable(db, adapter);
+    // Nested calls after the failure use savepoints again (not a negative depth).
+    adapter.transaction(() => adapter.transaction(() => adapter.run("INSERT INTO p VALUES ('nested')")));
+    expect(adapter.count('SELECT COUNT(*) FROM p')).toBe(2);
+    db.close();
+  });
+
+  it('rolls a failed savepoint back while the outer transaction carries on', async () => {
+    const { db, adapter } = await fkDatabase();
+    adapter.transaction(() => {
+      adapter.run("INSERT INTO p VALUES ('outer')");
+      expect(() =>
+        adapter.transaction(() => {
+          adapter.run("INSERT INTO p VALUES ('inner')");
+          throw new Error('inner failed');
+        }),
+      ).toThrow('inner failed');
+      expect(adapter.inTransaction).toBe(true);
+    });
+    expect(adapter.all('SELECT id FROM p')).toEqual([{ id: 'outer' }]);
+    expectUsable(db, adapter);
+    db.close();
+  });
+
+  it('rolls everything back when a nested savepoint failure reaches a COMMIT that fails', async () => {
+    const { db, adapter } = await fkDatabase();
+    expect(() =>
+      adapter.transaction(() => {
+        adapter.run("INSERT INTO p VALUES ('outer')");
+        adapter.transaction(() => adapter.run("INSERT INTO c VALUES ('orphan', 'missing')"));
+      }),
+    ).toThrow(/FOREIGN KEY/);
+    expect(adapter.count('SELECT COUNT(*) FROM p') + adapter.count('SELECT COUNT(*) FROM c')).toBe(0);
+    expectUsable(db, adapter);
+    db.close();
+  });
+});

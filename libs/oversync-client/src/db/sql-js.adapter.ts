@@ -115,11 +115,13 @@ export class SqlJsAdapter {
 
   /**
    * Runs `fn` inside one transaction (a savepoint when nested) and commits, or rolls back and
-   * rethrows. `fn` must be synchronous.
+   * rethrows. `fn` must be synchronous. A failing `COMMIT` (a deferred foreign key) or `RELEASE`
+   * rolls the transaction (or savepoint) back too, so no failure ever leaves it open.
    */
   transaction<T>(fn: () => T): T {
-    const savepoint = `oversync_sp_${this.#depth}`;
-    if (this.#depth === 0) {
+    const depth = this.#depth;
+    const savepoint = `oversync_sp_${depth}`;
+    if (depth === 0) {
       try {
         this.db.exec('BEGIN IMMEDIATE');
       } catch (error) {
@@ -132,21 +134,28 @@ export class SqlJsAdapter {
     } else {
       this.db.exec(`SAVEPOINT ${savepoint}`);
     }
-    this.#depth += 1;
+    this.#depth = depth + 1;
     try {
       const result = fn();
-      this.#depth -= 1;
-      this.db.exec(this.#depth === 0 ? 'COMMIT' : `RELEASE ${savepoint}`);
+      // SQLite keeps the transaction open when COMMIT fails on a deferred foreign key, and a
+      // savepoint open when RELEASE fails: the catch below must still roll it back.
+      this.db.exec(depth === 0 ? 'COMMIT' : `RELEASE ${savepoint}`);
       return result;
     } catch (error) {
-      this.#depth -= 1;
-      try {
-        this.db.exec(this.#depth === 0 ? 'ROLLBACK' : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`);
-      } catch {
-        // The original error is the one worth reporting; a failed rollback means SQLite already
-        // rolled the transaction back itself.
-      }
+      this.#rollback(depth, savepoint);
       throw error;
+    } finally {
+      // Restored exactly once, whatever failed, so savepoint names and `inTransaction` stay right.
+      this.#depth = depth;
+    }
+  }
+
+  #rollback(depth: number, savepoint: string): void {
+    try {
+      this.db.exec(depth === 0 ? 'ROLLBACK' : `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}`);
+    } catch {
+      // The original error is the one worth reporting; a failed rollback means SQLite already
+      // rolled the transaction back itself (e.g. after SQLITE_FULL).
     }
   }
 

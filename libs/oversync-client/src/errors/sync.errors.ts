@@ -143,14 +143,26 @@ export class ConflictRetryExhaustedError extends OversyncClientError<{
   }
 }
 
-/** A row could not be encoded or written locally. */
-export class InvalidRowError extends OversyncClientError<{ table: string; reason: string }> {
+/**
+ * A row could not be encoded or written locally. When a local row cannot be pushed (a value JSON
+ * cannot carry, such as a REAL `±Infinity`), `key` and `column` name it: nothing was sent, the
+ * change stays pending, and the app must store another value (or delete the row) before the next
+ * push can go through.
+ */
+export class InvalidRowError extends OversyncClientError<{
+  table: string;
+  reason: string;
+  /** The row's wire key, when a local row could not be pushed. */
+  key?: SyncKey;
+  /** The offending column, when one is known. */
+  column?: string;
+}> {
   override readonly name = 'InvalidRowError';
-  constructor(table: string, reason: string, cause?: unknown) {
+  constructor(table: string, reason: string, cause?: unknown, at: { key?: SyncKey; column?: string } = {}) {
     super(
       ClientErrorCode.InvalidRow,
       `invalid row for table "${table}": ${reason}`,
-      { table, reason },
+      { table, reason, ...at },
       { cause },
     );
   }

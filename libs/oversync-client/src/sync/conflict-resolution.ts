@@ -4,6 +4,7 @@ import { InvalidConflictResolutionError, PushConflictError } from '../errors/syn
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { type TableSpec } from '../schema/table-spec.js';
 import { type ConflictResolution, type SyncConflict } from './conflict.types.js';
+import { upsertWireIfParentsExist } from './foreign-keys.js';
 import { restoreOutboxToDirty } from './freeze.js';
 import {
   authoritativeApply,
@@ -29,6 +30,10 @@ function invalidReason(
   const action = (resolution as { action?: unknown }).action;
   if (action === 'accept_server') return null;
   if (action !== 'keep_local' && action !== 'keep_merged') return `unknown action ${String(action)}`;
+  // keep_local of an UPDATE against a tombstone re-creates the row: it is pushed as an INSERT
+  // based on the tombstone's version, which the server accepts (go-oversync rejects this
+  // resolution, which wedges `clientWins` against a peer's delete for good).
+  if (row.op === 'UPDATE' && state === 'tombstone' && action === 'keep_local') return null;
   if (row.op === 'UPDATE' && state !== 'live')
     return `cannot keep a local UPDATE: the server row is ${state}`;
   if (action === 'keep_local') return null;
@@ -130,9 +135,19 @@ function applyPlan(
   };
   ctx.store.deleteDirty(table.name, row.keyJson);
   if (resolution.action === 'accept_server') {
-    if (state === 'live') upsertWire(ctx, table, conflict.server_row ?? {});
-    else deleteLocal(ctx, table, keyText);
-    setState();
+    if (state !== 'live') {
+      deleteLocal(ctx, table, keyText);
+      setState();
+    } else if (upsertWireIfParentsExist(ctx, table, conflict.server_row ?? {}, keyText) === null) {
+      setState();
+    }
+    // Otherwise the server row references a parent this device has not pulled yet (written after
+    // our base), and writing it would fail the whole resolution at COMMIT, again on every push.
+    // The local intent is dropped without a write and the row version is left as it was: the
+    // server row's version is above it, so the next pull delivers the parent and the row
+    // together. (If a pull already advanced the version while the intent was pending, the parent
+    // is missing only because a local delete of it is pending; pushing that delete brings the
+    // server's answer for this row back through the replay.)
   } else if (row.op === 'DELETE') {
     deleteLocal(ctx, table, keyText);
     setState();

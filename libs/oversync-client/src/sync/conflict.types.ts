@@ -33,7 +33,10 @@ export interface SyncConflict {
 export type ConflictResolution =
   /** Take the server's row (or tombstone) locally and drop the local change. */
   | { readonly action: 'accept_server' }
-  /** Keep the local change and push it again on top of the server version. */
+  /**
+   * Keep the local change and push it again on top of the server version. Against a tombstone an
+   * UPDATE re-creates the row (an INSERT based on the tombstone's version).
+   */
   | { readonly action: 'keep_local' }
   /** Write `row` (wire form, every column) locally and push it on top of the server version. */
   | { readonly action: 'keep_merged'; readonly row: JsonObject };
@@ -47,5 +50,8 @@ export type ConflictResolver = (conflict: SyncConflict) => ConflictResolution | 
 /** The default resolver: the server's row wins. */
 export const serverWins: ConflictResolver = () => ({ action: 'accept_server' });
 
-/** The local change wins and is pushed again on top of the server version. */
+/**
+ * The local change wins and is pushed again on top of the server version; a row a peer deleted
+ * while this device edited it is re-created.
+ */
 export const clientWins: ConflictResolver = () => ({ action: 'keep_local' });

@@ -1,7 +1,7 @@
-import { type RowOp } from '@oversync/protocol';
+import { type JsonObject, type JsonValue, type RowOp, type SyncKey } from '@oversync/protocol';
 
-import { localKeyToWireKey, localPayloadToWire, parseObject } from './row-codec.js';
-import { keyTextOf } from './local-rows.js';
+import { InvalidRowError } from '../errors/sync.errors.js';
+import { keyTextOf, localKeyToWireKey, localPayloadToWire, parseObject } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 import { type OutboxBundle, type OutboxRow } from './sync-state.store.js';
 
@@ -52,15 +52,18 @@ export function freezeOutbox(ctx: SyncContext): OutboxBundle | null {
       const table = ctx.tables.get(d.table_name);
       const op: RowOp = d.payload === null ? 'DELETE' : live(d) ? 'UPDATE' : 'INSERT';
       const localPayload = d.payload === null ? null : parseObject(d.payload);
+      const wireKey = localKeyToWireKey(table, keyTextOf(table, d.key_json));
+      const wirePayload = localPayload === null ? null : localPayloadToWire(table, localPayload);
+      if (wirePayload !== null) assertSendable(table.name, wireKey, wirePayload);
       const row: OutboxRow = {
         rowOrdinal,
         table: table.name,
         keyJson: d.key_json,
-        wireKey: localKeyToWireKey(table, keyTextOf(table, d.key_json)),
+        wireKey,
         op,
         baseRowVersion: Number(d.base_row_version),
         localPayload,
-        wirePayload: localPayload === null ? null : localPayloadToWire(table, localPayload),
+        wirePayload,
       };
       ctx.store.insertOutboxRow(sourceBundleId, row);
     });
@@ -76,6 +79,36 @@ export function freezeOutbox(ctx: SyncContext): OutboxBundle | null {
     ctx.store.setOutbox(bundle);
     return bundle;
   });
+}
+
+/** The first number JSON cannot carry (`NaN`, `±Infinity`) in `value`, if any. */
+function firstNonFinite(value: JsonValue | undefined): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : value;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const inner of Object.values(value)) {
+    const found = firstNonFinite(inner);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a payload JSON cannot carry. SQLite stores a REAL `±Infinity` (rendered `9.0e+999`,
+ * which parses back to `Infinity`), and the request body's `JSON.stringify` would send it as
+ * `null`: the server would commit NULL, and the replay could never match the local row. Throwing
+ * here rolls the freeze back, so nothing is sent and every intent stays dirty.
+ */
+function assertSendable(table: string, key: SyncKey, payload: JsonObject): void {
+  for (const [column, value] of Object.entries(payload)) {
+    const found = firstNonFinite(value);
+    if (found === undefined) continue;
+    throw new InvalidRowError(
+      table,
+      `${JSON.stringify(key)} column "${column}" holds ${String(found)}, which JSON cannot carry; nothing was pushed and the change stays pending — store a finite number or NULL (or delete the row), then sync again`,
+      undefined,
+      { key, column },
+    );
+  }
 }
 
 /**

@@ -4,14 +4,11 @@ import { type SqlValue } from '../db/sql-js.adapter.js';
 import { keyWhereSql, payloadSql, quoteIdent, upsertSql } from '../schema/row-sql.js';
 import { managedTableNames } from '../schema/schema-installer.js';
 import { type TableSpec } from '../schema/table-spec.js';
+import { retireCascadedIntents } from './cascaded-intents.js';
 import { localKeyToSql, localPayloadToSql, wirePayloadToSql } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 
-/** The key text stored inside a local `key_json`. */
-export function keyTextOf(table: TableSpec, keyJson: string): string {
-  const value = (JSON.parse(keyJson) as Record<string, unknown>)[table.keyColumn.wireName];
-  return typeof value === 'string' ? value : String(value);
-}
+export { keyTextOf } from './row-codec.js';
 
 /** Upserts a row given SQL values in column order. */
 export function upsertValues(ctx: SyncContext, table: TableSpec, values: SqlValue[]): void {
@@ -46,13 +43,16 @@ export function livePayload(ctx: SyncContext, table: TableSpec, keyText: string)
 
 /**
  * Runs `fn` as one authoritative apply: a transaction with foreign keys deferred to commit and
- * `apply_mode = 1`, so capture triggers skip. The flag is reset inside the same transaction.
+ * `apply_mode = 1`, so capture triggers skip. The flag is reset inside the same transaction. Dirty
+ * upserts whose rows a local cascade removed during `fn` become deletes (see
+ * {@link retireCascadedIntents}).
  */
 export function authoritativeApply<T>(ctx: SyncContext, fn: () => T): T {
   return ctx.db.transaction(() => {
     ctx.db.exec('PRAGMA defer_foreign_keys = ON');
     ctx.store.setApplyMode(true);
     const result = fn();
+    retireCascadedIntents(ctx);
     ctx.store.setApplyMode(false);
     return result;
   });

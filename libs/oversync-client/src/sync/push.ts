@@ -7,6 +7,7 @@ import { resolvePushConflict } from './conflict-resolution.js';
 import { freezeOutbox, restoreOutboxToDirty } from './freeze.js';
 import { fetchCommittedRows, uploadBundle, type CommittedBundleInfo } from './push-transfer.js';
 import { keepSourceRebuild } from './rebuild.js';
+import { committedOutboxRebuildOptions } from './rebuild-resume.js';
 import { replayCommittedBundle } from './replay.js';
 import { enterSourceRecovery, resetInitialization } from './source-recovery.js';
 import { type SyncContext } from './sync-context.js';
@@ -109,8 +110,7 @@ async function handleFailure(ctx: SyncContext, error: unknown): Promise<PushOutc
   const outbox = ctx.store.outbox();
   if (code === 'history_pruned' && outbox.state === 'committed_remote') {
     // The bundle is committed but its rows are no longer fetchable: the snapshot contains it.
-    const rebaseKeys = new Set(ctx.store.outboxRows().map((r) => `${r.table}\u0000${r.keyJson}`));
-    await keepSourceRebuild(ctx, { sourceBundleFloor: outbox.sourceBundleId + 1, rebaseKeys });
+    await keepSourceRebuild(ctx, committedOutboxRebuildOptions(ctx));
     return 'committed';
   }
   if (isRowRejection(http) && outbox.state === 'prepared') return releaseRejectedBundle(ctx, outbox, http);

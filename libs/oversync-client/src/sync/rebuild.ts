@@ -2,7 +2,7 @@ import { type SnapshotSessionCreateRequest } from '@oversync/protocol';
 
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { InvalidRowError, SourceReplacementDivergedError } from '../errors/sync.errors.js';
-import { applySnapshot, downloadSnapshot, type SnapshotDownload } from './snapshot.js';
+import { applySnapshot, downloadSnapshot, type CommittedDeletes, type SnapshotDownload } from './snapshot.js';
 import { freshSourceId, recoveryReason } from './source-recovery.js';
 import { type SyncContext } from './sync-context.js';
 
@@ -30,6 +30,8 @@ export interface KeepSourceRebuildOptions {
   sourceBundleFloor?: number;
   /** Dirty keys to rebase onto the snapshot version (keys of that pruned push). */
   rebaseKeys?: ReadonlySet<string>;
+  /** Keys that pruned push deleted, with its bundle seq (the tombstones' version). */
+  committedDeletes?: CommittedDeletes;
 }
 
 /**
@@ -50,6 +52,7 @@ export async function keepSourceRebuild(
       keepDirty: true,
       keepOutbox: false,
       rebaseKeys: options.rebaseKeys,
+      committedDeletes: options.committedDeletes,
       sourceBundleFloor: options.sourceBundleFloor,
     });
     await ctx.persist();

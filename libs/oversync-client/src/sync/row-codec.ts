@@ -48,6 +48,12 @@ function lenientUuidBytes(value: string): Uint8Array | null {
   }
 }
 
+/** The key text stored inside a local `key_json`. */
+export function keyTextOf(table: TableSpec, keyJson: string): string {
+  const value = (JSON.parse(keyJson) as Record<string, unknown>)[table.keyColumn.wireName];
+  return typeof value === 'string' ? value : String(value);
+}
+
 /** The wire key of a local key text (`{"id": "<text or dashed uuid>"}`). */
 export function localKeyToWireKey(table: TableSpec, keyText: string): SyncKey {
   if (table.keyKind === 'text') return { [table.keyColumn.wireName]: keyText };

@@ -8,6 +8,12 @@ import { type SyncContext } from './sync-context.js';
 
 export { downloadSnapshot, type SnapshotDownload } from './snapshot-download.js';
 
+/** Keys (`table\0key_json`) a committed push deleted, with that bundle's seq. */
+export interface CommittedDeletes {
+  bundleSeq: number;
+  keys: ReadonlySet<string>;
+}
+
 /** How {@link applySnapshot} treats local state. */
 export interface SnapshotApplyOptions {
   /** Fail with `AttachRequiredError` unless the binding is attached (explicit rebuilds). */
@@ -18,6 +24,11 @@ export interface SnapshotApplyOptions {
   keepOutbox: boolean;
   /** Keys (`table\0key_json`) whose dirty intents are rebased onto the snapshot's row version. */
   rebaseKeys?: ReadonlySet<string>;
+  /**
+   * Keys among `rebaseKeys` that the pruned push deleted, and the bundle seq it committed at: a
+   * snapshot carries no tombstones, so the rebase of such a key takes that tombstone's version.
+   */
+  committedDeletes?: CommittedDeletes;
   /** Raise `next_source_bundle_id` of the current source to at least this value. */
   sourceBundleFloor?: number;
   /** Extra durable changes in the same transaction (binding, source rotation). */
@@ -63,10 +74,17 @@ export function applySnapshot(
     }
     for (const d of dirty) {
       writeBack(d.table, d.keyJson, d.payload);
-      const state = ctx.store.rowState(d.table, d.keyJson);
-      const base = options.rebaseKeys?.has(`${d.table}\u0000${d.keyJson}`)
-        ? (state?.rowVersion ?? 0)
-        : d.baseRowVersion;
+      const id = `${d.table}\u0000${d.keyJson}`;
+      let state = ctx.store.rowState(d.table, d.keyJson);
+      const deletes = options.committedDeletes;
+      if (!state && deletes?.keys.has(id)) {
+        // Our own pushed DELETE left a tombstone at the committed bundle's seq (a later server
+        // write would have put the key in the snapshot). Based on 0, a row re-created meanwhile
+        // would conflict with that tombstone, and `serverWins` would delete it again.
+        ctx.store.setRowState(d.table, d.keyJson, deletes.bundleSeq, true);
+        state = { rowVersion: deletes.bundleSeq, deleted: true };
+      }
+      const base = options.rebaseKeys?.has(id) ? (state?.rowVersion ?? 0) : d.baseRowVersion;
       const op = d.payload === null ? 'DELETE' : state && !state.deleted ? 'UPDATE' : 'INSERT';
       ctx.store.putDirty(d.table, d.keyJson, op, base, d.payload);
     }

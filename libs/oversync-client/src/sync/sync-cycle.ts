@@ -1,7 +1,8 @@
-import { requireNoLocalIntent } from './preconditions.js';
+import { requireNoLocalIntent, requireNoRecovery } from './preconditions.js';
 import { pullToStable, type RemoteOutcome, type RemoteSyncReport } from './pull.js';
 import { pushPending, type PushOutcome } from './push.js';
 import { type RestoreInfo } from './rebuild.js';
+import { hasInterruptedRebuild, keepSourceRebuildOrResume } from './rebuild-resume.js';
 import { type SyncContext } from './sync-context.js';
 
 /** What one {@link syncCycle} did. */
@@ -42,6 +43,21 @@ export async function syncCycle(ctx: SyncContext): Promise<SyncCycleReport> {
   // and intents (see applyBundle), so only a frozen outbox would block it.
   const remote = await pullUnlessPaused(ctx, true);
   return { pushOutcome, remoteOutcome: remote.outcome, ...(remote.restore && { restore: remote.restore }) };
+}
+
+/**
+ * The background loop's sync: first resumes a keep-source rebuild that was cut short (a lost
+ * connection, or `stop()` during the automatic rebuild after `history_pruned`), since behind its
+ * `rebuild_required` gate nothing else can make progress and no one may be there to call
+ * `rebuild()`; then the durable gates and {@link syncCycle}. `ctx` must be connected.
+ */
+export async function backgroundSyncCycle(ctx: SyncContext): Promise<SyncCycleReport> {
+  let restore: RestoreInfo | undefined;
+  if (!ctx.session.downloadsPaused && hasInterruptedRebuild(ctx))
+    restore = await keepSourceRebuildOrResume(ctx);
+  requireNoRecovery(ctx);
+  const report = await syncCycle(ctx);
+  return restore && !report.restore ? { ...report, restore } : report;
 }
 
 function hasLocalIntent(ctx: SyncContext): boolean {
