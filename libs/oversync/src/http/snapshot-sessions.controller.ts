@@ -86,10 +86,15 @@ export class SnapshotSessionsController {
     res.status(204).end();
   }
 
-  /** A blank id (`GET|DELETE /sync/snapshot-sessions/`) is 400 `snapshot_chunk_invalid`, as in go-oversync. */
+  /**
+   * A blank id (`GET|DELETE /sync/snapshot-sessions/`) is 400 `snapshot_chunk_invalid`, as in
+   * go-oversync. Express also routes the bare collection path here (non-strict trailing slash),
+   * where only POST exists: that is 405.
+   */
   @Get('snapshot-sessions/')
   @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
-  chunkWithoutId(): never {
+  chunkWithoutId(@Req() req: Request): never {
+    assertTrailingSlash(req);
     this.lifecycle.assertAccepting();
     throw new SnapshotChunkInvalidError('snapshot_id is required');
   }
@@ -97,7 +102,8 @@ export class SnapshotSessionsController {
   /** See {@link chunkWithoutId}. */
   @Delete('snapshot-sessions/')
   @OversyncRoute({ failure: 'snapshot_session_delete_failed', invalid: 'snapshot_chunk_invalid' })
-  deleteWithoutId(): never {
+  deleteWithoutId(@Req() req: Request): never {
+    assertTrailingSlash(req);
     this.lifecycle.assertAccepting();
     throw new SnapshotChunkInvalidError('snapshot_id is required');
   }
@@ -114,5 +120,12 @@ export class SnapshotSessionsController {
   @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
   sessionMethodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only GET and DELETE methods are allowed');
+  }
+}
+
+/** `/sync/snapshot-sessions` without the slash names the collection, which only takes POST. */
+function assertTrailingSlash(req: Request): void {
+  if (!(req.originalUrl ?? '').split('?')[0].endsWith('/')) {
+    throw new SyncWireError('method_not_allowed', 'Only POST method is allowed');
   }
 }

@@ -56,11 +56,13 @@ export function checkCommittedRowsParams(
   const cap = BigInt(limits.maxRowsPerCommittedBundleChunk);
   const requested = max ?? BigInt(limits.defaultRowsPerCommittedBundleChunk);
   const maxRows = Number(requested < cap ? requested : cap);
+  // A cursor this far is past any row; it is clamped so the storage range bounds stay exact
+  // numbers, and its digits are kept for the echo of an empty page.
+  const safeAfter = BigInt(Number.MAX_SAFE_INTEGER - maxRows - 2);
   return {
     bundleSeq: Number(bundleSeq),
-    // Past any row either way; clamped so the storage range bounds stay exact numbers.
-    afterRowOrdinal:
-      after === undefined ? null : Math.min(Number(after), Number.MAX_SAFE_INTEGER - maxRows - 2),
+    afterRowOrdinal: after === undefined ? null : Number(after < safeAfter ? after : safeAfter),
+    ...(after !== undefined && after > safeAfter && { afterRowOrdinalText: after.toString() }),
     maxRows,
   };
 }

@@ -18,6 +18,11 @@ export interface CommittedBundleRowsQuery {
   afterRowOrdinal: number | null;
   /** Page size, already capped. */
   maxRows: number;
+  /**
+   * The cursor's digits when it was beyond the safe-integer range (and `afterRowOrdinal` was
+   * clamped): an empty page echoes them exactly in `next_row_ordinal`, as go-oversync does.
+   */
+  afterRowOrdinalText?: string;
 }
 
 const OP_NAMES: Record<number, RowOp> = { 1: 'INSERT', 2: 'UPDATE', 3: 'DELETE' };
@@ -108,7 +113,7 @@ export class CommittedBundleRowsService {
     }
     const head = serializeCommittedBundleHead({ bundle_seq: query.bundleSeq, ...log });
     return goEscapeJsonText(
-      `${head},"rows":[${parts.join(',')}],"next_row_ordinal":${nextRowOrdinal(page, query)},"has_more":${rows.length > query.maxRows}}`,
+      `${head},"rows":[${parts.join(',')}],"next_row_ordinal":${page.length === 0 && query.afterRowOrdinalText ? query.afterRowOrdinalText : nextRowOrdinal(page, query)},"has_more":${rows.length > query.maxRows}}`,
     );
   }
 

@@ -209,8 +209,9 @@ function normalizePayload(
 
 /**
  * The common case of {@link normalizePayload}, without copying: every name is already one of the
- * table's (lower-case) columns other than the scope column, the key column is present and
- * matches, and no bytea column needs converting. Returns the payload itself, or undefined when
+ * table's columns, spelled as a valid lower-case identifier (a quoted column such as `"Body"` or
+ * `"a,b"` must take the general path, which lower-cases and refuses it exactly as before), other
+ * than the scope column; the key column is present and matches; no bytea column needs converting. Returns the payload itself, or undefined when
  * anything needs the general path (which then also produces the exact error).
  */
 function exactPayload(
@@ -220,7 +221,7 @@ function exactPayload(
   keyString: string,
 ): JsonObject | undefined {
   for (const name in payload) {
-    if (name === SCOPE_COLUMN || !columns.names.has(name)) return undefined;
+    if (name === SCOPE_COLUMN || !columns.names.has(name) || !IDENTIFIER.test(name)) return undefined;
   }
   if (payload[table.keyColumn] !== keyString) return undefined;
   for (const column of columns.bytea) {
