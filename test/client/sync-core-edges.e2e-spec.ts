@@ -222,6 +222,94 @@ describe('client sync core edges (real server)', () => {
     await sameAsServer(a);
   });
 
+  it("keep_merged against a peer's delete re-creates the row with the merged values", async () => {
+    const user = userId('kmtomb');
+    const a = await device(user);
+    const id = addUser(a, 'Ada');
+    await a.client.pushPending();
+    const merge: ConflictResolver = (c) => ({
+      action: 'keep_merged',
+      row: { ...c.localRow, email: 'merged@x' },
+    });
+    const b = await device(user, { conflictResolver: merge });
+    await serverSql(user, `DELETE FROM business.users WHERE _sync_scope_id = ${lit(user)} AND id = '${id}'`);
+    b.db.run("UPDATE users SET name = 'Edited offline' WHERE id = ?", [id]);
+    // Like keep_local: an INSERT based on the tombstone's version (it used to be refused as
+    // invalid_conflict_resolution on every sync).
+    expect(await b.client.sync()).toMatchObject({ pushOutcome: 'committed' });
+    expect(syncState(b.db)).toMatchObject({ dirty: 0, outbox: 0 });
+    expect(sqliteRows(b.db, 'SELECT name, email FROM users WHERE id = ?', [id])).toEqual([
+      { name: 'Edited offline', email: 'merged@x' },
+    ]);
+    await sameAsServer(b);
+    await a.client.sync();
+    await sameAsServer(a);
+  });
+
+  it('keep_merged of a server row whose new parent is not pulled yet pulls first, then writes the merge', async () => {
+    const user = userId('kmfk');
+    const a = await device(user);
+    const author = addUser(a, 'Author');
+    const post = addPost(a, author, 'Title');
+    await a.client.pushPending();
+    const asked: string[] = [];
+    // The common merge: the server's row with the local title.
+    const merge: ConflictResolver = (c) => {
+      asked.push(c.serverRow?.['author_id'] as string);
+      return { action: 'keep_merged', row: { ...c.serverRow, title: c.localRow?.['title'] ?? null } };
+    };
+    const b = await device(user, { conflictResolver: merge });
+    // Another writer creates a new author and moves the post to it (one bundle B has not pulled).
+    const newAuthor = uuid();
+    await serverSql(
+      user,
+      `INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES (${lit(user)}, '${newAuthor}', 'New', 'n@x');
+       UPDATE business.posts SET author_id = '${newAuthor}', content = 'server body' WHERE _sync_scope_id = ${lit(user)} AND id = '${post}'`,
+    );
+    b.db.run("UPDATE posts SET title = 'Edited on B' WHERE id = ?", [post]);
+    // The merged row cannot be written before its author is pulled (the local FK check fails at
+    // COMMIT). It used to fail every sync with the outbox frozen, which also blocked the pull.
+    expect(await b.client.sync()).toMatchObject({ pushOutcome: 'committed' });
+    expect(sqliteRows(b.db, 'SELECT title, content, author_id FROM posts')).toEqual([
+      { title: 'Edited on B', content: 'server body', author_id: newAuthor },
+    ]);
+    // The resolution was kept across the pull, not asked for again.
+    expect(asked).toEqual([newAuthor]);
+    expect(syncState(b.db)).toMatchObject({ dirty: 0, outbox: 0 });
+    await sameAsServer(b);
+    await a.client.sync();
+    expect(sqliteRows(a.db, 'SELECT title, author_id FROM posts')).toEqual([
+      { title: 'Edited on B', author_id: newAuthor },
+    ]);
+    await sameAsServer(a);
+  });
+
+  it('keep_merged naming a parent that exists nowhere is refused after one pull and leaves the change pending', async () => {
+    const user = userId('kmghost');
+    const a = await device(user);
+    const author = addUser(a, 'Author');
+    const post = addPost(a, author, 'Title');
+    await a.client.pushPending();
+    const ghost = uuid();
+    const resolver: { current: ConflictResolver } = {
+      current: (c) => ({ action: 'keep_merged', row: { ...c.serverRow, author_id: ghost } }),
+    };
+    const b = await device(user, { conflictResolver: (c) => resolver.current(c) });
+    await serverSql(
+      user,
+      `UPDATE business.posts SET content = 'server body' WHERE _sync_scope_id = ${lit(user)} AND id = '${post}'`,
+    );
+    b.db.run("UPDATE posts SET title = 'Edited on B' WHERE id = ?", [post]);
+    const error = await failure(b.client.sync());
+    expect(error).toMatchObject({ code: 'invalid_conflict_resolution', details: { action: 'keep_merged' } });
+    // Pulled once (the parent could have been in it), nothing frozen: no wedge.
+    expect(syncState(b.db)).toMatchObject({ dirty: 1, outbox: 0, lastBundleSeqSeen: 2 });
+    resolver.current = serverWins;
+    expect(await b.client.sync()).toMatchObject({ pushOutcome: 'no_change' });
+    expect(syncState(b.db)).toMatchObject({ dirty: 0, outbox: 0 });
+    await sameAsServer(b);
+  });
+
   it('keep_local and keep_merged write BLOB columns back in local form', async () => {
     const user = userId('blobconf');
     const a = await device(user);

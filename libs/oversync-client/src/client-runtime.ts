@@ -3,6 +3,7 @@ import { acquireOwnership, type OwnershipLease } from './db/ownership.js';
 import { SqlJsAdapter } from './db/sql-js.adapter.js';
 import { type ResolvedClientOptions } from './oversync-client.options.js';
 import { installSchema } from './schema/schema-installer.js';
+import { DeferredMerges } from './sync/deferred-merges.js';
 import { TableRegistry, type SyncContext, type SyncSession } from './sync/sync-context.js';
 import { SyncStateStore } from './sync/sync-state.store.js';
 import { HttpTransport } from './transport/http-transport.js';
@@ -62,6 +63,7 @@ export async function createRuntime(
       },
       resolver: options.conflictResolver,
       session,
+      deferredMerges: new DeferredMerges(),
       persist: () => exports.persistNow(),
     };
     return { ctx, exports, lease };

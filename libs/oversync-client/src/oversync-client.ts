@@ -146,7 +146,12 @@ export class OversyncClient {
     return result;
   }
 
-  /** Pushes pending local changes as at most one bundle. */
+  /**
+   * Pushes pending local changes as at most one bundle.
+   *
+   * @throws ConflictPullRequiredError when a `keep_merged` resolution references a parent row not
+   *   pulled yet; every change is pending again, and `sync()` pulls first and applies it.
+   */
   pushPending(): Promise<PushResult> {
     return this.#operation('push', async () => ({
       outcome: await pushUnlessPaused(this.#gated('pushPending')),
@@ -160,7 +165,11 @@ export class OversyncClient {
 
   /**
    * Push (repeated while edits made during the push remain, at most 3 rounds) then pull.
-   * Paused directions report `skipped_paused`.
+   * Paused directions report `skipped_paused`. A `keep_merged` resolution whose row references a
+   * parent not pulled yet makes it pull first and push again (at most twice).
+   *
+   * @throws ConflictPullRequiredError when that resolution still waits (downloads paused, or the
+   *   server kept moving the row); every change stays pending.
    */
   sync(): Promise<SyncResult> {
     return this.#sync(undefined);

@@ -35,6 +35,11 @@ export const ClientErrorCode = {
    * `details.table` / `details.key`), then push again.
    */
   PushRejected: 'push_rejected',
+  /**
+   * A `keep_merged` row references a parent row this device has not pulled yet. Every change is
+   * pending (dirty) again; `sync()` pulls first and then applies the same resolution.
+   */
+  ConflictPullRequired: 'conflict_pull_required',
   /** Conflicts kept recurring after the automatic retries; the intents stay dirty. */
   ConflictRetryExhausted: 'conflict_retry_exhausted',
   /** A transient failure persisted through every retry attempt. */

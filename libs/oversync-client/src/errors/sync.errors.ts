@@ -128,6 +128,29 @@ export class InvalidConflictResolutionError extends OversyncClientError<{
   }
 }
 
+/**
+ * A `keep_merged` resolution references a parent row this device has not pulled yet (another
+ * writer created it and moved the row to it), so it cannot be written locally before a pull.
+ * Nothing was lost: every change of the bundle is pending (dirty) again. `sync()` handles this by
+ * itself (it pulls, then applies the same resolution); this error reaches the app from
+ * `pushPending()`, which never pulls, and from `sync()` when downloads are paused or the server
+ * kept moving the row during its pulls.
+ */
+export class ConflictPullRequiredError extends OversyncClientError<{
+  conflict: PushConflict;
+  /** The missing reference, as `table.column -> parent.column`. */
+  reference: string;
+}> {
+  override readonly name = 'ConflictPullRequiredError';
+  constructor(conflict: PushConflict, reference: string) {
+    super(
+      ClientErrorCode.ConflictPullRequired,
+      `the keep_merged row for ${conflict.table} ${JSON.stringify(conflict.key)} references ${reference}, which this device has not pulled yet; local changes were kept as pending — call sync() (with downloads not paused), which pulls first and then applies the resolution`,
+      { conflict, reference },
+    );
+  }
+}
+
 /** Conflicts kept coming back after the automatic retries; the intents stay in the dirty set. */
 export class ConflictRetryExhaustedError extends OversyncClientError<{
   retryCount: number;

@@ -39,11 +39,38 @@ describe('push conflicts against tombstones and foreign keys', () => {
     await client.close();
   });
 
-  it('keep_merged of an UPDATE against a tombstone is still refused', async () => {
-    const { db, client } = await editedAgainstTombstone((c) => ({
+  it('keep_merged of an UPDATE against a tombstone re-creates the row with the merged values', async () => {
+    const { db, client, server } = await editedAgainstTombstone((c) => ({
       action: 'keep_merged',
-      row: c.localRow ?? {},
+      row: { ...c.localRow, email: 'merged' },
     }));
+    expect(await client.pushPending()).toEqual({ outcome: 'committed' });
+    expect(lastChunkRows(server)).toEqual([
+      expect.objectContaining({
+        op: 'INSERT',
+        base_row_version: 2,
+        payload: { id: 'u1', name: 'Local', email: 'merged' },
+      }),
+    ]);
+    expect(rows(db, 'SELECT name, email FROM users')).toEqual([{ name: 'Local', email: 'merged' }]);
+    expect(rows(db, 'SELECT row_version, deleted FROM _sync_row_state')).toEqual([
+      { row_version: 3, deleted: 0 },
+    ]);
+    expect(scalar(db, 'SELECT COUNT(*) FROM _sync_dirty_rows')).toBe(0);
+    await client.close();
+  });
+
+  it('keep_merged of an UPDATE against a row the server never had is still refused', async () => {
+    const server = newServer();
+    const { db, client } = await newDevice(server, {
+      conflictResolver: (c) => ({ action: 'keep_merged', row: c.localRow ?? {} }),
+    });
+    await client.attach('user-1');
+    db.run("INSERT INTO users VALUES ('u1', 'Base', 'b')");
+    await client.pushPending();
+    // The server forgets the row entirely (no tombstone), as after a scope reset by hand.
+    server.scope('user-1').rows.delete('users\u0000u1');
+    db.run("UPDATE users SET name = 'Local' WHERE id = 'u1'");
     await expect(client.pushPending()).rejects.toMatchObject({ code: 'invalid_conflict_resolution' });
     expect(rows(db, 'SELECT op, base_row_version FROM _sync_dirty_rows')).toEqual([
       { op: 'UPDATE', base_row_version: 1 },

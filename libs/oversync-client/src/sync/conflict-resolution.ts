@@ -4,16 +4,10 @@ import { InvalidConflictResolutionError, PushConflictError } from '../errors/syn
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { type TableSpec } from '../schema/table-spec.js';
 import { type ConflictResolution, type SyncConflict } from './conflict.types.js';
+import { type PullRequired } from './deferred-merges.js';
 import { upsertWireIfParentsExist } from './foreign-keys.js';
 import { restoreOutboxToDirty } from './freeze.js';
-import {
-  authoritativeApply,
-  deleteLocal,
-  keyTextOf,
-  livePayload,
-  upsertLocal,
-  upsertWire,
-} from './local-rows.js';
+import { authoritativeApply, deleteLocal, keyTextOf, livePayload, upsertLocal } from './local-rows.js';
 import { parseObject, wirePayloadToSql } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 import { type OutboxRow } from './sync-state.store.js';
@@ -30,12 +24,11 @@ function invalidReason(
   const action = (resolution as { action?: unknown }).action;
   if (action === 'accept_server') return null;
   if (action !== 'keep_local' && action !== 'keep_merged') return `unknown action ${String(action)}`;
-  // keep_local of an UPDATE against a tombstone re-creates the row: it is pushed as an INSERT
-  // based on the tombstone's version, which the server accepts (go-oversync rejects this
-  // resolution, which wedges `clientWins` against a peer's delete for good).
-  if (row.op === 'UPDATE' && state === 'tombstone' && action === 'keep_local') return null;
-  if (row.op === 'UPDATE' && state !== 'live')
-    return `cannot keep a local UPDATE: the server row is ${state}`;
+  // keep_local and keep_merged of an UPDATE against a tombstone re-create the row: it is pushed as
+  // an INSERT based on the tombstone's version, which the server accepts (go-oversync rejects
+  // these resolutions, which wedges `clientWins` against a peer's delete for good).
+  if (row.op === 'UPDATE' && state === 'missing')
+    return 'cannot keep a local UPDATE: the server row is missing';
   if (action === 'keep_local') return null;
   if (row.op === 'DELETE') return 'keep_merged cannot resolve a DELETE';
   const merged = (resolution as { row?: unknown }).row;
@@ -57,6 +50,13 @@ function invalidReason(
   return null;
 }
 
+/** Thrown inside the resolution's transaction to undo it: a merged row's parent is not local. */
+class MergedParentMissing extends Error {
+  constructor(readonly reference: string) {
+    super(`missing parent: ${reference}`);
+  }
+}
+
 /**
  * Resolves one structured push conflict with the configured resolver and applies the plan in one
  * transaction; every other outbox row goes back to the dirty set, and the outbox is cleared so the
@@ -65,6 +65,9 @@ function invalidReason(
  * A local intent written after the freeze for the conflicting key always survives: the local row
  * is restored to it afterwards (rebased onto the server version only for `keep_local`).
  *
+ * @returns `null` once applied, or {@link PullRequired} when a `keep_merged` row references a
+ *   parent this device has not pulled yet (nothing applied, every intent back in the dirty set,
+ *   the resolution kept for the push after the pull).
  * @throws PushConflictError when the conflict names no outbox row (the outbox stays).
  * @throws InvalidConflictResolutionError for an invalid resolution (all intents restored to dirty).
  */
@@ -72,7 +75,7 @@ export async function resolvePushConflict(
   ctx: SyncContext,
   conflict: PushConflict,
   message: string,
-): Promise<void> {
+): Promise<PullRequired | null> {
   const outbox = ctx.store.outboxRows();
   const row = outbox.find(
     (r) => r.table === conflict.table && canonicalJson(r.wireKey) === canonicalJson(conflict.key),
@@ -96,21 +99,49 @@ export async function resolvePushConflict(
     localRow: row.wirePayload,
     serverConflict: conflict,
   };
-  const resolution = await ctx.resolver(input);
+  const resolution = ctx.deferredMerges.take(row, conflict) ?? (await ctx.resolver(input));
   const reason = invalidReason(table, row, state, resolution);
-  if (reason !== null) {
-    ctx.db.transaction(() => restoreOutboxToDirty(ctx));
-    await ctx.persist();
-    throw new InvalidConflictResolutionError(
-      conflict,
-      String((resolution as { action?: unknown })?.action),
-      reason,
+  if (reason !== null) return refuse(ctx, conflict, resolution, reason);
+  try {
+    authoritativeApply(ctx, () =>
+      applyPlan(ctx, table, row, state, conflict.server_row_version, conflict, resolution),
     );
+  } catch (error) {
+    if (!(error instanceof MergedParentMissing)) throw error;
+    // The checkpoint has reached the server row's version, so a pull cannot bring the parent: it
+    // was never there (or the app deleted it locally, a pending change).
+    if (ctx.store.attachment().lastBundleSeqSeen >= conflict.server_row_version) {
+      const version = conflict.server_row_version;
+      return refuse(
+        ctx,
+        conflict,
+        resolution,
+        `the merged row references ${error.reference}, which does not exist locally although this device has pulled up to the server row's version ${version}`,
+      );
+    }
+    ctx.db.transaction(() => restoreOutboxToDirty(ctx));
+    ctx.deferredMerges.keep(row, conflict, resolution);
+    await ctx.persist();
+    return { kind: 'pull_required', conflict, reference: error.reference };
   }
-  authoritativeApply(ctx, () =>
-    applyPlan(ctx, table, row, state, conflict.server_row_version, conflict, resolution),
-  );
   await ctx.persist();
+  return null;
+}
+
+/** Restores every intent to the dirty set and throws {@link InvalidConflictResolutionError}. */
+async function refuse(
+  ctx: SyncContext,
+  conflict: PushConflict,
+  resolution: ConflictResolution | null | undefined,
+  reason: string,
+): Promise<never> {
+  ctx.db.transaction(() => restoreOutboxToDirty(ctx));
+  await ctx.persist();
+  throw new InvalidConflictResolutionError(
+    conflict,
+    String((resolution as { action?: unknown } | null | undefined)?.action),
+    reason,
+  );
 }
 
 function applyPlan(
@@ -153,8 +184,13 @@ function applyPlan(
     setState();
     if (state === 'live') ctx.store.putDirty(table.name, row.keyJson, 'DELETE', version, null);
   } else {
-    if (resolution.action === 'keep_merged') upsertWire(ctx, table, resolution.row);
-    else if (row.localPayload) upsertLocal(ctx, table, row.localPayload);
+    if (resolution.action === 'keep_merged') {
+      // A merged row built from the server row may reference a parent written after our base
+      // (another writer moved the row to it). Writing it would fail the whole resolution at
+      // COMMIT on every push; undo the resolution instead and let the caller pull first.
+      const missing = upsertWireIfParentsExist(ctx, table, resolution.row, keyText);
+      if (missing !== null) throw new MergedParentMissing(missing);
+    } else if (row.localPayload) upsertLocal(ctx, table, row.localPayload);
     setState();
     requeueLive();
   }

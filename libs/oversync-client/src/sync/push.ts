@@ -1,9 +1,15 @@
 import { isPushConflictErrorBody, isSourceRecoveryReason, type SyncKey } from '@oversync/protocol';
 
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
-import { ConflictRetryExhaustedError, PushConflictError, PushRejectedError } from '../errors/sync.errors.js';
+import {
+  ConflictPullRequiredError,
+  ConflictRetryExhaustedError,
+  PushConflictError,
+  PushRejectedError,
+} from '../errors/sync.errors.js';
 import { type HttpStatusError } from '../errors/transport.errors.js';
 import { resolvePushConflict } from './conflict-resolution.js';
+import { isPullRequired, type PullRequired } from './deferred-merges.js';
 import { freezeOutbox, restoreOutboxToDirty } from './freeze.js';
 import { fetchCommittedRows, uploadBundle, type CommittedBundleInfo } from './push-transfer.js';
 import { keepSourceRebuild } from './rebuild.js';
@@ -37,24 +43,47 @@ const ROW_REJECTION_CODES: ReadonlySet<string> = new Set(['push_chunk_invalid'])
  * `(source_id, source_bundle_id)`. Structured conflicts are resolved and retried at most twice.
  *
  * Preconditions (connected, no recovery, no rebuild gate) are checked by the caller.
+ *
+ * @throws ConflictPullRequiredError when a `keep_merged` row needs a parent only a pull can bring
+ *   (`syncCycle` pulls instead, see {@link tryPushPending}).
  */
 export async function pushPending(ctx: SyncContext): Promise<PushOutcome> {
+  const step = await tryPushPending(ctx);
+  if (isPullRequired(step)) throw new ConflictPullRequiredError(step.conflict, step.reference);
+  return step;
+}
+
+/**
+ * {@link pushPending}, but a conflict resolution that can only be written after a pull ends the
+ * push with {@link PullRequired} (every intent dirty again, the outbox empty) instead of an error,
+ * so that the caller can pull and push again.
+ */
+export async function tryPushPending(ctx: SyncContext): Promise<PushOutcome | PullRequired> {
   for (let retry = 0; ; retry++) {
     const bundle = freezeOutbox(ctx);
     await ctx.persist();
-    if (!bundle) return 'no_change';
+    if (!bundle) return settled(ctx, 'no_change');
     try {
       await transfer(ctx, bundle);
-      return 'committed';
+      return settled(ctx, 'committed');
     } catch (error) {
       const conflict = structuredConflict(error);
       if (!conflict) return handleFailure(ctx, error);
-      await resolvePushConflict(ctx, conflict.body, conflict.message);
-      if (ctx.store.dirtyCount() === 0 && ctx.store.outbox().state === 'none') return 'no_change';
+      const pending = await resolvePushConflict(ctx, conflict.body, conflict.message);
+      if (pending) return pending;
+      if (ctx.store.dirtyCount() === 0 && ctx.store.outbox().state === 'none')
+        return settled(ctx, 'no_change');
       if (retry >= MAX_CONFLICT_RETRIES)
         throw new ConflictRetryExhaustedError(MAX_CONFLICT_RETRIES, ctx.store.dirtyCount());
     }
   }
+}
+
+/** `outcome`; a merge kept for a pull is stale once nothing is pending any more. */
+function settled(ctx: SyncContext, outcome: PushOutcome): PushOutcome {
+  if (ctx.deferredMerges.size > 0 && ctx.store.dirtyCount() === 0 && ctx.store.outboxRowCount() === 0)
+    ctx.deferredMerges.clear();
+  return outcome;
 }
 
 /** Upload (unless already committed remotely), fetch + verify, replay. The whole chain is retried. */

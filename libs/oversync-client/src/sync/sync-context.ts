@@ -5,6 +5,7 @@ import { InvalidRowError } from '../errors/sync.errors.js';
 import { type TableSpec } from '../schema/table-spec.js';
 import { type HttpTransport } from '../transport/http-transport.js';
 import { type ConflictResolver } from './conflict.types.js';
+import { type DeferredMerges } from './deferred-merges.js';
 import { type SyncStateStore } from './sync-state.store.js';
 
 /** Managed tables in apply order (parents first), with lookup by name. */
@@ -64,6 +65,8 @@ export interface SyncContext {
   readonly limits: SyncLimits;
   readonly resolver: ConflictResolver;
   readonly session: SyncSession;
+  /** Merge resolutions waiting for a pull (in memory). */
+  readonly deferredMerges: DeferredMerges;
   /** Exports and saves the database; resolves once durable. */
   persist(): Promise<void>;
 }

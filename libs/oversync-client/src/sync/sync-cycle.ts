@@ -1,6 +1,8 @@
+import { ConflictPullRequiredError } from '../errors/sync.errors.js';
+import { isPullRequired } from './deferred-merges.js';
 import { requireNoLocalIntent, requireNoRecovery } from './preconditions.js';
 import { pullToStable, type RemoteOutcome, type RemoteSyncReport } from './pull.js';
-import { pushPending, type PushOutcome } from './push.js';
+import { pushPending, tryPushPending, type PushOutcome } from './push.js';
 import { type RestoreInfo } from './rebuild.js';
 import { hasInterruptedRebuild, keepSourceRebuildOrResume } from './rebuild-resume.js';
 import { type SyncContext } from './sync-context.js';
@@ -27,22 +29,65 @@ export async function pullUnlessPaused(ctx: SyncContext, allowDirty = false): Pr
   return pullToStable(ctx);
 }
 
+/** Push rounds per sync: the first, then while edits made during a push remain. */
+const MAX_PUSH_ROUNDS = 3;
 /**
- * Push (repeated while edits made during the push remain, at most 3 rounds) then pull. Paused
- * directions report `skipped_paused`. Preconditions are checked by the caller.
+ * Pulls a sync may run before pushing again, for conflict resolutions that need a parent the
+ * device has not pulled yet. One suffices unless the server keeps moving the row meanwhile.
+ */
+const MAX_CONFLICT_PULLS = 2;
+
+/**
+ * Push (repeated while edits made during the push remain, at most 3 rounds) then pull. When a
+ * conflict resolution needs rows only a pull can bring (a `keep_merged` row whose parent is not
+ * local yet), the sync pulls first and pushes again (at most twice). Paused directions report
+ * `skipped_paused`. Preconditions are checked by the caller.
+ *
+ * @throws ConflictPullRequiredError when such a resolution still waits after those pulls, or
+ *   downloads are paused (every change is pending, nothing is frozen).
  */
 export async function syncCycle(ctx: SyncContext): Promise<SyncCycleReport> {
   let pushOutcome: PushOutcome = 'skipped_paused';
+  let early: RemoteSyncReport | undefined;
   if (!ctx.session.uploadsPaused) {
-    pushOutcome = await pushPending(ctx);
-    for (let round = 1; round < 3 && hasLocalIntent(ctx); round++) {
-      if ((await pushPending(ctx)) === 'committed') pushOutcome = 'committed';
+    pushOutcome = 'no_change';
+    let pulls = 0;
+    for (let round = 0; round < MAX_PUSH_ROUNDS;) {
+      const step = await tryPushPending(ctx);
+      if (isPullRequired(step)) {
+        if (ctx.session.downloadsPaused || pulls >= MAX_CONFLICT_PULLS)
+          throw new ConflictPullRequiredError(step.conflict, step.reference);
+        // Every intent is dirty again and the outbox empty, so the pull may run; it leaves the
+        // conflicting key as it is and only advances its row version, so the next push meets the
+        // same conflict and applies the kept resolution (see DeferredMerges).
+        pulls += 1;
+        early = strongerReport(early, await pullUnlessPaused(ctx, true));
+        continue;
+      }
+      round += 1;
+      if (step === 'committed') pushOutcome = 'committed';
+      if (!hasLocalIntent(ctx)) break;
     }
   }
   // Rows written while this sync was pushing may remain dirty; the pull keeps their local values
   // and intents (see applyBundle), so only a frozen outbox would block it.
-  const remote = await pullUnlessPaused(ctx, true);
+  const remote = strongerReport(early, await pullUnlessPaused(ctx, true));
   return { pushOutcome, remoteOutcome: remote.outcome, ...(remote.restore && { restore: remote.restore }) };
+}
+
+const OUTCOME_RANK: Readonly<Record<RemoteOutcome, number>> = {
+  skipped_paused: 0,
+  already_at_target: 1,
+  applied_incremental: 2,
+  applied_snapshot: 3,
+};
+
+/** One report for two pulls of a sync: the larger outcome, and a snapshot's restore info. */
+function strongerReport(first: RemoteSyncReport | undefined, last: RemoteSyncReport): RemoteSyncReport {
+  if (!first) return last;
+  const outcome = OUTCOME_RANK[first.outcome] > OUTCOME_RANK[last.outcome] ? first.outcome : last.outcome;
+  const restore = last.restore ?? first.restore;
+  return { outcome, ...(restore && { restore }) };
 }
 
 /**
