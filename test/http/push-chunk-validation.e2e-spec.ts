@@ -5,8 +5,10 @@
  */
 import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
 import {
+  initializeEmpty,
   insertUser,
   newId,
+  pushRows,
   newUser,
   uploadChunk,
   stagedRows as stagedRowsOf,
@@ -174,6 +176,34 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
     expect(reply.status).toBe(400);
     expect(reply.json.error).toBe('push_chunk_invalid');
     expect(reply.json.message).toContain('beyond the float64 range');
+  });
+
+  it('rejects a json value nested deeper than 500 levels (the server could not canonicalise it) and accepts 500', async () => {
+    const user = newUser();
+    const nested = (depth: number) => JSON.parse('['.repeat(depth) + '1' + ']'.repeat(depth)) as unknown;
+    const row = (depth: number) => ({
+      schema,
+      table: 'typed_rows',
+      key: { id },
+      op: 'INSERT',
+      base_row_version: 0,
+      payload: { id, name: 'deep', enabled_flag: 1, tags: nested(depth) },
+    });
+    const deep = await client(user)({
+      method: 'POST',
+      path: `/sync/push-sessions/${newId()}/chunks`,
+      body: { start_row_ordinal: 0, rows: [row(501)] },
+    });
+    expect(deep.status).toBe(400);
+    expect(deep.json).toEqual({
+      error: 'push_chunk_invalid',
+      message: `payload value ${schema}.typed_rows.tags is nested deeper than 500 levels, which the server cannot canonicalise`,
+    });
+    // 500 levels pass, and the commit canonicalises them.
+    const c = client(user);
+    await initializeEmpty(c);
+    const committed = await pushRows(c, 1, [row(500)]);
+    expect(committed.status).toBe(200);
   });
 
   it('rejects a chunk larger than max_rows_per_push_chunk (D4)', async () => {

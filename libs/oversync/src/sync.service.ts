@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { toInt } from './database/pg-values.util.js';
 import { ScopeInitializingError, ScopeUninitializedError, ScopeWriteInvalidError } from './errors/index.js';
 import { ScopeStateCode } from './scope/locked-scope.js';
+import { ScopeWriteContext } from './scope/scope-write.context.js';
 import { checkSourceSequence } from './source/source-sequence.js';
 import { ScopeTransactionRunner } from './capture/scope-transaction.runner.js';
 import type { CommittedBundle } from './capture/committed-bundle.types.js';
@@ -33,6 +34,7 @@ export class SyncService {
   constructor(
     private readonly runner: ScopeTransactionRunner,
     private readonly statusQuery: StatusQuery,
+    private readonly context: ScopeWriteContext,
   ) {}
 
   /**
@@ -60,6 +62,16 @@ export class SyncService {
       );
     }
     if (typeof fn !== 'function') throw new ScopeWriteInvalidError('withinSyncBundle requires a callback');
+    const outer = this.context.current();
+    if (outer) {
+      // Inside a scope write: the same scope's lock is held by this context (a second transaction
+      // would wait for it forever), and another scope's bundle would commit on its own even when
+      // the outer write rolls back.
+      throw new ScopeWriteInvalidError(
+        `withinSyncBundle for scope ${userId} called inside the scope write of ${outer.scopeId}; use the outer transaction (ScopeWriteContext.trx) instead`,
+        { scope_id: userId, outer_scope_id: outer.scopeId },
+      );
+    }
     return this.runner.run(
       userId,
       sourceId,
@@ -78,7 +90,11 @@ export class SyncService {
         checkSourceSequence(scope, sourceId, tuple.sourceBundleId);
         const identity = { sourceId, sourceBundleId: tuple.sourceBundleId };
         await this.runner.beginBundle(trx, scope, identity);
-        const result = await fn(trx as unknown as Transaction<DB>);
+        // The callback runs as a scope write, so a nested execWrite or @ScopeWrite sees it: the same
+        // scope joins this bundle, another scope is refused.
+        const result = await this.context.run({ scopeId: userId, writerId: sourceId, trx }, () =>
+          fn(trx as unknown as Transaction<DB>),
+        );
         const bundle = await this.runner.finalizeBundle(trx, scope, identity);
         return { bundle, replayed: false, result };
       },

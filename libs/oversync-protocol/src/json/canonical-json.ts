@@ -156,18 +156,19 @@ function writeObject(obj: JsonObject): string {
     const child = obj[key];
     if (child === undefined) continue;
     const prefix = keyPrefix(key);
-    if (prefix === null) return writeObject(withoutLoneSurrogateKeys(obj, keys));
+    if (prefix === null) return writeObject(withoutLoneSurrogateKeys(obj));
     out += (out.length === 1 ? '' : ',') + prefix + write(child);
   }
   return out + '}';
 }
 
 // Go decodes a lone surrogate to U+FFFD before it sorts keys, so such keys are normalised first
-// (rare: only reachable through `\udXXX` escapes). Later duplicates win, as in Go's map. A null
-// prototype keeps a `__proto__` key an ordinary property.
-function withoutLoneSurrogateKeys(obj: JsonObject, keys: readonly string[]): JsonObject {
+// (rare: only reachable through `\udXXX` escapes). Later duplicates win, as in Go's map: keys are
+// walked in document order, which `Object.keys` keeps for such keys (they are never array-index
+// like). A null prototype keeps a `__proto__` key an ordinary property.
+function withoutLoneSurrogateKeys(obj: JsonObject): JsonObject {
   const normalised = Object.create(null) as JsonObject;
-  for (const key of keys) {
+  for (const key of Object.keys(obj)) {
     if (obj[key] !== undefined) normalised[key.replace(LONE_SURROGATE_GLOBAL, '\ufffd')] = obj[key];
   }
   return normalised;

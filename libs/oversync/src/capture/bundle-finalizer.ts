@@ -4,7 +4,7 @@ import type { TableCatalog } from '../schema/table-catalog.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
 import type { FinalizeStatementCache } from './finalize-statement.js';
 import { FINALIZE_PINNED, pinSettingsSql, priorSettingsSql } from './finalize-settings.js';
-import { ScopeWriteTransactionBrokenError } from '../errors/index.js';
+import { ScopeWriteInvalidError, ScopeWriteTransactionBrokenError } from '../errors/index.js';
 import { sqlState } from '../database/pg-values.util.js';
 
 /** Everything finalisation needs about the bundle being committed (all read under the scope lock). */
@@ -160,7 +160,7 @@ export async function finalizeCapturedBundle(
   const rowStateConflict = state?.first_rows
     ? sql``
     : sql`ON CONFLICT (user_pk, table_id, key_bytes) DO UPDATE SET bundle_seq = EXCLUDED.bundle_seq, deleted = EXCLUDED.deleted`;
-  const { rows } = await sql<FinalizeResult>`
+  const finalize = sql<FinalizeResult>`
     WITH eff AS MATERIALIZED (${effects}
     ), img AS MATERIALIZED (${images}
     ), digest AS (
@@ -215,7 +215,10 @@ export async function finalizeCapturedBundle(
            -- Evaluated after summary, so after every payload was rendered and hashed; the
            -- bundle_rows and row_state inserts that run later render nothing.
            ${restore} AS restored
-      FROM summary s`.execute(trx);
+      FROM summary s`;
+  const { rows } = await finalize.execute(trx).catch((error: unknown) => {
+    throw sqlState(error) === STACK_DEPTH_EXCEEDED ? new NestedTooDeepError(error) : error;
+  });
 
   const r = rows[0];
   const missing = toInt(r?.missing ?? '0');
@@ -239,4 +242,22 @@ export async function finalizeCapturedBundle(
     byte_count: toInt(r.byte_count ?? '0'),
     bundle_hash: r.bundle_hash ?? '',
   };
+}
+
+/** SQLSTATE 54001, `stack depth limit exceeded`. */
+const STACK_DEPTH_EXCEEDED = '54001';
+
+/**
+ * Canonicalising nested json/jsonb recurses once per level in PL/pgSQL, so a value nested a few
+ * hundred levels deep exhausts PostgreSQL's stack (about 650 levels at the default 2 MB
+ * `max_stack_depth`; push uploads refuse more than 500). Named, instead of PostgreSQL's bare message.
+ */
+class NestedTooDeepError extends ScopeWriteInvalidError {
+  constructor(cause: unknown) {
+    super(
+      "the bundle holds a json or jsonb value nested too deeply to canonicalise (PostgreSQL's stack depth limit; about 650 levels at the default max_stack_depth of 2 MB); nothing was written. Fix: store such documents as text, or flatten them",
+      { sqlstate: STACK_DEPTH_EXCEEDED },
+    );
+    this.cause = cause;
+  }
 }

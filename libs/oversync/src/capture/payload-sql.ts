@@ -5,7 +5,10 @@ import { isScopeColumn } from './wire-payload.util.js';
 /** One column of a registered table as the catalog reports it right now. */
 export interface ColumnDescriptor {
   name: string;
-  /** `pg_type.typname` after resolving one level of domain. */
+  /**
+   * `pg_type.typname` of the base type (domains resolved at any depth); `user-type:<name>` for a
+   * type outside `pg_catalog` (see `typeChainSql`), which renders through the generic branch.
+   */
   baseType: string;
 }
 
@@ -29,7 +32,6 @@ function valueSql(column: ColumnDescriptor, ref: string): string {
   switch (column.baseType) {
     case 'int2':
     case 'int4':
-    case 'oid':
       return `${ref}::text`;
     case 'int8':
       return `CASE WHEN ${ref} BETWEEN -${INT53} AND ${INT53} THEN ${ref}::text ELSE sync.js_number(${ref}::float8) END`;

@@ -55,8 +55,12 @@ export class ScopeTransactionRunner {
     const pinSettings = options.hostCallback !== true;
     return this.lifecycle.track(async () => {
       try {
+        // READ COMMITTED whatever the host's default: the scope lock is taken inside the first
+        // statement, so under REPEATABLE READ the snapshot would predate the wait for the lock and
+        // the lock's FOR UPDATE would fail with 40001 instead of waiting its turn.
         return await this.runtime.db
           .transaction()
+          .setIsolationLevel('read committed')
           .execute(async (trx) => body(trx, await lockScope(trx, userId, sourceId, pinSettings)));
       } catch (error) {
         // A host callback that swallowed an error leaves an aborted transaction: the next

@@ -1,6 +1,9 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { ColumnDescriptor } from './payload-sql.js';
 
+/** Prefix of the name of a type outside `pg_catalog` (see {@link typeChainSql}). */
+export const USER_TYPE_PREFIX = 'user-type:';
+
 /**
  * Subquery over the type `typeOid` and, when it is a domain, every type below it down to the base
  * type: rows (`typname`, `typtype`, `typnotnull`). Domains nest (a domain over a domain over
@@ -8,19 +11,28 @@ import type { ColumnDescriptor } from './payload-sql.js';
  * not `'d'`. Correlated per column, it walks pg_type by its oid index, which measured faster than
  * joining pg_type twice for the registered tables' columns.
  *
+ * `typname` is the built-in name only for types of `pg_catalog` (and the `citext` extension's base
+ * type, wherever it is installed); any other type reads `user-type:<name>`. Rendering and the table
+ * rules switch on these names, and a user's composite or enum called `name`, `date`, `int4` or
+ * `uuid` must not be taken for the built-in.
+ *
  * @param typeOid - SQL for a type oid, usually `a.atttypid` of an outer pg_attribute alias `a`.
  * @returns A parenthesised subquery, to be given an alias in a FROM clause.
  */
 export function typeChainSql(typeOid: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`(
-      WITH RECURSIVE chain (typname, typtype, typnotnull, typbasetype) AS (
-        SELECT t.typname, t.typtype, t.typnotnull, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid = ${typeOid}
+      WITH RECURSIVE chain (typname, typnamespace, typtype, typnotnull, typbasetype) AS (
+        SELECT t.typname, t.typnamespace, t.typtype, t.typnotnull, t.typbasetype
+          FROM pg_catalog.pg_type t WHERE t.oid = ${typeOid}
         UNION ALL
-        SELECT b.typname, b.typtype, b.typnotnull, b.typbasetype
+        SELECT b.typname, b.typnamespace, b.typtype, b.typnotnull, b.typbasetype
           FROM chain JOIN pg_catalog.pg_type b ON b.oid = chain.typbasetype
          WHERE chain.typtype = 'd'
       )
-      SELECT typname, typtype, typnotnull FROM chain)`;
+      SELECT CASE WHEN typnamespace = 'pg_catalog'::regnamespace OR (typname = 'citext' AND typtype = 'b')
+                  THEN typname::text ELSE ${USER_TYPE_PREFIX} || typname END AS typname,
+             typtype, typnotnull
+        FROM chain)`;
 }
 
 /**

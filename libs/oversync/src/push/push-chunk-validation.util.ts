@@ -41,6 +41,12 @@ export interface ValidatedChunk {
 }
 
 const IDENTIFIER = /^[a-z0-9_]+$/;
+/**
+ * Deepest nesting of a json/jsonb value a push may carry. The server canonicalises nested JSON in
+ * PL/pgSQL, one stack frame per level, which PostgreSQL's default 2 MB `max_stack_depth` ends after
+ * about 650 levels; refusing here answers 400 at upload instead of failing the commit.
+ */
+export const MAX_VALUE_NESTING = 500;
 const DASHES = /-/g;
 type RowOpName = keyof typeof OP_CODES;
 /** Ops already in canonical spelling skip trimming and upper-casing. */
@@ -141,6 +147,13 @@ function validateRow(
   if (row.payload === undefined) throw invalid(`${op} for ${q} requires payload`);
   const columns = liveColumns.get(table.tableId) ?? { names: table.columns, bytea: table.byteaColumns };
   const payload = normalizePayload(row.payload, table, columns, keyString);
+  for (const [name, value] of Object.entries(payload)) {
+    if (typeof value === 'object' && value !== null && nestingExceeds(value, MAX_VALUE_NESTING)) {
+      throw invalid(
+        `payload value ${q}.${name} is nested deeper than ${MAX_VALUE_NESTING} levels, which the server cannot canonicalise`,
+      );
+    }
+  }
   try {
     // Identifiers are ASCII, so code-unit order is the canonical (UTF-8) key order.
     return {
@@ -229,4 +242,20 @@ function exactPayload(
     if (value !== undefined && value !== null) return undefined;
   }
   return payload;
+}
+
+/** True when `value` nests arrays or objects more than `limit` levels deep (iterative: no recursion). */
+function nestingExceeds(value: object, limit: number): boolean {
+  let level: object[] = [value];
+  for (let depth = 1; level.length > 0; depth++) {
+    if (depth > limit) return true;
+    const next: object[] = [];
+    for (const node of level) {
+      for (const child of Array.isArray(node) ? node : Object.values(node)) {
+        if (typeof child === 'object' && child !== null) next.push(child as object);
+      }
+    }
+    level = next;
+  }
+  return false;
 }

@@ -117,12 +117,19 @@ BEGIN
   ELSE
     -- Pair old and new images by key: a key present on both sides is an UPDATE; a key that
     -- disappeared is a DELETE and a key that appeared an INSERT (a sync-key change), the DELETE
-    -- staged first.
+    -- staged first. Rows an ON UPDATE CASCADE changes land in the same transition tables, so one
+    -- key can appear several times on a side (a self-reference updating a row the statement already
+    -- moved, or two foreign keys cascading into one row): keys are counted, not paired, and more
+    -- images after than before is a row that now exists (INSERT), fewer one that is gone (DELETE).
+    -- Each key is staged once per statement.
     EXECUTE format(
-      'WITH o AS (SELECT %s AS k, row_number() OVER () AS ord FROM oversync_old r),
-            n AS (SELECT %s AS k, row_number() OVER () AS ord FROM oversync_new r)
+      'WITH o AS (SELECT k, count(*) AS c, min(ord) AS ord
+                    FROM (SELECT %s AS k, row_number() OVER () AS ord FROM oversync_old r) x GROUP BY k),
+            n AS (SELECT k, count(*) AS c, min(ord) AS ord
+                    FROM (SELECT %s AS k, row_number() OVER () AS ord FROM oversync_new r) x GROUP BY k)
        INSERT INTO pg_temp.oversync_capture_stage (table_id, op_code, key_text)
-       SELECT $1, CASE WHEN n.k IS NULL THEN 3 WHEN o.k IS NULL THEN 1 ELSE 2 END, COALESCE(n.k, o.k)
+       SELECT $1, CASE WHEN COALESCE(n.c, 0) > COALESCE(o.c, 0) THEN 1
+                       WHEN COALESCE(n.c, 0) < COALESCE(o.c, 0) THEN 3 ELSE 2 END, COALESCE(n.k, o.k)
        FROM o FULL JOIN n ON o.k = n.k
        ORDER BY COALESCE(o.ord, n.ord), (n.k IS NOT NULL)', v_key, v_key)
       USING v_table_id;

@@ -10,6 +10,11 @@ export interface ActiveScopeWrite {
   readonly trx: Transaction<unknown>;
 }
 
+/** A scope write as stored in the async context, with whether its callback has settled. */
+interface ScopeWriteEntry extends ActiveScopeWrite {
+  ended: boolean;
+}
+
 /**
  * Injectable view of the scope write running in the current async context. Inside a
  * `@ScopeWrite` method (or an `execWrite` callback) `trx` is the captured transaction; outside one
@@ -27,7 +32,7 @@ export interface ActiveScopeWrite {
  */
 @Injectable()
 export class ScopeWriteContext<DB = unknown> {
-  readonly #storage = new AsyncLocalStorage<ActiveScopeWrite>();
+  readonly #storage = new AsyncLocalStorage<ScopeWriteEntry>();
 
   /**
    * The current scope write's Kysely transaction (type it by injecting `ScopeWriteContext<MyDb>`).
@@ -49,21 +54,31 @@ export class ScopeWriteContext<DB = unknown> {
 
   /** True inside a scope write. */
   get active(): boolean {
-    return this.#storage.getStore() !== undefined;
+    return this.current() !== undefined;
   }
 
-  /** @internal Current scope write, if any. */
+  /** @internal Current scope write, if any (none once its callback has settled). */
   current(): ActiveScopeWrite | undefined {
-    return this.#storage.getStore();
+    const store = this.#storage.getStore();
+    return store && !store.ended ? store : undefined;
   }
 
-  /** @internal Runs `fn` with `write` as the active scope write. */
-  run<T>(write: ActiveScopeWrite, fn: () => Promise<T>): Promise<T> {
-    return this.#storage.run(write, fn);
+  /**
+   * @internal Runs `fn` with `write` as the active scope write. The write ends when `fn` settles:
+   * a timer or event handler that `fn` started inherits the async context, but must not join (or
+   * be refused as nested in) a transaction that is finalising or already committed.
+   */
+  async run<T>(write: ActiveScopeWrite, fn: () => Promise<T>): Promise<T> {
+    const entry: ScopeWriteEntry = { ...write, ended: false };
+    try {
+      return await this.#storage.run(entry, fn);
+    } finally {
+      entry.ended = true;
+    }
   }
 
   #require(): ActiveScopeWrite {
-    const store = this.#storage.getStore();
+    const store = this.current();
     if (!store) {
       throw new ScopeWriteInvalidError(
         'ScopeWriteContext used outside a scope write. Call it from a method decorated with @ScopeWrite(...) or inside ScopeManager.execWrite(...).',

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
-import { ScopeWriteInvalidError } from '../errors/index.js';
+import { OversyncConfigError, ScopeWriteInvalidError } from '../errors/index.js';
 import { SCOPE_WRITE_METADATA } from '../oversync.internal-constants.js';
 import type { ScopeWriteMetadata } from './scope-write.decorator.js';
 import { ScopeManager } from './scope.manager.js';
@@ -39,18 +39,40 @@ export class ScopeWriteExplorer implements OnModuleInit {
   explore(): void {
     let count = 0;
     for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
-      const instance: unknown = wrapper.instance;
-      if (
-        !instance ||
-        typeof instance !== 'object' ||
-        !wrapper.isDependencyTreeStatic() ||
-        this.#seen.has(instance)
-      )
+      if (!wrapper.isDependencyTreeStatic()) {
+        this.#refuseScoped(wrapper.metatype);
         continue;
+      }
+      const instance: unknown = wrapper.instance;
+      if (!instance || typeof instance !== 'object' || this.#seen.has(instance)) continue;
       this.#seen.add(instance);
       count += this.#wrapInstance(instance as Record<string, unknown>);
     }
     if (count > 0) this.#logger.log(`${count} @ScopeWrite method(s) wrapped`);
+  }
+
+  /**
+   * Request-scoped and transient instances are created after start-up, one per request or
+   * injection, where this explorer cannot reach them; their `@ScopeWrite` methods would run
+   * unwrapped (outside any bundle). Refuse them at start-up instead of failing on first use.
+   */
+  #refuseScoped(metatype: unknown): void {
+    const proto = (typeof metatype === 'function' ? (metatype.prototype as unknown) : null) as Record<
+      string,
+      unknown
+    > | null;
+    if (!proto) return;
+    const marked = this.scanner
+      .getAllMethodNames(proto)
+      .filter(
+        (name) => typeof proto[name] === 'function' && Reflect.hasMetadata(SCOPE_WRITE_METADATA, proto[name]),
+      );
+    if (marked.length === 0) return;
+    const className = (metatype as { name?: string }).name ?? 'provider';
+    throw new OversyncConfigError(
+      `@ScopeWrite on ${className}.${marked[0]} is on a request-scoped or transient provider (through its own scope or a dependency's): its instances are created per request and cannot be wrapped. Fix: make ${className} a singleton (move the request-scoped dependency out of it), or call ScopeManager.execWrite(...) from it instead of decorating the method.`,
+      { provider: className, method: marked[0] },
+    );
   }
 
   #wrapInstance(instance: Record<string, unknown>): number {
