@@ -27,6 +27,8 @@ export interface SessionState {
 }
 
 const OFFLINE_KEY = 'oversync-demo:offline';
+/** Loads of the image before giving up when other tabs keep replacing it (`stale_image`). */
+const MAX_OPEN_ATTEMPTS = 3;
 let sqlJs: Promise<SqlJsStatic> | undefined;
 
 /** sql.js (browser build) with its WebAssembly served by the demo server at `/sql-wasm.wasm`. */
@@ -91,32 +93,45 @@ export class DemoSession {
     onChange: () => void,
   ): Promise<DemoSession> {
     const SQL = await loadSqlJs(baseUrl);
-    const persistence = new IndexedDbPersister({
-      databaseName: 'oversync-demo',
-      key: `user:${login.userId}`,
-    });
-    const image = await persistence.load();
-    const db = new SQL.Database(image ?? undefined);
-    db.run(LOCAL_SCHEMA_SQL);
-    const conflicts = new ConflictLog(policy);
-    // Background errors can only arrive after open(), when the session exists.
-    const sink: { session?: DemoSession } = {};
-    const client = new OversyncClient({
-      db,
-      sqlJs: SQL,
-      baseUrl,
-      getToken: () => login.token,
-      schema: SERVER_SCHEMA,
-      tables: SYNC_TABLES,
-      persistence,
-      conflictResolver: conflicts.resolver,
-      onBackgroundError: (error) => sink.session?.reportError(error),
-    });
-    const session = new DemoSession(login, db, client, conflicts, image === null, onChange);
-    sink.session = session;
-    await client.open();
-    session.#refreshPending();
-    return session;
+    for (let attempt = 1; ; attempt++) {
+      const persistence = new IndexedDbPersister({
+        databaseName: 'oversync-demo',
+        key: `user:${login.userId}`,
+      });
+      const image = await persistence.load();
+      const db = new SQL.Database(image ?? undefined);
+      let client: OversyncClient | undefined;
+      try {
+        db.run(LOCAL_SCHEMA_SQL);
+        const conflicts = new ConflictLog(policy);
+        // Background errors can only arrive after open(), when the session exists.
+        const sink: { session?: DemoSession } = {};
+        client = new OversyncClient({
+          db,
+          sqlJs: SQL,
+          baseUrl,
+          getToken: () => login.token,
+          schema: SERVER_SCHEMA,
+          tables: SYNC_TABLES,
+          persistence,
+          conflictResolver: conflicts.resolver,
+          onBackgroundError: (error) => sink.session?.reportError(error),
+        });
+        const session = new DemoSession(login, db, client, conflicts, image === null, onChange);
+        sink.session = session;
+        await client.open();
+        session.#refreshPending();
+        return session;
+      } catch (error) {
+        // Nothing else will close them: the client (its lock, if it got that far) and the
+        // Database, whose memory lives in sql.js's WebAssembly heap.
+        await client?.close().catch(() => undefined);
+        db.close();
+        // Another tab saved the image between our load and our lock: load it again.
+        if (attempt < MAX_OPEN_ATTEMPTS && isOversyncClientError(error, 'stale_image')) continue;
+        throw error;
+      }
+    }
   }
 
   /** Attaches the user (retrying while the server asks to), then syncs in the background when online. */

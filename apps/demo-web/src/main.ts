@@ -13,6 +13,10 @@ const POLICY_KEY = 'oversync-demo:conflict-policy';
 const baseUrl = location.origin;
 const policySelect = byId<HTMLSelectElement>('conflict-policy');
 let session: DemoSession | undefined;
+/** Bumped by every sign-in and sign-out: a start that is no longer the latest gives up. */
+let startToken = 0;
+/** Settles once the last start finished, including closing a session it opened in vain. */
+let starting: Promise<void> = Promise.resolve();
 let editingId: string | undefined;
 let renderQueued = false;
 
@@ -48,16 +52,37 @@ function signInError(message: string | undefined): void {
   element.textContent = message ?? '';
 }
 
+/**
+ * Opens the session of `login` unless a sign-out or another sign-in came first (`token` is then
+ * stale): a session opened in vain is closed at once, so it never keeps the user's database lock.
+ */
+async function openUnlessSuperseded(login: StoredLogin, token: number): Promise<DemoSession | undefined> {
+  if (token !== startToken) return undefined;
+  const opened = await DemoSession.open(
+    baseUrl,
+    login,
+    () => policySelect.value as ConflictPolicy,
+    scheduleRender,
+  );
+  if (token === startToken) return opened;
+  await opened.close();
+  return undefined;
+}
+
 async function startSession(login: StoredLogin): Promise<void> {
+  const token = ++startToken;
   showSignedIn(login);
+  // One start at a time: the previous one may still hold the lock of a session it is closing.
+  const attempt = starting.then(() => openUnlessSuperseded(login, token));
+  starting = attempt.then(
+    () => undefined,
+    () => undefined,
+  );
+  let opened: DemoSession | undefined;
   try {
-    session = await DemoSession.open(
-      baseUrl,
-      login,
-      () => policySelect.value as ConflictPolicy,
-      scheduleRender,
-    );
+    opened = await attempt;
   } catch (error) {
+    if (token !== startToken) return; // signed out meanwhile: nobody waits for this start
     showSignedIn(undefined);
     signInError(
       isOversyncClientError(error, 'database_locked')
@@ -66,17 +91,22 @@ async function startSession(login: StoredLogin): Promise<void> {
     );
     return;
   }
+  if (!opened) return;
+  session = opened;
   render();
-  await session.connect();
+  await opened.connect();
 }
 
 async function signOut(): Promise<void> {
+  startToken += 1;
   const current = session;
   session = undefined;
   editingId = undefined;
   saveLogin(undefined);
   showSignedIn(undefined);
   await current?.close();
+  // A session still starting closes itself when its open() returns (the token changed).
+  await starting;
 }
 
 /** Runs an event handler's async work, reporting failures on the page. */

@@ -1,3 +1,4 @@
+import { randomUuid } from '@oversync/client';
 import { type Database, type SqlValue } from 'sql.js';
 
 /** A post row as the page shows it. */
@@ -70,7 +71,9 @@ export class PostsRepo {
 
   /** Adds a post by `authorId` and returns its id (a UUID, as the server's `uuid` key expects). */
   add(authorId: string, title: string, content: string): string {
-    const id = crypto.randomUUID();
+    // Not crypto.randomUUID(): browsers offer it only in secure contexts, and the demo is also
+    // opened as http://<lan-ip>:3000 from other devices.
+    const id = randomUuid();
     const now = new Date().toISOString();
     this.db.run(
       'INSERT INTO posts (id, title, content, author_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',

@@ -1,4 +1,5 @@
 import { ExportScheduler } from './db/export-scheduler.js';
+import { assertImageUnchanged } from './db/image-revision.js';
 import { acquireOwnership, type OwnershipLease } from './db/ownership.js';
 import { SqlJsAdapter } from './db/sql-js.adapter.js';
 import { type ResolvedClientOptions } from './oversync-client.options.js';
@@ -16,16 +17,22 @@ export interface ClientRuntime {
 }
 
 /**
- * Claims ownership of the database, installs metadata tables and triggers, and wires the sync
- * context. On failure the ownership claim is released again.
+ * Claims ownership of the database, checks that its image was not replaced since it was loaded,
+ * installs metadata tables and triggers, and wires the sync context. On failure the ownership
+ * claim is released again.
+ *
+ * @param loadedRevision - the persister's revision of the image `db` was loaded from.
  */
 export async function createRuntime(
   options: ResolvedClientOptions,
   session: SyncSession,
   installWriteHook: () => void,
+  loadedRevision: string | null | undefined,
 ): Promise<ClientRuntime> {
   const lease = await acquireOwnership(options.db, options.lockName);
   try {
+    // Only now, under the lock: the owner that just let go may have saved after `db` was loaded.
+    await assertImageUnchanged(options.persistence, loadedRevision, options.lockName ?? 'in-memory database');
     const db = new SqlJsAdapter(options.db, options.sqlJs);
     const tables = new TableRegistry(installSchema(db, options.schema, options.tables));
     // sql.js releases before 1.16 implement export() by closing and reopening the connection, which

@@ -36,5 +36,8 @@ export { MemoryPersister } from './db/memory.persister.js';
 export { FilePersister } from './db/file.persister.js';
 export { IndexedDbPersister, type IndexedDbPersisterOptions } from './db/indexeddb.persister.js';
 
+// Utilities
+export { randomUuid } from './random-uuid.util.js';
+
 // Errors
 export * from './errors/index.js';

@@ -81,6 +81,8 @@ export class OversyncClient {
     capabilities: undefined,
   };
   readonly #status: StatusEmitter;
+  /** The persister's revision of the image `db` was loaded from, recorded before any save. */
+  readonly #loadedRevision: string | null | undefined;
   #runtime: ClientRuntime | undefined;
   #background: BackgroundSync | undefined;
   #closed = false;
@@ -95,6 +97,8 @@ export class OversyncClient {
   constructor(options: OversyncClientOptions) {
     this.#options = resolveClientOptions(options);
     this.#status = new StatusEmitter(this.#options.onBackgroundError);
+    // Apps construct the client right after loading the image, so this is the loaded revision.
+    this.#loadedRevision = this.#options.persistence?.knownRevision?.();
   }
 
   /**
@@ -103,6 +107,9 @@ export class OversyncClient {
    * connected until `attach()`.
    *
    * @throws DatabaseLockedError when another client owns the database.
+   * @throws StaleImageError when the persisted image changed after `db` was loaded from it (e.g.
+   *   another tab saved it before releasing the lock): load it again and create a new `Database`
+   *   and client. Nothing was saved.
    * @throws InvalidConfigError when the tables do not qualify for sync.
    */
   async open(): Promise<void> {
@@ -112,7 +119,12 @@ export class OversyncClient {
           if (this.#options.observeWrites)
             this.#options.db.updateHook((_op, _db, table) => this.#onWrite(table));
         };
-        this.#runtime = await createRuntime(this.#options, this.#session, installWriteHook);
+        this.#runtime = await createRuntime(
+          this.#options,
+          this.#session,
+          installWriteHook,
+          this.#loadedRevision,
+        );
         installWriteHook();
       }
       openSource(this.#runtime.ctx);
@@ -281,9 +293,10 @@ export class OversyncClient {
 
   /**
    * Stops background work (aborting its requests), waits for the running operation (whose every
-   * request is bounded by `requestTimeoutMs`), flushes, and releases the ownership lock and the
-   * update hook. The app's database stays open. Idempotent: every call returns the first call's
-   * promise, so each caller resolves only once the client is closed (and rejects with its error).
+   * request is bounded by `requestTimeoutMs`), flushes, and releases the ownership lock, the
+   * update hook and what the persister holds open (its IndexedDB connection). The app's database
+   * stays open. Idempotent: every call returns the first call's promise, so each caller resolves
+   * only once the client is closed (and rejects with its error).
    *
    * @throws the persister's error when the final image could not be saved; the lock is released anyway.
    */
@@ -320,6 +333,8 @@ export class OversyncClient {
       runtime.ctx.db.clearStatementCache();
       runtime.exports.dispose();
       runtime.lease.release();
+      // Lets IndexedDB close its connection, so the app's deleteDatabase or upgrade is not blocked.
+      this.#options.persistence?.release?.();
       this.#session.connected = false;
     }
   }

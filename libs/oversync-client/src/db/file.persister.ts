@@ -1,14 +1,24 @@
 import { type OversyncPersister } from './persister.types.js';
 
+/** The `stat` fields that tell one saved file from the next (`bigint: true`: nanosecond mtime). */
+interface FileIdentity {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+}
+
 /** The slice of `node:fs/promises` this persister uses (typed locally: the build has no Node types). */
 interface FsPromises {
-  readFile(path: string): Promise<Uint8Array>;
   stat(path: string): Promise<{ mode: number; isFile(): boolean }>;
+  stat(path: string, options: { bigint: true }): Promise<FileIdentity>;
   open(
     path: string,
     flags: string,
     mode?: number,
   ): Promise<{
+    readFile(): Promise<Uint8Array>;
+    stat(options: { bigint: true }): Promise<FileIdentity>;
     writeFile(data: Uint8Array): Promise<void>;
     chmod(mode: number): Promise<void>;
     sync(): Promise<void>;
@@ -33,6 +43,10 @@ interface NodeProcessLike {
  * not followed. A save keeps the permission bits of the file it replaces, and a failed save removes
  * its temporary file.
  *
+ * The image's revision (see {@link OversyncPersister.storedRevision}) is the file's identity:
+ * device, inode, size and nanosecond mtime. Every save renames a new file into place, so it changes
+ * with each save, by this build, an earlier one or any other writer, and needs no extra file.
+ *
  * `node:fs` is loaded lazily through a dynamic import, so importing `@oversync/client` in a browser
  * bundle does not pull it in.
  *
@@ -48,6 +62,7 @@ export class FilePersister implements OversyncPersister {
   /** The database file's absolute path. */
   readonly path: string;
   #fs: Promise<FsPromises> | undefined;
+  #known: string | null | undefined;
 
   /** @param path - the database file path, absolute or relative to the current directory. */
   constructor(path: string) {
@@ -64,11 +79,23 @@ export class FilePersister implements OversyncPersister {
 
   async load(): Promise<Uint8Array | null> {
     const fs = await this.#load();
-    try {
-      return new Uint8Array(await fs.readFile(this.path));
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ENOENT') return null;
+    const handle = await fs.open(this.path, 'r').catch((error: unknown) => {
+      if (isMissing(error)) return null;
       throw error;
+    });
+    if (!handle) {
+      this.#known = null;
+      return null;
+    }
+    try {
+      // Stat and read through one handle: a save renaming a new file into place meanwhile cannot
+      // pair this image with the next file's revision.
+      const revision = fileRevision(await handle.stat({ bigint: true }));
+      const image = new Uint8Array(await handle.readFile());
+      this.#known = revision;
+      return image;
+    } finally {
+      await handle.close();
     }
   }
 
@@ -78,15 +105,19 @@ export class FilePersister implements OversyncPersister {
     const temp = `${this.path}.${Date.now().toString(36)}${Math.random().toString(36).slice(2)}.tmp`;
     try {
       const handle = await fs.open(temp, 'w', mode);
+      let revision: string;
       try {
         // open()'s mode is filtered by the umask: set it exactly, before the bytes are written.
         if (mode !== undefined) await handle.chmod(mode);
         await handle.writeFile(image);
         await handle.sync();
+        // rename() keeps inode, size and mtime, so this is the revision the target will report.
+        revision = fileRevision(await handle.stat({ bigint: true }));
       } finally {
         await handle.close();
       }
       await fs.rename(temp, this.path);
+      this.#known = revision;
     } catch (error) {
       // A full disk or a failed rename would otherwise leave one image-sized file per attempt.
       await fs.rm(temp, { force: true }).catch(() => undefined);
@@ -108,7 +139,30 @@ export class FilePersister implements OversyncPersister {
   async clear(): Promise<void> {
     const fs = await this.#load();
     await fs.rm(this.path, { force: true });
+    this.#known = null;
   }
+
+  knownRevision(): string | null | undefined {
+    return this.#known;
+  }
+
+  async storedRevision(): Promise<string | null> {
+    const fs = await this.#load();
+    try {
+      return fileRevision(await fs.stat(this.path, { bigint: true }));
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as { code?: string }).code === 'ENOENT';
+}
+
+function fileRevision(stat: FileIdentity): string {
+  return `file:${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeNs}`;
 }
 
 /**

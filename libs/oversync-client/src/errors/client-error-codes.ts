@@ -50,6 +50,11 @@ export const ClientErrorCode = {
   ClientClosed: 'client_closed',
   /** Another client (tab, worker or instance) owns this database. */
   DatabaseLocked: 'database_locked',
+  /**
+   * The persisted image changed after `db` was loaded from it (another tab or process saved it
+   * before this client got the lock). Load the image again, build a new `Database` and a new client.
+   */
+  StaleImage: 'stale_image',
   /** The app holds its own transaction open on the database; sync waits until it commits. */
   AppTransactionOpen: 'app_transaction_open',
   /** The options or the local table definitions are invalid. */

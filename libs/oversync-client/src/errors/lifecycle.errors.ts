@@ -87,8 +87,28 @@ export class DatabaseLockedError extends OversyncClientError<{ lockName: string 
   constructor(lockName: string) {
     super(
       ClientErrorCode.DatabaseLocked,
-      `database "${lockName}" is already owned by another OversyncClient; close() that client first or use another lockName`,
+      `database "${lockName}" is already owned by another OversyncClient; close() that client first or use another lockName (owned by another tab: wait for it, then load the image again and create a new Database and client, since the owner may have saved meanwhile)`,
       { lockName },
+    );
+  }
+}
+
+/**
+ * Thrown by `open()` when the persisted image changed after the app loaded `db` from it: another
+ * tab or process saved it before this client took the ownership lock (typically after a
+ * `database_locked` wait). Saving `db` now would overwrite that newer image, so nothing is saved.
+ */
+export class StaleImageError extends OversyncClientError<{
+  lockName: string;
+  loadedRevision: string | null;
+  storedRevision: string | null;
+}> {
+  override readonly name = 'StaleImageError';
+  constructor(lockName: string, loadedRevision: string | null, storedRevision: string | null) {
+    super(
+      ClientErrorCode.StaleImage,
+      `the image of database "${lockName}" was saved by another client after this Database was loaded from it; load the image again (persistence.load()), create a new sql.js Database from it and a new OversyncClient, then open() that one (this client stays unopened and nothing was saved)`,
+      { lockName, loadedRevision, storedRevision },
     );
   }
 }

@@ -2,19 +2,9 @@ import { isSourceRecoveryReason, type SourceRecoveryReason } from '@oversync/pro
 
 import { InitializationResetError } from '../errors/lifecycle.errors.js';
 import { SourceRecoveryRequiredError, SourceReplacementDivergedError } from '../errors/sync.errors.js';
+import { randomUuid } from '../random-uuid.util.js';
 import { type SyncContext } from './sync-context.js';
 import { type SyncStateStore } from './sync-state.store.js';
-
-/** A random UUIDv4 (Web Crypto; available in browsers and Node ≥ 19). */
-export function randomUuid(): string {
-  const c = globalThis.crypto;
-  if (typeof c.randomUUID === 'function') return c.randomUUID();
-  const b = c.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-}
 
 /** A fresh source id that this database has never used. */
 export function freshSourceId(store: SyncStateStore): string {

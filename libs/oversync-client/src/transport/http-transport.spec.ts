@@ -137,6 +137,18 @@ describe('HttpTransport request timeout and abort', () => {
     });
   });
 
+  it('calls fetch unbound, as a browser requires of its own fetch (`fetch: window.fetch`)', async () => {
+    const receivers: unknown[] = [];
+    // A browser's fetch throws "Illegal invocation" when called as a method of another object.
+    const browserLike = function (this: unknown): Promise<Response> {
+      receivers.push(this);
+      if (this !== undefined && this !== globalThis) throw new TypeError('Illegal invocation');
+      return Promise.resolve(new Response('{"ok":true}', { status: 200 }));
+    };
+    await expect(transport(browserLike).json('GET', '/sync/capabilities')).resolves.toEqual({ ok: true });
+    expect(receivers).toEqual([undefined]);
+  });
+
   it('ends a retry backoff when the transport signal aborts', async () => {
     const stop = new AbortController();
     const retry = resolveRetryPolicy({ maxAttempts: 5, initialBackoffMs: 60_000, maxBackoffMs: 60_000 });

@@ -131,9 +131,12 @@ export class HttpTransport {
         headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(request.body);
       }
+      // Called unbound: a browser's own `fetch` (`fetch: window.fetch`) refuses to run as a method
+      // of another object ("Illegal invocation").
+      const fetchImpl = this.options.fetch;
       let response: Response;
       try {
-        response = await scope.race(this.options.fetch(url, init));
+        response = await scope.race(fetchImpl(url, init));
       } catch (error) {
         throw new NetworkError(method, path, error);
       }
