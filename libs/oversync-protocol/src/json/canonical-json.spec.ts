@@ -217,3 +217,30 @@ describe('canonicalizeJsonText', () => {
     expect(() => canonicalizeJsonText('1e400')).toThrow(RangeError);
   });
 });
+
+describe('canonicalJson of deeply nested values (Go decodes up to 10,000 levels)', () => {
+  it('serialises 5,000 levels of arrays and objects without overflowing the stack', () => {
+    const depth = 5000;
+    const arrays = '['.repeat(depth) + '1' + ']'.repeat(depth);
+    const objects = '{"a":'.repeat(depth) + '"<"' + '}'.repeat(depth);
+    expect(canonicalizeJsonText(arrays)).toBe(arrays);
+    expect(canonicalizeJsonText(objects)).toBe('{"a":'.repeat(depth) + '"\\u003c"' + '}'.repeat(depth));
+  });
+
+  it('renders a subtree below the recursion limit exactly as it renders it at the top', () => {
+    const subtree = JSON.parse(
+      '{"z":[-0,1e21,12.50,"\\u2028<&>",null,true],"\\udc00":"lone","a":{"\\ufffd":1,"\\ud800":2},"é":{},"b":[[],{}]}',
+    ) as JsonValue;
+    const wrap = (levels: number): JsonValue => {
+      let value: JsonValue = subtree;
+      for (let i = 0; i < levels; i++) value = i % 2 === 0 ? [value] : { k: value };
+      return value;
+    };
+    const inner = canonicalJson(subtree);
+    for (const levels of [255, 256, 257, 600]) {
+      let expected = inner;
+      for (let i = 0; i < levels; i++) expected = i % 2 === 0 ? `[${expected}]` : `{"k":${expected}}`;
+      expect(canonicalJson(wrap(levels))).toBe(expected);
+    }
+  });
+});

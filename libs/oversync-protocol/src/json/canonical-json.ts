@@ -124,7 +124,11 @@ export function canonicalizeJsonText(text: string): string {
   return write(JSON.parse(text) as JsonValue);
 }
 
-function write(value: JsonValue): string {
+// Nesting handled by plain recursion; deeper values continue on an explicit stack (Go decodes up
+// to 10,000 levels, more than the JS stack holds), so the common shallow case keeps its speed.
+const RECURSION_LIMIT = 256;
+
+function write(value: JsonValue, depth = 0): string {
   switch (typeof value) {
     case 'string':
       return canonicalJsonString(value);
@@ -134,21 +138,22 @@ function write(value: JsonValue): string {
       return value ? 'true' : 'false';
     case 'object':
       if (value === null) return 'null';
-      return Array.isArray(value) ? writeArray(value) : writeObject(value);
+      if (depth >= RECURSION_LIMIT) return writeIteratively(value);
+      return Array.isArray(value) ? writeArray(value, depth) : writeObject(value, depth);
     default:
       throw new TypeError(`canonical JSON cannot represent a value of type ${typeof value}`);
   }
 }
 
-function writeArray(values: readonly JsonValue[]): string {
+function writeArray(values: readonly JsonValue[], depth: number): string {
   const n = values.length;
   if (n === 0) return '[]';
-  let out = '[' + write(values[0] ?? null);
-  for (let i = 1; i < n; i++) out += ',' + write(values[i] ?? null);
+  let out = '[' + write(values[0] ?? null, depth + 1);
+  for (let i = 1; i < n; i++) out += ',' + write(values[i] ?? null, depth + 1);
   return out + ']';
 }
 
-function writeObject(obj: JsonObject): string {
+function writeObject(obj: JsonObject, depth: number): string {
   const keys = Object.keys(obj);
   if (!isSortedUtf8(keys)) keys.sort(compareUtf8);
   let out = '{';
@@ -156,10 +161,60 @@ function writeObject(obj: JsonObject): string {
     const child = obj[key];
     if (child === undefined) continue;
     const prefix = keyPrefix(key);
-    if (prefix === null) return writeObject(withoutLoneSurrogateKeys(obj));
-    out += (out.length === 1 ? '' : ',') + prefix + write(child);
+    if (prefix === null) return writeObject(withoutLoneSurrogateKeys(obj), depth);
+    out += (out.length === 1 ? '' : ',') + prefix + write(child, depth + 1);
   }
   return out + '}';
+}
+
+/** One open array or object of {@link writeIteratively}: its members, their `"key":` prefixes. */
+interface OpenContainer {
+  members: JsonValue[];
+  prefixes: string[] | null;
+  next: number;
+  close: string;
+}
+
+/** {@link write} for any depth, on an explicit stack instead of the call stack. */
+function writeIteratively(root: JsonValue): string {
+  const out: string[] = [];
+  const stack: OpenContainer[] = [];
+  const open = (value: JsonValue): void => {
+    if (value === null || typeof value !== 'object') {
+      out.push(write(value));
+    } else if (Array.isArray(value)) {
+      out.push('[');
+      stack.push({ members: Array.from(value, (v) => v ?? null), prefixes: null, next: 0, close: ']' });
+    } else {
+      let obj = value;
+      let keys = Object.keys(obj).filter((k) => obj[k] !== undefined);
+      if (keys.some((k) => LONE_SURROGATE.test(k))) {
+        obj = withoutLoneSurrogateKeys(obj);
+        keys = Object.keys(obj);
+      }
+      keys.sort(compareUtf8);
+      out.push('{');
+      stack.push({
+        members: keys.map((k) => obj[k] as JsonValue),
+        prefixes: keys.map((k) => canonicalJsonString(k) + ':'),
+        next: 0,
+        close: '}',
+      });
+    }
+  };
+  open(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.next === top.members.length) {
+      out.push(top.close);
+      stack.pop();
+      continue;
+    }
+    if (top.next > 0) out.push(',');
+    if (top.prefixes) out.push(top.prefixes[top.next]);
+    open(top.members[top.next++]);
+  }
+  return out.join('');
 }
 
 // Go decodes a lone surrogate to U+FFFD before it sorts keys, so such keys are normalised first
