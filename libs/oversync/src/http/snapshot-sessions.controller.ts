@@ -60,6 +60,7 @@ export class SnapshotSessionsController {
       snapshotId,
       query.afterRowOrdinal,
       query.maxRows,
+      query.afterRowOrdinalText,
     );
     parts.push('\n');
     // Written piece by piece (corked into one writev) with an exact Content-Length, so the page

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { PushSessionAlreadyCommittedResponse, PushSessionCreateResponse } from '@oversync/protocol';
 import { sql, type Kysely } from 'kysely';
 import { ScopeTransactionRunner } from '../capture/scope-transaction.runner.js';
@@ -32,6 +32,8 @@ export interface CreatePushSessionCommand {
  */
 @Injectable()
 export class PushSessionService {
+  readonly #logger = new Logger('OversyncPushSessions');
+
   constructor(
     private readonly runner: ScopeTransactionRunner,
     private readonly runtime: OversyncRuntime,
@@ -54,8 +56,8 @@ export class PushSessionService {
     const { userId, sourceId } = actor;
     const initializationId = command.initializationId;
     const limits = this.runtime.options.limits;
-    return withTransactionRetries(() =>
-      this.runner.run(userId, sourceId, async (trx, scope) => {
+    const response = await withTransactionRetries(() =>
+      this.runner.run(userId, sourceId, async (trx, scope): Promise<PushSessionCreateResponse> => {
         if (scope.stateCode === ScopeStateCode.uninitialized) {
           throw initializationId ? new InitializationExpiredError() : new ScopeUninitializedError(userId);
         }
@@ -96,6 +98,18 @@ export class PushSessionService {
         return { push_id: pushId, status: 'staging', planned_row_count: command.plannedRowCount };
       }),
     );
+    // Counted once the replay is certain: inside the retried transaction a sequence increment
+    // would survive each rolled-back attempt and count one replay several times.
+    if (response.status === 'already_committed') await this.#countReplay();
+    return response;
+  }
+
+  async #countReplay(): Promise<void> {
+    try {
+      await sql`SELECT nextval('sync.accepted_push_replay_seq')`.execute(this.runtime.db);
+    } catch (error) {
+      this.#logger.warn(`could not count an already_committed replay: ${(error as Error).message}`);
+    }
   }
 
   /**
@@ -164,9 +178,8 @@ async function openOrReplay(
         FROM (SELECT count(*) FROM swept) AS s, (SELECT count(*) FROM replaced) AS r
        WHERE ${open} AND NOT EXISTS (SELECT 1 FROM replay)
     )
-    -- go-oversync never counts replays; status reports this counter, so we do.
-    SELECT bundle_seq, row_count, encode(bundle_hash, 'hex') AS bundle_hash,
-           nextval('sync.accepted_push_replay_seq') AS counted
+    -- go-oversync never counts replays; status reports this counter, so create() counts them.
+    SELECT bundle_seq, row_count, encode(bundle_hash, 'hex') AS bundle_hash
       FROM replay`.execute(trx);
   const row = rows[0];
   if (!row) return null;

@@ -12,6 +12,8 @@ import { SNAPSHOT_TABLES_DDL } from './snapshot-tables.ddl.js';
  */
 export const SNAPSHOT_LAYOUT_UPGRADES_DDL = `
 DO $snapshot_upgrade$
+DECLARE
+  v_fk record;
 BEGIN
   IF to_regclass('sync.snapshot_session_blocks') IS NULL
      OR (SELECT relpersistence FROM pg_class WHERE oid = to_regclass('sync.snapshot_sessions')) IS DISTINCT FROM 'u'
@@ -19,6 +21,14 @@ BEGIN
     DROP TABLE IF EXISTS sync.snapshot_session_rows, sync.snapshot_session_blocks, sync.snapshot_sessions;
     ${SNAPSHOT_TABLES_DDL}
   END IF;
+  -- Sessions of an earlier build referenced sync.user_state (see SNAPSHOT_TABLES_DDL).
+  FOR v_fk IN
+    SELECT conname FROM pg_constraint
+     WHERE conrelid = 'sync.snapshot_sessions'::regclass AND contype = 'f'
+       AND confrelid = 'sync.user_state'::regclass
+  LOOP
+    EXECUTE format('ALTER TABLE sync.snapshot_sessions DROP CONSTRAINT %I', v_fk.conname);
+  END LOOP;
 END
 $snapshot_upgrade$;
 `;

@@ -82,4 +82,19 @@ describe('SNAPSHOT_LAYOUT_UPGRADES_DDL (real PostgreSQL)', () => {
     const persistence = (await snapshotRelations()).map((r) => r.relpersistence);
     expect(new Set(persistence)).toEqual(new Set(['u']));
   });
+
+  it('drops the foreign key to sync.user_state of an earlier block layout, keeping its sessions', async () => {
+    await q(SYNC_TABLES_DDL);
+    await q(`ALTER TABLE sync.snapshot_sessions ADD CONSTRAINT snapshot_sessions_user_pk_fkey
+               FOREIGN KEY (user_pk) REFERENCES sync.user_state (user_pk) ON DELETE CASCADE;
+             INSERT INTO sync.user_state (user_id) VALUES ('u1');
+             INSERT INTO sync.snapshot_sessions (snapshot_id, user_pk, snapshot_bundle_seq, expires_at)
+             VALUES (gen_random_uuid(), 1, 0, now() + interval '1 hour')`);
+    await q(SNAPSHOT_LAYOUT_UPGRADES_DDL);
+    const fks = await q(
+      `SELECT count(*)::int AS n FROM pg_constraint WHERE conrelid = 'sync.snapshot_sessions'::regclass AND contype = 'f'`,
+    );
+    expect(fks.rows[0].n).toBe(0);
+    expect(await sessions()).toBe(1);
+  });
 });

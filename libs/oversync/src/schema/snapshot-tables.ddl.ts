@@ -12,11 +12,16 @@
  * handful of block reads sliced by ordinal. Blocks are stored out of line uncompressed
  * (EXTERNAL): pglz on every block cost more than the rest of the write, and sessions are
  * short-lived.
+ *
+ * `user_pk` has no foreign key to `sync.user_state`: its check would key-share lock the scope's
+ * row, which every commit holds FOR UPDATE, so a keep-source snapshot (REPEATABLE READ, no scope
+ * lock) created during a commit waited for it and then failed with 40001. Sessions are purged by
+ * expiry anyway.
  */
 export const SNAPSHOT_TABLES_DDL = `
 CREATE UNLOGGED TABLE sync.snapshot_sessions (
   snapshot_id uuid PRIMARY KEY,
-  user_pk bigint NOT NULL REFERENCES sync.user_state (user_pk) ON DELETE CASCADE,
+  user_pk bigint NOT NULL,
   snapshot_bundle_seq bigint NOT NULL,
   row_count bigint NOT NULL DEFAULT 0,
   byte_count bigint NOT NULL DEFAULT 0,

@@ -115,6 +115,7 @@ export class SnapshotSessionService {
     rawSnapshotId: string,
     afterRowOrdinal: number,
     maxRows: number,
+    afterRowOrdinalText?: string,
   ): Promise<string[]> {
     const snapshotId = normalizeSnapshotId(rawSnapshotId);
     const limit = Math.min(maxRows, this.runtime.options.limits.maxRowsPerSnapshotChunk);
@@ -173,9 +174,9 @@ export class SnapshotSessionService {
         `snapshot session ${snapshotId} holds ${served} of the ${expected} rows after ordinal ${afterRowOrdinal}`,
       );
     }
-    parts.push(
-      `],"next_row_ordinal":${afterRowOrdinal + expected},"has_more":${afterRowOrdinal + expected < rowCount}}`,
-    );
+    // A cursor beyond 2^53 is past every row: echo its exact digits (the number is approximate).
+    const next = expected === 0 && afterRowOrdinalText ? afterRowOrdinalText : afterRowOrdinal + expected;
+    parts.push(`],"next_row_ordinal":${next},"has_more":${afterRowOrdinal + expected < rowCount}}`);
     return parts;
   }
 

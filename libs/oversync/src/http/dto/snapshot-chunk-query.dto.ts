@@ -1,10 +1,15 @@
 import { SnapshotChunkInvalidError } from '../../errors/index.js';
-import { parseQueryInt } from '../../pull/query-int.util.js';
+import { parseQueryInt, parseQueryInt64 } from '../../pull/query-int.util.js';
 
 /** Validated cursor of `GET /sync/snapshot-sessions/{snapshot_id}`. */
 export interface SnapshotChunkQuery {
   /** 1-based ordinal of the last row already read; 0 to start. */
   afterRowOrdinal: number;
+  /**
+   * The cursor's digits when it is beyond 2^53 (`afterRowOrdinal` then only approximates it): a
+   * page past the end echoes them exactly as `next_row_ordinal`, as go-oversync does.
+   */
+  afterRowOrdinalText?: string;
   /** Requested page size (capped later at `max_rows_per_snapshot_chunk`). */
   maxRows: number;
 }
@@ -19,8 +24,11 @@ const invalid = (message: string): Error => new SnapshotChunkInvalidError(messag
  * @throws SnapshotChunkInvalidError "… must be an integer".
  */
 export function parseSnapshotChunkQuery(params: URLSearchParams, defaultMaxRows: number): SnapshotChunkQuery {
+  const after = parseQueryInt64(params, 'after_row_ordinal', invalid) ?? 0n;
+  const beyondSafe = after > BigInt(Number.MAX_SAFE_INTEGER);
   return {
-    afterRowOrdinal: parseQueryInt(params, 'after_row_ordinal', invalid) ?? 0,
+    afterRowOrdinal: Number(after),
+    ...(beyondSafe && { afterRowOrdinalText: after.toString() }),
     maxRows: parseQueryInt(params, 'max_rows', invalid) ?? defaultMaxRows,
   };
 }
