@@ -17,9 +17,9 @@ export interface DemoAppOptions {
   port?: number;
   /** Interface to bind. @default all interfaces */
   host?: string;
-  /** Admin API bearer token. @default ADMIN_TOKEN or the development token */
+  /** Admin API bearer token; must not be blank. @default ADMIN_TOKEN or the development token */
   adminToken?: string;
-  /** HS256 secret of user tokens. @default JWT_SECRET or the development secret */
+  /** HS256 secret of user tokens; must not be blank. @default JWT_SECRET or the development secret */
   jwtSecret?: string;
   /** Enables `POST /auth/dev-login`. @default true unless NODE_ENV=production */
   devLogin?: boolean;
@@ -47,6 +47,9 @@ export interface DemoApp {
  * Boots the demo: migrates the business schema, creates the Nest app (JWT auth, admin back office,
  * `OversyncModule`), serves the web page and listens. `main.ts` and the browser tests both use it.
  *
+ * @throws DemoConfigError when `adminToken` or `jwtSecret` is blank, or when `NODE_ENV=production`
+ *   and a secret is neither given nor set in the environment (see {@link demoConfig}).
+ *
  * @example
  * ```ts
  * const demo = await createDemoApp({ databaseUrl: process.env.DATABASE_URL!, port: 0, webRoot: 'apps/demo-web/dist' });
@@ -55,15 +58,8 @@ export interface DemoApp {
  * ```
  */
 export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
-  const env = demoConfig();
-  const config: DemoConfig = {
-    port: options.port ?? env.port,
-    jwtSecret: options.jwtSecret ?? env.jwtSecret,
-    jwtSecretIsDefault: options.jwtSecret === undefined && env.jwtSecretIsDefault,
-    devLogin: options.devLogin ?? env.devLogin,
-    adminToken: options.adminToken ?? env.adminToken,
-    adminTokenIsDefault: options.adminToken === undefined && env.adminTokenIsDefault,
-  };
+  // Validated before anything starts: a blank secret or a production default throws here.
+  const config = demoConfig(process.env, options);
   await migrateDemo(options.databaseUrl);
   const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 10 });
   let closing = false;
@@ -72,6 +68,10 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
   pool.on('error', (error) => {
     if (!closing) new Logger('DemoApp').warn(`idle PostgreSQL connection failed: ${error.message}`);
   });
+  // A checked-out client has no pool listener, so losing its connection mid-query (PostgreSQL
+  // stopped or restarted) would emit an uncaught 'error' and crash the process; the query itself
+  // already fails with that error, which the request handles.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   try {
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, pool), {
       bodyParser: false,

@@ -1,17 +1,27 @@
+import { DemoConfigError } from './demo-config.error.js';
+
 /** Demo settings, read from the environment by {@link demoConfig} or given to `createDemoApp`. */
 export interface DemoConfig {
   /** HTTP port (`PORT`). @default 3000 */
   port: number;
-  /** HS256 secret of user tokens (`JWT_SECRET`). */
+  /** HS256 secret of user tokens (`JWT_SECRET`); never blank. */
   jwtSecret: string;
   /** True when `jwtSecret` is the printed development default. */
   jwtSecretIsDefault: boolean;
   /** `POST /auth/dev-login` is enabled (any `NODE_ENV` but `production`). */
   devLogin: boolean;
-  /** Bearer token of the admin API (`ADMIN_TOKEN`), separate from user tokens. */
+  /** Bearer token of the admin API (`ADMIN_TOKEN`), separate from user tokens; never blank. */
   adminToken: string;
   /** True when `adminToken` is the printed development default. */
   adminTokenIsDefault: boolean;
+}
+
+/** Settings given in code; each one set here wins over the environment. */
+export interface DemoConfigOverrides {
+  port?: number;
+  jwtSecret?: string;
+  adminToken?: string;
+  devLogin?: boolean;
 }
 
 /** Injection token of the app's {@link DemoConfig}. */
@@ -21,19 +31,62 @@ const DEV_SECRET = 'oversync-demo-development-secret-change-me';
 const DEV_ADMIN_TOKEN = 'oversync-demo-admin';
 
 /**
- * Reads the demo settings from `env`, falling back to printed development defaults.
+ * Resolves the demo settings: `overrides` first, then `env`, then printed development defaults
+ * (a blank variable counts as unset).
  *
  * @param env - the environment. @default process.env
+ * @param overrides - settings given in code (`createDemoApp` options).
+ * @throws DemoConfigError when an override secret is blank, `PORT` is not a port number, or
+ *   `NODE_ENV=production` would use a development default (they are public: in the source and
+ *   printed at start-up).
  */
-export function demoConfig(env: NodeJS.ProcessEnv = process.env): DemoConfig {
-  const secret = env.JWT_SECRET?.trim();
-  const adminToken = env.ADMIN_TOKEN?.trim();
+export function demoConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: DemoConfigOverrides = {},
+): DemoConfig {
+  const jwtSecret = pick('jwtSecret', overrides.jwtSecret, env.JWT_SECRET);
+  const adminToken = pick('adminToken', overrides.adminToken, env.ADMIN_TOKEN);
+  const production = env.NODE_ENV === 'production';
+  if (production && (jwtSecret === undefined || adminToken === undefined)) {
+    const missing = [
+      jwtSecret === undefined && 'JWT_SECRET',
+      adminToken === undefined && 'ADMIN_TOKEN',
+    ].filter((name) => name !== false);
+    const names = missing.join(' and ');
+    throw new DemoConfigError(
+      `NODE_ENV=production but ${names} ${missing.length > 1 ? 'are' : 'is'} not set, and the development ` +
+        `defaults are public. Fix: set ${names} (long random values, e.g. \`openssl rand -hex 32\`), ` +
+        'or unset NODE_ENV for local development.',
+    );
+  }
   return {
-    port: Number(env.PORT ?? 3000),
-    jwtSecret: secret || DEV_SECRET,
-    jwtSecretIsDefault: !secret,
-    devLogin: (env.NODE_ENV ?? 'development') !== 'production',
-    adminToken: adminToken || DEV_ADMIN_TOKEN,
-    adminTokenIsDefault: !adminToken,
+    port: overrides.port ?? parsePort(env.PORT),
+    jwtSecret: jwtSecret ?? DEV_SECRET,
+    jwtSecretIsDefault: jwtSecret === undefined,
+    devLogin: overrides.devLogin ?? !production,
+    adminToken: adminToken ?? DEV_ADMIN_TOKEN,
+    adminTokenIsDefault: adminToken === undefined,
   };
+}
+
+/** An explicit value must not be blank: an empty HMAC key or admin token would let anyone in. */
+function pick(name: string, override: string | undefined, fromEnv: string | undefined): string | undefined {
+  if (override !== undefined) {
+    if (override.trim() === '') {
+      throw new DemoConfigError(
+        `the ${name} option is blank. Fix: pass a long random value, or omit it to use the environment.`,
+      );
+    }
+    return override;
+  }
+  return fromEnv?.trim() || undefined;
+}
+
+function parsePort(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return 3000;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new DemoConfigError(`PORT=${value} is not a port number. Fix: set PORT to 0–65535, or unset it.`);
+  }
+  return port;
 }
