@@ -613,7 +613,18 @@ describe('embedded PostgreSQL and process lifecycle (database/demo-database.ts, 
     let db: TestDatabase;
 
     beforeAll(async () => {
-      // the compiled demo imports @oversync/nestjs's build (npm run build)
+      // The compiled demo imports the libraries' builds, as `npm start` does: build them (tsc -b is
+      // incremental, so this is quick when `npm run build` already ran) so `npm test` works alone.
+      await promisify(execFile)(
+        process.execPath,
+        [
+          'node_modules/typescript/bin/tsc',
+          '-b',
+          'libs/oversync-protocol/tsconfig.build.json',
+          'libs/oversync/tsconfig.build.json',
+        ],
+        { timeout: 180_000 },
+      );
       expect(existsSync(join(process.cwd(), 'libs/oversync/dist/index.js'))).toBe(true);
       // Compile the demo server as `npm start` does (tsc with decorator metadata), into test-output/
       // (git-ignored; removed in afterAll).
@@ -625,7 +636,7 @@ describe('embedded PostgreSQL and process lifecycle (database/demo-database.ts, 
         { timeout: 120_000 },
       ).catch(() => undefined); // type errors still emit; `npm run typecheck` reports them
       db = await createTestDatabase('oversync_demo');
-    }, 180_000);
+    }, 360_000);
     afterAll(async () => {
       await db?.drop();
       if (outDir) rmSync(outDir, { recursive: true, force: true });
