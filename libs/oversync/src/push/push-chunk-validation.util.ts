@@ -147,7 +147,8 @@ function validateRow(
   if (row.payload === undefined) throw invalid(`${op} for ${q} requires payload`);
   const columns = liveColumns.get(table.tableId) ?? { names: table.columns, bytea: table.byteaColumns };
   const payload = normalizePayload(row.payload, table, columns, keyString);
-  for (const [name, value] of Object.entries(payload)) {
+  for (const name in payload) {
+    const value = payload[name];
     if (typeof value === 'object' && value !== null && nestingExceeds(value, MAX_VALUE_NESTING)) {
       throw invalid(
         `payload value ${q}.${name} is nested deeper than ${MAX_VALUE_NESTING} levels, which the server cannot canonicalise`,
