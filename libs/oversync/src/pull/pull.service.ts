@@ -10,6 +10,7 @@ import { toInt } from '../database/pg-values.util.js';
 import { HistoryPrunedError } from '../errors/index.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { assertRetained, readInitializedScope } from './scope-read.util.js';
+import { INT64_MAX } from './query-int.util.js';
 import { bundleRowJsonSql, goEscapeJsonText, WireRowJson } from './wire-row-json.util.js';
 
 /** Parameters of one pull page (wire query names in camelCase). */
@@ -167,7 +168,6 @@ export class PullService {
 
 /** An int64 request value as a bigint, negatives and fractions clamped like the old number path. */
 function nonNegativeInt64(value: number | bigint): bigint {
-  const INT64_MAX = 2n ** 63n - 1n;
   if (typeof value === 'number') {
     if (!(value > 0)) return 0n;
     value = value >= 2 ** 63 ? INT64_MAX : BigInt(Math.trunc(value));

@@ -1,6 +1,7 @@
 const INTEGER = /^[+-]?[0-9]+$/;
 const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
+/** The largest int64, the range of go-oversync's query integers. */
+export const INT64_MAX = 2n ** 63n - 1n;
 
 /**
  * The query string of a request URL, parsed like Go's `url.ParseQuery` (`+` is a space; the first
@@ -55,4 +56,20 @@ export function parseQueryInt(
 ): number | undefined {
   const value = parseQueryInt64(params, name, invalid);
   return value === undefined ? undefined : Number(value);
+}
+
+/** A row cursor as a number safe for arithmetic, with its exact digits when it had to be clamped. */
+export interface Int64Cursor {
+  value: number;
+  /** The cursor as sent, when it is above `max` (an empty page echoes it exactly, as Go does). */
+  text?: string;
+}
+
+/**
+ * Clamps an int64 row cursor to `max` for arithmetic and SQL bounds: a cursor that large is past
+ * every row (ordinals count rows), but go-oversync echoes it exactly on an empty page, so its
+ * digits are kept.
+ */
+export function int64Cursor(value: bigint, max: number): Int64Cursor {
+  return value > BigInt(max) ? { value: max, text: value.toString() } : { value: Number(value) };
 }

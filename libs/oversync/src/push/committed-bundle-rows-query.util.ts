@@ -1,5 +1,5 @@
 import { CommittedBundleChunkInvalidError, CommittedBundleNotFoundError } from '../errors/index.js';
-import { parseInt64Text, parseQueryInt64 } from '../pull/query-int.util.js';
+import { int64Cursor, parseInt64Text, parseQueryInt64 } from '../pull/query-int.util.js';
 import type { CommittedBundleRowsQuery } from './committed-bundle-rows.service.js';
 
 /** Page-size limits of the committed-rows route. */
@@ -58,11 +58,11 @@ export function checkCommittedRowsParams(
   const maxRows = Number(requested < cap ? requested : cap);
   // A cursor this far is past any row; it is clamped so the storage range bounds stay exact
   // numbers, and its digits are kept for the echo of an empty page.
-  const safeAfter = BigInt(Number.MAX_SAFE_INTEGER - maxRows - 2);
+  const cursor = after === undefined ? null : int64Cursor(after, Number.MAX_SAFE_INTEGER - maxRows - 2);
   return {
     bundleSeq: Number(bundleSeq),
-    afterRowOrdinal: after === undefined ? null : Number(after < safeAfter ? after : safeAfter),
-    ...(after !== undefined && after > safeAfter && { afterRowOrdinalText: after.toString() }),
+    afterRowOrdinal: cursor?.value ?? null,
+    ...(cursor?.text !== undefined && { afterRowOrdinalText: cursor.text }),
     maxRows,
   };
 }

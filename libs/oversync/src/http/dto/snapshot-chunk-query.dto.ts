@@ -1,5 +1,5 @@
 import { SnapshotChunkInvalidError } from '../../errors/index.js';
-import { parseQueryInt, parseQueryInt64 } from '../../pull/query-int.util.js';
+import { int64Cursor, parseQueryInt, parseQueryInt64 } from '../../pull/query-int.util.js';
 
 /** Validated cursor of `GET /sync/snapshot-sessions/{snapshot_id}`. */
 export interface SnapshotChunkQuery {
@@ -25,10 +25,10 @@ const invalid = (message: string): Error => new SnapshotChunkInvalidError(messag
  */
 export function parseSnapshotChunkQuery(params: URLSearchParams, defaultMaxRows: number): SnapshotChunkQuery {
   const after = parseQueryInt64(params, 'after_row_ordinal', invalid) ?? 0n;
-  const beyondSafe = after > BigInt(Number.MAX_SAFE_INTEGER);
+  const cursor = int64Cursor(after, Number.MAX_SAFE_INTEGER);
   return {
-    afterRowOrdinal: Number(after),
-    ...(beyondSafe && { afterRowOrdinalText: after.toString() }),
+    afterRowOrdinal: cursor.value,
+    ...(cursor.text !== undefined && { afterRowOrdinalText: cursor.text }),
     maxRows: parseQueryInt(params, 'max_rows', invalid) ?? defaultMaxRows,
   };
 }
