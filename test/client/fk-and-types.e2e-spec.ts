@@ -284,10 +284,7 @@ describe('client FK graphs and typed values (real server)', () => {
     );
     await d.client.pullToStable();
     expect(
-      sqliteRows(
-        d.db,
-        'SELECT row_version, deleted FROM _sync_row_state WHERE key_json = \'{"doc_id":"doc-2"}\'',
-      ),
+      sqliteRows(d.db, "SELECT row_version, deleted FROM _sync_row_state WHERE key_text = 'doc-2'"),
     ).toEqual([{ row_version: 2, deleted: 0 }]);
     await sameAsServer(d, ['docs']);
     expect(deviceTable(d.db, 'docs').map((r) => r['doc_id'])).toEqual(['doc-1', 'doc-2', 'naïve <&>']);

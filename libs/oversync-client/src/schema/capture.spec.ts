@@ -86,7 +86,7 @@ describe('change capture', () => {
   it('uses the synced row version as base for UPDATE and DELETE', async () => {
     const { db, client } = await newDevice(newServer());
     db.run(
-      'INSERT INTO _sync_row_state (table_name, key_json, row_version, deleted) VALUES (\'users\', \'{"id":"u1"}\', 41, 0), (\'users\', \'{"id":"u2"}\', 12, 0)',
+      "INSERT INTO _sync_row_state (table_name, key_text, row_version, deleted) VALUES ('users', 'u1', 41, 0), ('users', 'u2', 12, 0)",
     );
     db.run('UPDATE _sync_apply_state SET apply_mode = 1');
     db.run("INSERT INTO users VALUES ('u1', 'A', 'a'), ('u2', 'B', 'b')");

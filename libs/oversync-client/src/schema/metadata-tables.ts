@@ -3,20 +3,22 @@ export const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
 
 /**
  * Last authoritative version of every synced key. A database holds exactly one schema, so the
- * schema is not repeated per row; together with `WITHOUT ROWID` this keeps the row the pull and
- * snapshot apply paths write for every business row as small as possible.
+ * schema is not repeated per row; the key is the row's local key text (raw text for TEXT keys, 32
+ * lowercase hex characters for UUID BLOB keys, as `keyTextSql` renders it), not its `key_json`.
+ * Together with `WITHOUT ROWID` this keeps the row that the pull and snapshot apply paths write for
+ * every business row as small and as cheap to build as possible.
  */
 export const ROW_STATE_DDL = `CREATE TABLE IF NOT EXISTS _sync_row_state (
   table_name TEXT NOT NULL,
-  key_json TEXT NOT NULL,
+  key_text TEXT NOT NULL,
   row_version INTEGER NOT NULL,
   deleted INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (table_name, key_json)
+  PRIMARY KEY (table_name, key_text)
 ) WITHOUT ROWID;`;
 
 /**
- * Local metadata tables (layout 2: `_sync_row_state` without `schema_name` and `updated_at`;
- * `upgradeMetadata` converts layout 1). All are created with `IF NOT EXISTS`; other `_sync_*` tables the app may
+ * Local metadata tables (layout 3: `_sync_row_state` keyed by key text, without `schema_name` and
+ * `updated_at`; `upgradeMetadata` converts layouts 1 and 2). All are created with `IF NOT EXISTS`; other `_sync_*` tables the app may
  * own are left alone.
  */
 export const METADATA_DDL = `

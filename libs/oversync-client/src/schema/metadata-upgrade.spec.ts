@@ -8,31 +8,41 @@ const user = (id: string, name: string) => ({
   payload: { id, name, email: `${id}@x` },
 });
 
-/** Rewrites a current database into the layout-1 metadata an earlier client wrote. */
-function downgradeToLayout1(db: Database): void {
+/**
+ * Rewrites a current database into the metadata an earlier client wrote: layout 2 keyed
+ * `_sync_row_state` by `key_json`; layout 1 also repeated `schema_name` and `updated_at`.
+ */
+function downgrade(db: Database, layout: 1 | 2): void {
+  const extra = layout === 1 ? 'schema_name TEXT NOT NULL, ' : '';
+  const extraTail =
+    layout === 1 ? ", updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))" : '';
   db.exec(`
     CREATE TEMP TABLE rs_copy AS SELECT * FROM _sync_row_state;
     DROP TABLE _sync_row_state;
     CREATE TABLE _sync_row_state (
-      schema_name TEXT NOT NULL,
-      table_name TEXT NOT NULL,
+      ${extra}table_name TEXT NOT NULL,
       key_json TEXT NOT NULL,
       row_version INTEGER NOT NULL,
-      deleted INTEGER NOT NULL DEFAULT 0,
-      updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-      PRIMARY KEY (schema_name, table_name, key_json)
-    );
-    INSERT INTO _sync_row_state (schema_name, table_name, key_json, row_version, deleted)
-      SELECT 'business', table_name, key_json, row_version, deleted FROM rs_copy;
+      deleted INTEGER NOT NULL DEFAULT 0${extraTail},
+      PRIMARY KEY (${layout === 1 ? 'schema_name, ' : ''}table_name, key_json)
+    )${layout === 2 ? ' WITHOUT ROWID' : ''};
+    INSERT INTO _sync_row_state (${layout === 1 ? 'schema_name, ' : ''}table_name, key_json, row_version, deleted)
+      SELECT ${layout === 1 ? "'business', " : ''}table_name, json_object('id', key_text), row_version, deleted FROM rs_copy;
     DROP TABLE rs_copy;
   `);
   const stmt = db.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'");
   const old: [string, string][] = [];
   while (stmt.step()) {
     const [name, sql] = stmt.get() as [string, string];
+    const byKeyJson = sql.replace(/rs\.key_text = (CAST\([^)]*\))/g, "rs.key_json = json_object('id', $1)");
     old.push([
       name,
-      sql.replaceAll('WHERE rs.table_name = ', "WHERE rs.schema_name = 'business' AND rs.table_name = "),
+      layout === 1
+        ? byKeyJson.replaceAll(
+            'WHERE rs.table_name = ',
+            "WHERE rs.schema_name = 'business' AND rs.table_name = ",
+          )
+        : byKeyJson,
     ]);
   }
   stmt.free();
@@ -43,49 +53,53 @@ const columns = (db: Database) =>
   rows(db, "SELECT name FROM pragma_table_info('_sync_row_state') ORDER BY cid").map((r) => r['name']);
 
 describe('metadata upgrade', () => {
-  it('upgrades layout-1 row state in place on open, keeping versions and tombstones', async () => {
-    const server = newServer();
-    server.serverWrite('user-1', [user('u1', 'A'), user('u2', 'B')]);
-    const device = await newDevice(server);
-    await device.client.attach('user-1');
-    server.serverWrite('user-1', [{ table: 'users', key: 'u2', payload: null }]);
-    await device.client.pullToStable();
-    await device.client.close();
-    downgradeToLayout1(device.db);
-    expect(columns(device.db)).toContain('schema_name');
-    await device.persister.save(device.db.export());
+  it.each([1, 2] as const)(
+    'upgrades layout-%i row state in place on open, keeping versions and tombstones',
+    async (layout) => {
+      const server = newServer();
+      server.serverWrite('user-1', [user('u1', 'A'), user('u2', 'B')]);
+      const device = await newDevice(server);
+      await device.client.attach('user-1');
+      server.serverWrite('user-1', [{ table: 'users', key: 'u2', payload: null }]);
+      await device.client.pullToStable();
+      await device.client.close();
+      downgrade(device.db, layout);
+      expect(columns(device.db)).toContain('key_json');
+      expect(
+        scalar(device.db, "SELECT COUNT(*) FROM sqlite_master WHERE sql LIKE '%rs.key_json%'"),
+      ).toBeGreaterThan(0);
+      await device.persister.save(device.db.export());
 
-    const next = await restart(device, server);
-    expect(columns(next.db)).toEqual(['table_name', 'key_json', 'row_version', 'deleted']);
-    expect(
-      rows(next.db, 'SELECT key_json, row_version, deleted FROM _sync_row_state ORDER BY key_json'),
-    ).toEqual([
-      { key_json: '{"id":"u1"}', row_version: 1, deleted: 0 },
-      { key_json: '{"id":"u2"}', row_version: 2, deleted: 1 },
-    ]);
-    expect(
-      scalar(
-        next.db,
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND sql LIKE '%rs.schema_name%'",
-      ),
-    ).toBe(0);
-    // Capture and sync carry on from the upgraded versions.
-    next.db.run("UPDATE users SET name = 'A2' WHERE id = 'u1'");
-    next.db.run("INSERT INTO users VALUES ('u2', 'again', 'u2@x')");
-    expect(
-      rows(next.db, 'SELECT key_json, op, base_row_version FROM _sync_dirty_rows ORDER BY key_json'),
-    ).toEqual([
-      { key_json: '{"id":"u1"}', op: 'UPDATE', base_row_version: 1 },
-      { key_json: '{"id":"u2"}', op: 'INSERT', base_row_version: 2 },
-    ]);
-    await next.client.attach('user-1');
-    expect(await next.client.pushPending()).toEqual({ outcome: 'committed' });
-    expect(server.scope('user-1').rows.get('users\u0000u1')!.payload).toMatchObject({ name: 'A2' });
-    expect(scalar(next.db, 'SELECT row_version FROM _sync_row_state WHERE key_json = \'{"id":"u1"}\'')).toBe(
-      3,
-    );
-    await next.client.close();
-  });
+      const next = await restart(device, server);
+      expect(columns(next.db)).toEqual(['table_name', 'key_text', 'row_version', 'deleted']);
+      expect(
+        rows(next.db, 'SELECT key_text, row_version, deleted FROM _sync_row_state ORDER BY key_text'),
+      ).toEqual([
+        { key_text: 'u1', row_version: 1, deleted: 0 },
+        { key_text: 'u2', row_version: 2, deleted: 1 },
+      ]);
+      expect(
+        scalar(
+          next.db,
+          "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND (sql LIKE '%rs.schema_name%' OR sql LIKE '%rs.key_json%')",
+        ),
+      ).toBe(0);
+      // Capture and sync carry on from the upgraded versions.
+      next.db.run("UPDATE users SET name = 'A2' WHERE id = 'u1'");
+      next.db.run("INSERT INTO users VALUES ('u2', 'again', 'u2@x')");
+      expect(
+        rows(next.db, 'SELECT key_json, op, base_row_version FROM _sync_dirty_rows ORDER BY key_json'),
+      ).toEqual([
+        { key_json: '{"id":"u1"}', op: 'UPDATE', base_row_version: 1 },
+        { key_json: '{"id":"u2"}', op: 'INSERT', base_row_version: 2 },
+      ]);
+      await next.client.attach('user-1');
+      expect(await next.client.pushPending()).toEqual({ outcome: 'committed' });
+      expect(server.scope('user-1').rows.get('users\u0000u1')!.payload).toMatchObject({ name: 'A2' });
+      expect(scalar(next.db, "SELECT row_version FROM _sync_row_state WHERE key_text = 'u1'")).toBe(3);
+      await next.client.close();
+    },
+  );
 
   it('leaves a current database untouched', async () => {
     const server = newServer();

@@ -1,5 +1,5 @@
 import { NOW_SQL } from './metadata-tables.js';
-import { keyJsonSql, payloadSql, quoteIdent, quoteLiteral } from './row-sql.js';
+import { keyJsonSql, keyTextSql, payloadSql, quoteIdent, quoteLiteral } from './row-sql.js';
 import { type TableSpec } from './table-spec.js';
 
 /** The message guard triggers abort with while a remote replace is pending. */
@@ -31,7 +31,7 @@ function upsertDirtySql(schema: string, table: TableSpec, alias: 'NEW' | 'OLD', 
   const s = quoteLiteral(schema);
   const t = quoteLiteral(table.name);
   const key = keyJsonSql(table, alias);
-  const rs = `_sync_row_state rs WHERE rs.table_name = ${t} AND rs.key_json = ${key}`;
+  const rs = `_sync_row_state rs WHERE rs.table_name = ${t} AND rs.key_text = ${keyTextSql(table, alias)}`;
   const op = isDelete
     ? "'DELETE'"
     : `CASE WHEN EXISTS (SELECT 1 FROM ${rs} AND rs.deleted = 0) THEN 'UPDATE' ELSE 'INSERT' END`;

@@ -36,11 +36,11 @@ describe('bulk apply of pulls and snapshots', () => {
     expect(rows(device.db, 'SELECT id, author_id FROM posts')).toEqual([{ id: 'p1', author_id: 'u2' }]);
     expect(rows(device.db, 'SELECT id FROM users')).toEqual([{ id: 'u2' }]);
     expect(
-      rows(device.db, 'SELECT key_json, row_version, deleted FROM _sync_row_state ORDER BY key_json'),
+      rows(device.db, 'SELECT key_text, row_version, deleted FROM _sync_row_state ORDER BY key_text'),
     ).toEqual([
-      { key_json: '{"id":"p1"}', row_version: 2, deleted: 0 },
-      { key_json: '{"id":"u1"}', row_version: 2, deleted: 1 },
-      { key_json: '{"id":"u2"}', row_version: 1, deleted: 0 },
+      { key_text: 'p1', row_version: 2, deleted: 0 },
+      { key_text: 'u1', row_version: 2, deleted: 1 },
+      { key_text: 'u2', row_version: 1, deleted: 0 },
     ]);
     await device.client.close();
   });
@@ -85,7 +85,7 @@ describe('bulk apply of pulls and snapshots', () => {
     const state = (db: Database) => ({
       users: rows(db, 'SELECT * FROM users ORDER BY id'),
       posts: rows(db, 'SELECT *, typeof(score) AS t FROM posts ORDER BY id'),
-      rowState: rows(db, 'SELECT * FROM _sync_row_state WHERE deleted = 0 ORDER BY table_name, key_json'),
+      rowState: rows(db, 'SELECT * FROM _sync_row_state WHERE deleted = 0 ORDER BY table_name, key_text'),
     });
     expect(state(fast.db)).toEqual(state(slow.db));
     expect(state(snapshot.db)).toEqual(state(slow.db));

@@ -11,7 +11,7 @@ import { type SyncContext } from './sync-context.js';
 /** SQLite's default bound-parameter limit (SQLITE_MAX_VARIABLE_NUMBER since 3.32). */
 const MAX_PARAMS = 32_766;
 const MAX_ROWS_PER_STATEMENT = 500;
-/** Bound values per `_sync_row_state` row: key_json, row_version, deleted (the table is a literal). */
+/** Bound values per `_sync_row_state` row: key_text, row_version, deleted (the table is a literal). */
 const ROW_STATE_PARAMS = 3;
 /**
  * Rows of one table in one flush from which its capture triggers are dropped for the apply and
@@ -50,7 +50,7 @@ function rowsPerStatement(columns: number): number {
  */
 export class BulkWriter {
   readonly #statements = new Map<string, Statement>();
-  /** Queued `_sync_row_state` writes per table, flattened as (key_json, row_version, deleted). */
+  /** Queued `_sync_row_state` writes per table, flattened as (key_text, row_version, deleted). */
   readonly #rowStates = new Map<string, SqlValue[]>();
   readonly #suspended = new Set<TableSpec>();
   #batch: RowBatch | undefined;
@@ -58,18 +58,18 @@ export class BulkWriter {
   constructor(private readonly ctx: SyncContext) {}
 
   /**
-   * Queues an upsert of one row from a wire payload, and the row-state write that goes with it
-   * unless `keyJson` is empty.
+   * Queues an upsert of one row from a wire payload, and the row-state write (under `keyText`,
+   * the wire key's local text) that goes with it.
    *
    * @throws InvalidRowError when the payload does not match the table.
    */
-  upsertWire(table: TableSpec, payload: JsonObject, keyJson: string, version: number): void {
-    this.#batchFor('upsert', table).addWire(payload, keyJson, version);
+  upsertWire(table: TableSpec, payload: JsonObject, keyText: string, version: number): void {
+    this.#batchFor('upsert', table).addWire(payload, keyText, version);
   }
 
   /** Queues a delete of one row by its key's SQL value (local cascades fire), plus its row state. */
-  delete(table: TableSpec, key: SqlValue, keyJson: string, version: number): void {
-    this.#batchFor('delete', table).add(key, keyJson, version);
+  delete(table: TableSpec, key: SqlValue, keyText: string, version: number): void {
+    this.#batchFor('delete', table).add(key, keyText, version);
   }
 
   /** Queues a decoded batch (snapshot chunks), after everything queued before it. */
@@ -79,8 +79,8 @@ export class BulkWriter {
   }
 
   /** Queues a `_sync_row_state` write without a business write (flushed by {@link BulkWriter.flush}). */
-  rowState(table: string, keyJson: string, rowVersion: number, deleted: boolean): void {
-    this.#rowStatesOf(table).push(keyJson, rowVersion, deleted ? 1 : 0);
+  rowState(table: string, keyText: string, rowVersion: number, deleted: boolean): void {
+    this.#rowStatesOf(table).push(keyText, rowVersion, deleted ? 1 : 0);
   }
 
   /** Writes everything queued, then reinstalls any suspended triggers. */
@@ -135,7 +135,7 @@ export class BulkWriter {
   }
 
   #writeBatch(batch: RowBatch): void {
-    const { table, keys, values, keyJsons, versions } = batch;
+    const { table, keys, values, keyTexts, versions } = batch;
     if (batch.length === 0) return;
     if (batch.length >= SUSPEND_TRIGGERS_AT) this.#suspendTriggers(table);
     // A batch names each key once, so ordering by key cannot reorder two writes of one key.
@@ -157,7 +157,8 @@ export class BulkWriter {
         if (upsert)
           for (let c = 0, from = row * width; c < width; c++) params[i * width + c] = values[from + c];
         else params[i] = keys[row];
-        if (keyJsons[row] !== '') states.push(keyJsons[row], versions[row], deleted);
+        const keyText = keyTexts[row];
+        if (keyText !== null) states.push(keyText, versions[row], deleted);
       }
       if (plain) this.#execute(`in:${table.name}:${count}`, params, () => insertValuesSql(table, count));
       else if (upsert)
@@ -221,8 +222,8 @@ function deleteKeysSql(table: TableSpec, rows: number): string {
 function rowStateSql(table: string, rows: number, upsert: boolean): string {
   // The table name is validated, lowercased text: inlined as a literal, so each row binds 3 values.
   const tuple = `(${quoteLiteral(table)}, ?, ?, ?)`;
-  const insert = `INSERT INTO _sync_row_state (table_name, key_json, row_version, deleted) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')}`;
+  const insert = `INSERT INTO _sync_row_state (table_name, key_text, row_version, deleted) VALUES ${Array.from({ length: rows }, () => tuple).join(', ')}`;
   return upsert
-    ? `${insert} ON CONFLICT (table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted`
+    ? `${insert} ON CONFLICT (table_name, key_text) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted`
     : insert;
 }

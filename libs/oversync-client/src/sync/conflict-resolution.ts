@@ -156,8 +156,8 @@ function applyPlan(
   const keyText = keyTextOf(table, row.keyJson);
   const postFreeze = ctx.store.dirty(table.name, row.keyJson);
   const setState = () => {
-    if (state === 'missing') ctx.store.deleteRowState(table.name, row.keyJson);
-    else ctx.store.setRowState(table.name, row.keyJson, version, state === 'tombstone');
+    if (state === 'missing') ctx.store.deleteRowState(table.name, keyText);
+    else ctx.store.setRowState(table.name, keyText, version, state === 'tombstone');
   };
   const requeueLive = () => {
     const live = livePayload(ctx, table, keyText);

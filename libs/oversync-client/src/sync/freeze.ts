@@ -30,7 +30,9 @@ export function freezeOutbox(ctx: SyncContext): OutboxBundle | null {
     if (existing.state !== 'none') return existing;
     const dirty = ctx.db.all<DirtyJoin>(
       'SELECT d.table_name, d.key_json, d.base_row_version, d.payload, d.dirty_ordinal, rs.row_version AS rs_version, rs.deleted AS rs_deleted ' +
-        'FROM _sync_dirty_rows d LEFT JOIN _sync_row_state rs ON rs.table_name = d.table_name AND rs.key_json = d.key_json ' +
+        // Row state is keyed by the key text, the one member of the dirty row's key_json.
+        'FROM _sync_dirty_rows d LEFT JOIN _sync_row_state rs ON rs.table_name = d.table_name ' +
+        'AND rs.key_text = (SELECT j.value FROM json_each(d.key_json) AS j) ' +
         'WHERE d.schema_name = ?',
       [ctx.schema],
     );

@@ -80,24 +80,25 @@ export class IntentStore {
     ]);
   }
 
-  rowState(table: string, keyJson: string): RowState | undefined {
+  /** The authoritative version of one key (`keyText` as `keyTextSql` renders it), if any. */
+  rowState(table: string, keyText: string): RowState | undefined {
     const r = this.db.get(
-      'SELECT row_version, deleted FROM _sync_row_state WHERE table_name = ? AND key_json = ?',
-      [table, keyJson],
+      'SELECT row_version, deleted FROM _sync_row_state WHERE table_name = ? AND key_text = ?',
+      [table, keyText],
     );
     return r && { rowVersion: Number(r['row_version']), deleted: Number(r['deleted']) === 1 };
   }
 
-  setRowState(table: string, keyJson: string, rowVersion: number, deleted: boolean): void {
+  setRowState(table: string, keyText: string, rowVersion: number, deleted: boolean): void {
     this.db.run(
-      'INSERT INTO _sync_row_state (table_name, key_json, row_version, deleted) VALUES (?, ?, ?, ?) ' +
-        'ON CONFLICT (table_name, key_json) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted',
-      [table, keyJson, rowVersion, deleted ? 1 : 0],
+      'INSERT INTO _sync_row_state (table_name, key_text, row_version, deleted) VALUES (?, ?, ?, ?) ' +
+        'ON CONFLICT (table_name, key_text) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted',
+      [table, keyText, rowVersion, deleted ? 1 : 0],
     );
   }
 
-  deleteRowState(table: string, keyJson: string): void {
-    this.db.run('DELETE FROM _sync_row_state WHERE table_name = ? AND key_json = ?', [table, keyJson]);
+  deleteRowState(table: string, keyText: string): void {
+    this.db.run('DELETE FROM _sync_row_state WHERE table_name = ? AND key_text = ?', [table, keyText]);
   }
 
   /**
@@ -111,29 +112,33 @@ export class IntentStore {
     return String(this.db.scalar('SELECT json_object(?, ?)', [keyColumn, keyText]));
   }
 
-  /** Keys (`table\0key_json`) of every dirty row of this schema. */
-  dirtyKeys(): Set<string> {
-    const rows = this.db.all<{ table_name: string; key_json: string }>(
-      'SELECT table_name, key_json FROM _sync_dirty_rows WHERE schema_name = ?',
+  /**
+   * Keys (`table\0key text`) of every dirty row of this schema, in the form the row-state paths
+   * use (the one member of each `key_json`).
+   */
+  dirtyKeyTexts(): Set<string> {
+    const rows = this.db.all<{ table_name: string; key_text: string }>(
+      'SELECT d.table_name, (SELECT j.value FROM json_each(d.key_json) AS j) AS key_text ' +
+        'FROM _sync_dirty_rows AS d WHERE d.schema_name = ?',
       [this.schema],
     );
-    return new Set(rows.map((r) => `${r.table_name}\u0000${r.key_json}`));
+    return new Set(rows.map((r) => `${r.table_name}\u0000${r.key_text}`));
   }
 
-  /** Row versions of the given keys of one table (keys without row state are absent). */
-  rowVersions(table: string, keyJsons: readonly string[]): Map<string, number> {
+  /** Row versions of the given key texts of one table (keys without row state are absent). */
+  rowVersions(table: string, keyTexts: readonly string[]): Map<string, number> {
     const out = new Map<string, number>();
     if (
-      keyJsons.length === 0 ||
+      keyTexts.length === 0 ||
       !this.db.get('SELECT 1 FROM _sync_row_state WHERE table_name = ? LIMIT 1', [table])
     ) {
       return out;
     }
-    const rows = this.db.all<{ key_json: string; row_version: number }>(
-      'SELECT key_json, row_version FROM _sync_row_state WHERE table_name = ? AND key_json IN (SELECT value FROM json_each(?))',
-      [table, JSON.stringify(keyJsons)],
+    const rows = this.db.all<{ key_text: string; row_version: number }>(
+      'SELECT key_text, row_version FROM _sync_row_state WHERE table_name = ? AND key_text IN (SELECT value FROM json_each(?))',
+      [table, JSON.stringify(keyTexts)],
     );
-    for (const r of rows) out.set(r.key_json, Number(r.row_version));
+    for (const r of rows) out.set(r.key_text, Number(r.row_version));
     return out;
   }
 }

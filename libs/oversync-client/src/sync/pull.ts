@@ -71,38 +71,35 @@ function applyBundle(ctx: SyncContext, bundle: Bundle): void {
     const rows = bundle.rows;
     const tables: TableSpec[] = [];
     const keyTexts: string[] = [];
-    const keyJsons: string[] = [];
     const keysByTable = new Map<TableSpec, string[]>();
     for (const row of rows) {
       const table = ctx.tables.get(row.table);
       const keyText = wireKeyToLocalKey(table, row.key);
-      const keyJson = ctx.store.localKeyJson(table.keyColumn.wireName, keyText);
       tables.push(table);
       keyTexts.push(keyText);
-      keyJsons.push(keyJson);
       let keys = keysByTable.get(table);
       if (!keys) keysByTable.set(table, (keys = []));
-      keys.push(keyJson);
+      keys.push(keyText);
     }
     const versions = new Map<TableSpec, Map<string, number>>();
     for (const [table, keys] of keysByTable) {
       const known = ctx.store.rowVersions(table.name, keys);
       if (known.size > 0) versions.set(table, known);
     }
-    const dirty = ctx.store.dirtyKeys();
+    const dirty = ctx.store.dirtyKeyTexts();
     const writer = new BulkWriter(ctx);
     try {
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i];
         const table = tables[i];
-        const keyJson = keyJsons[i];
-        const known = versions.get(table)?.get(keyJson);
+        const keyText = keyTexts[i];
+        const known = versions.get(table)?.get(keyText);
         if (known !== undefined && known >= row.row_version) continue;
         const deleted = row.op === 'DELETE';
-        if (dirty.size > 0 && dirty.has(`${table.name}\u0000${keyJson}`))
-          writer.rowState(table.name, keyJson, row.row_version, deleted);
-        else if (deleted) writer.delete(table, localKeyToSql(table, keyTexts[i]), keyJson, row.row_version);
-        else writer.upsertWire(table, row.payload ?? {}, keyJson, row.row_version);
+        if (dirty.size > 0 && dirty.has(`${table.name}\u0000${keyText}`))
+          writer.rowState(table.name, keyText, row.row_version, deleted);
+        else if (deleted) writer.delete(table, localKeyToSql(table, keyText), keyText, row.row_version);
+        else writer.upsertWire(table, row.payload ?? {}, keyText, row.row_version);
       }
       writer.flush();
     } finally {

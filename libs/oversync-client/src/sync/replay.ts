@@ -67,13 +67,13 @@ export function replayCommittedBundle(
       const applyServer = () => {
         if (serverDeleted) deleteLocal(ctx, table, keyText);
         else upsertWire(ctx, table, row.payload ?? {});
-        ctx.store.setRowState(table.name, keyJson, version, serverDeleted);
+        ctx.store.setRowState(table.name, keyText, version, serverDeleted);
       };
       if (!mine) {
-        const state = ctx.store.rowState(table.name, keyJson);
+        const state = ctx.store.rowState(table.name, keyText);
         if (state && state.rowVersion >= version) continue;
         if (ctx.store.dirty(table.name, keyJson))
-          ctx.store.setRowState(table.name, keyJson, version, serverDeleted);
+          ctx.store.setRowState(table.name, keyText, version, serverDeleted);
         else applyServer();
         continue;
       }
@@ -83,7 +83,7 @@ export function replayCommittedBundle(
         continue;
       }
       // Changed after the freeze: keep the local row, rebase its intent onto the committed version.
-      ctx.store.setRowState(table.name, keyJson, version, serverDeleted);
+      ctx.store.setRowState(table.name, keyText, version, serverDeleted);
       if (live === null) ctx.store.putDirty(table.name, keyJson, 'DELETE', version, null);
       else ctx.store.putDirty(table.name, keyJson, serverDeleted ? 'INSERT' : 'UPDATE', version, live);
     }

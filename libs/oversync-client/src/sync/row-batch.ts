@@ -7,8 +7,8 @@ import { appendWirePayload } from './row-codec.js';
 
 /**
  * Consecutive authoritative writes of one table and kind, decoded into flat arrays: the SQL values
- * of every upserted row back to back (row-major, in column order), and per row its key, `key_json`
- * and row version for `_sync_row_state` (`key_json` '' when the row state is not written).
+ * of every upserted row back to back (row-major, in column order), and per row its key, key text
+ * and row version for `_sync_row_state` (key text `null` when the row state is not written).
  *
  * Flat arrays instead of one object per row keep the garbage collector out of large applies: a
  * 100k-row snapshot is held across 20 downloads before it is applied, and per-row objects would all
@@ -17,7 +17,7 @@ import { appendWirePayload } from './row-codec.js';
 export class RowBatch {
   readonly keys: SqlValue[] = [];
   readonly values: SqlValue[] = [];
-  readonly keyJsons: string[] = [];
+  readonly keyTexts: (string | null)[] = [];
   readonly versions: number[] = [];
   /** Every key so far is greater than the one before (snapshots arrive in key order). */
   sorted = true;
@@ -39,13 +39,13 @@ export class RowBatch {
   /**
    * Records one row whose SQL values (upserts) the caller has just appended to `values`.
    *
-   * @param keyJson - the row state's `key_json`, or '' to write no row state
+   * @param keyText - the row state's key text, or `null` to write no row state
    */
-  add(key: SqlValue, keyJson: string, version: number): void {
+  add(key: SqlValue, keyText: string | null, version: number): void {
     const keys = this.keys;
     if (this.sorted && keys.length > 0 && compareKeys(keys[keys.length - 1], key) >= 0) this.sorted = false;
     keys.push(key);
-    this.keyJsons.push(keyJson);
+    this.keyTexts.push(keyText);
     this.versions.push(version);
   }
 
@@ -55,10 +55,14 @@ export class RowBatch {
    *
    * @throws InvalidRowError when the payload does not match the table.
    */
-  addWire(payload: JsonObject, keyJson: string, version: number): void {
+  addWire(payload: JsonObject, keyText: string, version: number): void {
     const start = this.values.length;
     appendWirePayload(this.table, payload, this.values);
-    this.add(this.values[start + this.#keyIndex], keyJson, version);
+    const key = this.values[start + this.#keyIndex];
+    // A TEXT key's text is normally the very value written to the key column: keeping that one
+    // string instead of an equal copy lets the copy die young (a snapshot holds every row until it
+    // is applied, and what survives is promoted and marked by the old-generation collector).
+    this.add(key, key === keyText ? key : keyText, version);
   }
 
   /** Row indexes in key order (a batch names each key once, so the order is total). */

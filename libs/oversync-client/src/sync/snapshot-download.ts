@@ -134,7 +134,6 @@ function decodeRows(ctx: SyncContext, rows: readonly SnapshotRow[], batches: Row
       batch = new RowBatch('upsert', table);
       batches.push(batch);
     }
-    const keyText = wireKeyToLocalKey(table, row.key);
-    batch.addWire(row.payload, ctx.store.localKeyJson(table.keyColumn.wireName, keyText), row.row_version);
+    batch.addWire(row.payload, wireKeyToLocalKey(table, row.key), row.row_version);
   }
 }

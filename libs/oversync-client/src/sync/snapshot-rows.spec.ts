@@ -155,12 +155,12 @@ describe('snapshot apply in place', () => {
     expect(
       rows(
         device.db,
-        "SELECT key_json, row_version FROM _sync_row_state WHERE table_name = 'users' ORDER BY key_json",
+        "SELECT key_text, row_version FROM _sync_row_state WHERE table_name = 'users' ORDER BY key_text",
       ),
     ).toEqual([
-      { key_json: '{"id":"u1"}', row_version: 2 },
-      { key_json: '{"id":"u2"}', row_version: 1 },
-      { key_json: '{"id":"u5"}', row_version: 2 },
+      { key_text: 'u1', row_version: 2 },
+      { key_text: 'u2', row_version: 1 },
+      { key_text: 'u5', row_version: 2 },
     ]);
     expect(scalar(device.db, 'SELECT COUNT(*) FROM _sync_row_state')).toBe(6);
     expect(

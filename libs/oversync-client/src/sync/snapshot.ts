@@ -75,13 +75,14 @@ export function applySnapshot(
     for (const d of dirty) {
       writeBack(d.table, d.keyJson, d.payload);
       const id = `${d.table}\u0000${d.keyJson}`;
-      let state = ctx.store.rowState(d.table, d.keyJson);
+      const keyText = keyTextOf(ctx.tables.get(d.table), d.keyJson);
+      let state = ctx.store.rowState(d.table, keyText);
       const deletes = options.committedDeletes;
       if (!state && deletes?.keys.has(id)) {
         // Our own pushed DELETE left a tombstone at the committed bundle's seq (a later server
         // write would have put the key in the snapshot). Based on 0, a row re-created meanwhile
         // would conflict with that tombstone, and `serverWins` would delete it again.
-        ctx.store.setRowState(d.table, d.keyJson, deletes.bundleSeq, true);
+        ctx.store.setRowState(d.table, keyText, deletes.bundleSeq, true);
         state = { rowVersion: deletes.bundleSeq, deleted: true };
       }
       const base = options.rebaseKeys?.has(id) ? (state?.rowVersion ?? 0) : d.baseRowVersion;
