@@ -95,7 +95,9 @@ export class PushChunkService {
         if (!rows[0].accepted) {
           throw new Error(`push chunk checks disagree for session ${session.pushId}; report this as a bug`);
         }
-        return { push_id: session.pushId, next_expected_row_ordinal: end };
+        // go-oversync echoes the path's push id as sent (uuid.Parse also takes upper case, braces
+        // and urn:uuid:), not its canonical form.
+        return { push_id: rawPushId, next_expected_row_ordinal: end };
       }),
     );
   }
