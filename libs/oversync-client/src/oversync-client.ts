@@ -21,7 +21,7 @@ import {
   type SyncResult,
   type SyncStatusListener,
 } from './oversync-client.types.js';
-import { attachUser, type AttachResult } from './sync/attach.js';
+import { attachUser, refuseConflictingAttach, type AttachResult } from './sync/attach.js';
 import { backgroundDeps } from './sync/background-deps.js';
 import { BackgroundSync } from './sync/background-sync.js';
 import {
@@ -142,6 +142,9 @@ export class OversyncClient {
     const result = await this.#operation('attach', async () => {
       const ctx = this.#opened('attach');
       if (!userId.trim()) throw new InvalidConfigError('attach(userId) needs a non-blank userId');
+      // Before openSource, which disconnects the session: a refused attach must leave the attached
+      // user's session (and its background sync) as it was.
+      refuseConflictingAttach(ctx, userId);
       openSource(ctx);
       return attachUser(ctx, userId);
     });

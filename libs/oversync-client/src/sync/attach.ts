@@ -41,19 +41,46 @@ async function unsupportedAware<T>(operation: string, fn: () => Promise<T>): Pro
   }
 }
 
-/** Reads (and caches) `GET /sync/capabilities`. */
+/**
+ * Reads (and caches) `GET /sync/capabilities`. An answer that is not a JSON object (a web app's
+ * HTML fallback page, a proxy's error text) or carries no `features` map means the server does not
+ * offer the lifecycle (client-spec §1.4: "the capabilities JSON is bad").
+ */
 export async function fetchCapabilities(
   ctx: SyncContext,
   operation = 'connect_capabilities',
 ): Promise<CapabilitiesResponse> {
-  const caps = await ctx.transport.retry(operation, () =>
-    ctx.transport.json<CapabilitiesResponse>('GET', '/sync/capabilities'),
-  );
-  if (typeof caps.features !== 'object' || caps.features === null) {
+  let caps: CapabilitiesResponse;
+  try {
+    caps = await ctx.transport.retry(operation, () =>
+      ctx.transport.json<CapabilitiesResponse>('GET', '/sync/capabilities'),
+    );
+  } catch (error) {
+    if (!isOversyncClientError(error, 'protocol_violation')) throw error;
+    throw new AttachLifecycleUnsupportedError(error.message, error);
+  }
+  if (typeof caps.features !== 'object' || caps.features === null || Array.isArray(caps.features)) {
     throw new AttachLifecycleUnsupportedError('capabilities carry no features map');
   }
   ctx.session.capabilities = caps;
   return caps;
+}
+
+/**
+ * `has_local_pending_rows` of `POST /sync/connect`: dirty rows the next push would send. A row
+ * written and deleted again before the first attach leaves a dirty DELETE of a key the server
+ * never had, which the freeze drops: counting it would take the seed lease (`initialize_local`)
+ * for a seed that never comes, so the scope would stay INITIALIZING (every other device getting
+ * `retry_later`) and this one would hold a pending seed that blocks `detach()`.
+ */
+function hasRowsToSeed(ctx: SyncContext): boolean {
+  const pending = ctx.db.scalar(
+    'SELECT EXISTS (SELECT 1 FROM _sync_dirty_rows d LEFT JOIN _sync_row_state rs ' +
+      'ON rs.table_name = d.table_name AND rs.key_text = (SELECT j.value FROM json_each(d.key_json) AS j) ' +
+      'WHERE d.schema_name = ? AND (d.payload IS NOT NULL OR (rs.row_version IS NOT NULL AND rs.deleted = 0)))',
+    [ctx.schema],
+  );
+  return Number(pending) === 1;
 }
 
 function markConnected(ctx: SyncContext, userId: string): void {
@@ -96,24 +123,38 @@ async function finishRemoteReplace(ctx: SyncContext, userId: string): Promise<At
 }
 
 /**
- * Binds the database to `userId` and connects the session (client-spec §10). Resuming the same
- * attached user needs no network. A fresh binding resets the pull checkpoint and rebuild gate, so
- * nothing of a previous user's state can leak into this one.
+ * The durable states that refuse `attach(userId)` before anything else happens: a pending remote
+ * replace for another user, or a binding to another user. Reads only the database, so callers run
+ * it before re-opening the session: a refused attach must leave the current session (still
+ * connected for the attached user, background sync running) exactly as it was.
+ *
+ * @throws AttachLocalStateConflictError, AttachBindingConflictError
  */
-export async function attachUser(ctx: SyncContext, userId: string): Promise<AttachResult> {
+export function refuseConflictingAttach(ctx: SyncContext, userId: string): void {
   const operation = ctx.store.operation();
-  const attachment = ctx.store.attachment();
   if (operation.kind === 'remote_replace') {
     if (operation.targetUserId !== userId) {
       throw new AttachLocalStateConflictError(
         `a remote replace for user "${operation.targetUserId}" is pending; attach that user or detach() to cancel it`,
       );
     }
-    return finishRemoteReplace(ctx, userId);
+    return;
   }
+  const attachment = ctx.store.attachment();
+  if (attachment.bindingState === 'attached' && attachment.attachedUserId !== userId)
+    throw new AttachBindingConflictError(attachment.attachedUserId, userId);
+}
+
+/**
+ * Binds the database to `userId` and connects the session (client-spec §10). Resuming the same
+ * attached user needs no network. A fresh binding resets the pull checkpoint and rebuild gate, so
+ * nothing of a previous user's state can leak into this one.
+ */
+export async function attachUser(ctx: SyncContext, userId: string): Promise<AttachResult> {
+  refuseConflictingAttach(ctx, userId);
+  const attachment = ctx.store.attachment();
+  if (ctx.store.operation().kind === 'remote_replace') return finishRemoteReplace(ctx, userId);
   if (attachment.bindingState === 'attached') {
-    if (attachment.attachedUserId !== userId)
-      throw new AttachBindingConflictError(attachment.attachedUserId, userId);
     if (attachment.currentSourceId !== ctx.session.sourceId) {
       throw new AttachLocalStateConflictError('the attached state belongs to another source');
     }
@@ -128,7 +169,7 @@ export async function attachUser(ctx: SyncContext, userId: string): Promise<Atta
   const response = await unsupportedAware('POST /sync/connect', () =>
     ctx.transport.retry('connect_request', () =>
       ctx.transport.json<ConnectResponse>('POST', '/sync/connect', {
-        body: { has_local_pending_rows: ctx.store.dirtyCount() > 0 },
+        body: { has_local_pending_rows: hasRowsToSeed(ctx) },
       }),
     ),
   );

@@ -17,6 +17,8 @@ export function backgroundDeps(
   return {
     sync,
     isConnected: () => isConnected(ctx),
+    // The seed lease keeps the scope INITIALIZING until its bundle commits: nothing to watch yet.
+    canWatch: () => isConnected(ctx) && !ctx.store.attachment().pendingInitializationId,
     watchSupported: async (signal) => {
       const caps =
         ctx.session.capabilities ?? (await fetchCapabilities(withSignal(ctx, signal), 'watch_capabilities'));

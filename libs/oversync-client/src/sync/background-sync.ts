@@ -30,6 +30,13 @@ export interface BackgroundSyncOptions {
    */
   watchFallbackIntervalMs?: number;
   /**
+   * Longest silence on an open watch stream (no event, no `: heartbeat`) before it counts as dead
+   * and is reopened, with one pull in case an event was lost. Servers send a heartbeat every 25 s
+   * by default; a half-open connection would otherwise pass for a quiet stream indefinitely.
+   * @default 90000
+   */
+  watchIdleTimeoutMs?: number;
+  /**
    * Delay between a local write and the push it triggers (coalesces bursts).
    * @default 200
    */
@@ -45,6 +52,12 @@ export interface BackgroundSyncDeps {
   sync(signal: AbortSignal): Promise<unknown>;
   /** True when attached and connected (checked without network). */
   isConnected(): boolean;
+  /**
+   * True when a watch stream can be opened: connected, and the scope initialized. While this device
+   * holds the seed lease (`seeded_from_local`, seed not pushed yet) the server answers
+   * `409 scope_initializing` to `/sync/watch`. Defaults to {@link BackgroundSyncDeps.isConnected}.
+   */
+  canWatch?(): boolean;
   /** Whether to use watch (capabilities, cached). */
   watchSupported(signal: AbortSignal): Promise<boolean>;
   /** Opens the SSE response for the current checkpoint and source. */
@@ -55,11 +68,33 @@ export interface BackgroundSyncDeps {
 
 const LIFECYCLE_CODES = new Set(['open_required', 'attach_required', 'destructive_transition_in_progress']);
 
+/** The longest delay `setTimeout` honours; longer ones (and `Infinity`) fire after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * What can end a sleep early: `sync` (the sync loop's idle sleeps) wakes on `kick()`; the sync
- * loop's error backoff and every watch-loop sleep wake only on `sessionChanged()`.
+ * A delay option as a timer can take it: unset, `NaN` or not positive (0 allowed with
+ * `zeroAllowed`) → the default; above the timer limit (e.g. `Infinity`, meaning "never") → the
+ * limit, about 24.8 days. Timers turn both into 1 ms, which would make a loop spin.
  */
-type WakeChannel = 'sync' | 'syncBackoff' | 'watch';
+function timerMs(value: number | undefined, fallback: number, zeroAllowed = false): number {
+  if (value === undefined || Number.isNaN(value) || value < 0 || (value === 0 && !zeroAllowed))
+    return fallback;
+  return Math.min(value, MAX_TIMER_MS);
+}
+
+/** Watch answers that mean "poll instead" (README: 403 forbidden, 503 disabled), not "retry later". */
+const POLLING_CODES: ReadonlySet<string> = new Set([
+  'bundle_change_watch_forbidden',
+  'bundle_change_watch_disabled',
+]);
+
+/**
+ * What can end a sleep early: `sync` (the sync loop's idle sleeps) wakes on `kick()`; `watchIdle`
+ * (the watch loop waiting for a session it can watch) wakes after every successful sync; the sync
+ * loop's error backoff and the watch loop's error backoff wake only on `sessionChanged()`. Every
+ * channel wakes on `sessionChanged()` and `stop()`.
+ */
+type WakeChannel = 'sync' | 'syncBackoff' | 'watch' | 'watchIdle';
 
 /** The loops of one `start()`, ended by the `stop()` that aborts `abort`. */
 interface Generation {
@@ -99,13 +134,15 @@ export class BackgroundSync {
     options: BackgroundSyncOptions = {},
   ) {
     this.#report = reportSafely((error) => deps.onError(error));
+    const minBackoffMs = timerMs(options.minBackoffMs, 1000);
     this.#o = {
-      minBackoffMs: options.minBackoffMs ?? 1000,
-      maxBackoffMs: options.maxBackoffMs ?? 60_000,
-      pollIntervalMs: options.pollIntervalMs ?? 10_000,
+      minBackoffMs,
+      maxBackoffMs: Math.max(timerMs(options.maxBackoffMs, 60_000), minBackoffMs),
+      pollIntervalMs: timerMs(options.pollIntervalMs, 10_000),
       watch: options.watch ?? 'auto',
-      watchFallbackIntervalMs: options.watchFallbackIntervalMs ?? 60_000,
-      localChangeDebounceMs: options.localChangeDebounceMs ?? 200,
+      watchFallbackIntervalMs: timerMs(options.watchFallbackIntervalMs, 60_000),
+      watchIdleTimeoutMs: timerMs(options.watchIdleTimeoutMs, 90_000),
+      localChangeDebounceMs: timerMs(options.localChangeDebounceMs, 200, true),
     };
   }
 
@@ -214,6 +251,8 @@ export class BackgroundSync {
       try {
         await this.deps.sync(signal);
         backoff = this.#o.minBackoffMs;
+        // A sync may have made the session watchable (its seed push initialized the scope).
+        this.#wakers.get('watchIdle')?.();
         const idle = this.#watching ? this.#o.watchFallbackIntervalMs : this.#o.pollIntervalMs;
         await this.#sleep(idle, 'sync', signal);
       } catch (error) {
@@ -233,35 +272,53 @@ export class BackgroundSync {
 
   async #watchLoop(signal: AbortSignal): Promise<void> {
     let backoff = this.#o.minBackoffMs;
+    /** The session epoch in which watch turned out unsupported, forbidden or disabled (polling until it changes). */
+    let pollingEpoch: number | undefined;
     while (!signal.aborted) {
-      if (!this.deps.isConnected()) {
-        await this.#sleep(this.#o.minBackoffMs, 'watch', signal);
+      const watchable = this.deps.canWatch ? this.deps.canWatch() : this.deps.isConnected();
+      if (pollingEpoch === this.#sessionEpoch || !watchable) {
+        await this.#sleep(this.#o.minBackoffMs, 'watchIdle', signal);
         continue;
       }
+      pollingEpoch = undefined;
+      const epoch = this.#sessionEpoch;
       // One controller per connection: a session change closes this stream but keeps the loop.
       const stream = new AbortController();
       const stopStream = () => stream.abort();
       signal.addEventListener('abort', stopStream, { once: true });
       this.#stream = stream;
       try {
-        if (!(await this.deps.watchSupported(stream.signal))) return;
+        if (!(await this.deps.watchSupported(stream.signal))) {
+          // Polling for this session; a user switch asks the (re-read) capabilities again.
+          pollingEpoch = epoch;
+          continue;
+        }
         const response = await this.deps.openWatch(stream.signal);
         this.#watching = true;
-        backoff = this.#o.minBackoffMs;
         await readWatchStream(
           response,
           (event) => {
             if (event.bundle_seq > this.deps.lastBundleSeqSeen()) this.kick();
           },
-          stream.signal,
+          {
+            signal: stream.signal,
+            // Only a stream that delivers something (an event, a heartbeat) ends the error backoff:
+            // one that a proxy or a failing server closes right after its headers would otherwise
+            // be reopened, with a fallback pull each time, every minBackoffMs forever.
+            onData: () => (backoff = this.#o.minBackoffMs),
+            idleTimeoutMs: this.#o.watchIdleTimeoutMs,
+          },
         );
       } catch (error) {
         if (signal.aborted) return;
         if (
           isOversyncClientError(error, 'http_status') &&
-          error.details['error'] === 'bundle_change_watch_forbidden'
+          POLLING_CODES.has(error.details['error'] as string)
         ) {
-          return;
+          // Denied for this actor, or disabled on this server: poll until the session changes
+          // (another user may be allowed; a new attach reads the capabilities again).
+          pollingEpoch = epoch;
+          continue;
         }
         // A failure caused by closing the stream on purpose is not an error worth reporting.
         if (!stream.signal.aborted) this.#report(error);

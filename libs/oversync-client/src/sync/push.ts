@@ -10,6 +10,7 @@ import {
 import { type HttpStatusError } from '../errors/transport.errors.js';
 import { resolvePushConflict } from './conflict-resolution.js';
 import { isPullRequired, type PullRequired } from './deferred-merges.js';
+import { releaseEmptySeed } from './empty-seed.js';
 import { freezeOutbox, restoreOutboxToDirty } from './freeze.js';
 import { fetchCommittedRows, uploadBundle, type CommittedBundleInfo } from './push-transfer.js';
 import { keepSourceRebuild } from './rebuild.js';
@@ -62,7 +63,10 @@ export async function tryPushPending(ctx: SyncContext): Promise<PushOutcome | Pu
   for (let retry = 0; ; retry++) {
     const bundle = freezeOutbox(ctx);
     await ctx.persist();
-    if (!bundle) return settled(ctx, 'no_change');
+    if (!bundle) {
+      await releaseEmptySeed(ctx);
+      return settled(ctx, 'no_change');
+    }
     try {
       await transfer(ctx, bundle);
       return settled(ctx, 'committed');

@@ -6,6 +6,7 @@ import {
   ProtocolViolationError,
   type ServerErrorBody,
 } from '../errors/transport.errors.js';
+import { InvalidConfigError } from '../errors/lifecycle.errors.js';
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { RequestScope } from './request-scope.js';
 import { type ResolvedRetryPolicy, withRetry } from './retry-policy.js';
@@ -59,6 +60,7 @@ export class HttpTransport {
     private readonly signal?: AbortSignal,
   ) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    assertUsableBaseUrl(this.#baseUrl);
   }
 
   /** The same transport, with every request (and retry backoff) also aborted by `signal`. */
@@ -156,6 +158,23 @@ export class HttpTransport {
     } finally {
       scope.dispose();
     }
+  }
+}
+
+/**
+ * A `baseUrl` that cannot be a URL (`api.example.com` without its scheme) would make every request
+ * fail before it is sent, which looks exactly like being offline: `network_error`, retried, and
+ * retried again by background sync forever. A relative one is fine where the page's address
+ * resolves it (browsers, workers).
+ *
+ * @throws InvalidConfigError
+ */
+function assertUsableBaseUrl(baseUrl: string): void {
+  const page = (globalThis as { location?: { href?: unknown } }).location?.href;
+  try {
+    new URL(`${baseUrl}/sync/capabilities`, typeof page === 'string' ? page : undefined);
+  } catch {
+    throw new InvalidConfigError(`baseUrl "${baseUrl}" is not a URL (e.g. https://api.example.com)`);
   }
 }
 
