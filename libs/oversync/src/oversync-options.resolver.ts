@@ -146,6 +146,19 @@ function checkDatabase(options: OversyncModuleOptions): void {
   ) {
     fail('database.connectionString', 'must be a non-empty string', 'pass e.g. postgres://user@host:5432/db');
   }
+  // pg-pool waits for ever for a connection from a pool of negative size (and reads 0 as its default).
+  const poolSize = db.poolSize;
+  if (
+    given[0] === 'connectionString' &&
+    poolSize !== undefined &&
+    (typeof poolSize !== 'number' || !Number.isSafeInteger(poolSize) || poolSize < 0)
+  ) {
+    fail(
+      'database.poolSize',
+      `must be a whole number ≥ 1, or 0 for the default of 10 (got ${typeof poolSize === 'number' ? poolSize : JSON.stringify(poolSize)})`,
+      'pass e.g. 10, or leave it out',
+    );
+  }
 }
 
 function checkTables(options: OversyncModuleOptions): void {

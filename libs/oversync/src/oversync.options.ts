@@ -5,11 +5,16 @@ import type { Pool } from 'pg';
 export type OversyncDatabaseOption =
   | {
       /** A libpq connection string; the module creates and closes its own pool. */ connectionString: string;
-      /** @default 10 */ poolSize?: number;
+      /** Connections of the module's pool (0 = the default). @default 10 */ poolSize?: number;
     }
   | { /** A `pg.Pool` the host owns (the module never ends it). */ pool: Pool }
   | {
-      /** A Kysely instance over `pg` the host owns (the module never destroys it). */ kysely: Kysely<unknown>;
+      /**
+       * A Kysely instance over `pg` the host owns (the module never destroys it). Its plugins
+       * (`CamelCasePlugin`, `ParseJSONResultsPlugin` …) apply to the host's own queries in scope-write
+       * callbacks; the module's queries run without them.
+       */
+      kysely: Kysely<unknown>;
     };
 
 /** One business table synced to clients. */

@@ -3,6 +3,7 @@ import type { Transaction } from 'kysely';
 import { sql } from 'kysely';
 import { toInt } from './database/pg-values.util.js';
 import { ScopeInitializingError, ScopeUninitializedError, ScopeWriteInvalidError } from './errors/index.js';
+import { OversyncRuntime } from './runtime/oversync-runtime.service.js';
 import { ScopeStateCode } from './scope/locked-scope.js';
 import { ScopeWriteContext } from './scope/scope-write.context.js';
 import { checkSourceSequence } from './source/source-sequence.js';
@@ -35,6 +36,7 @@ export class SyncService {
     private readonly runner: ScopeTransactionRunner,
     private readonly statusQuery: StatusQuery,
     private readonly context: ScopeWriteContext,
+    private readonly runtime: OversyncRuntime,
   ) {}
 
   /**
@@ -92,8 +94,9 @@ export class SyncService {
         await this.runner.beginBundle(trx, scope, identity);
         // The callback runs as a scope write, so a nested execWrite or @ScopeWrite sees it: the same
         // scope joins this bundle, another scope is refused.
-        const result = await this.context.run({ scopeId: userId, writerId: sourceId, trx }, () =>
-          fn(trx as unknown as Transaction<DB>),
+        const hostTrx = this.runtime.database.forHost(trx);
+        const result = await this.context.run({ scopeId: userId, writerId: sourceId, trx: hostTrx }, () =>
+          fn(hostTrx as unknown as Transaction<DB>),
         );
         const bundle = await this.runner.finalizeBundle(trx, scope, identity);
         return { bundle, replayed: false, result };

@@ -101,7 +101,9 @@ export class ScopeTransactionRunner {
       {
         retainedBundlesPerUser: options.retention.retainedBundlesPerUser,
         pruneBatchSize: options.retention.pruneBatchSize,
-        notifyChannel: options.watch.enabled ? options.watch.notifyChannel : null,
+        // Even with watch disabled here: watchers connected to other instances must still wake for
+        // commits made through this one (a back-office worker, say).
+        notifyChannel: options.watch.notifyChannel,
       },
     );
   }

@@ -18,17 +18,20 @@ export class SyncLifecycleInterceptor implements NestInterceptor {
     if (!req.oversyncActor) return next.handle();
     const end = this.lifecycle.enter();
     return new Observable((subscriber) => {
-      const subscription = next.handle().subscribe({
-        next: (value) => subscriber.next(value),
-        error: (error: unknown) => {
-          end();
-          subscriber.error(error);
-        },
-        complete: () => {
-          end();
-          subscriber.complete();
-        },
-      });
+      // The handler runs inside the counted scope, so the engine does not count it a second time.
+      const subscription = this.lifecycle
+        .runCounted(() => next.handle())
+        .subscribe({
+          next: (value) => subscriber.next(value),
+          error: (error: unknown) => {
+            end();
+            subscriber.error(error);
+          },
+          complete: () => {
+            end();
+            subscriber.complete();
+          },
+        });
       return () => {
         end();
         subscription.unsubscribe();

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { ServiceUnavailableError } from '../errors/index.js';
 
@@ -13,6 +14,8 @@ export class LifecycleService implements BeforeApplicationShutdown {
   #state: LifecycleState = 'running';
   #inflight = 0;
   #drained: (() => void) | undefined;
+  /** Set while a request counted by {@link runCounted} runs: its inner operations are that request. */
+  readonly #counted = new AsyncLocalStorage<true>();
   drainTimeoutMs = 10_000;
 
   get state(): LifecycleState {
@@ -33,10 +36,20 @@ export class LifecycleService implements BeforeApplicationShutdown {
     if (this.#state !== 'running') throw new ServiceUnavailableError();
   }
 
-  /** Registers one operation; call the returned function exactly once when it ends. */
+  /**
+   * Registers one operation; call the returned function exactly once when it ends. Inside a
+   * request already counted ({@link runCounted}) nothing more is counted: a push commit is one
+   * in-flight operation, not two.
+   */
   begin(): () => void {
     this.assertAccepting();
+    if (this.#counted.getStore()) return () => undefined;
     return this.enter();
+  }
+
+  /** Runs `fn` (and everything it starts asynchronously) as part of an operation already counted. */
+  runCounted<T>(fn: () => T): T {
+    return this.#counted.run(true, fn);
   }
 
   /**

@@ -118,10 +118,15 @@ export class PushSessionService {
    * @throws PushSessionNotFoundError | PushSessionForbiddenError | PushSessionExpiredError
    */
   async delete(actor: SyncRequestActor, rawPushId: string): Promise<void> {
-    await this.runtime.db.transaction().execute(async (trx) => {
-      const session = await loadPushSessionForUpdate(trx, rawPushId, actor.userId);
-      await deletePushSessions(trx, sql`push_id = ${session.pushId}::uuid`);
-    });
+    // READ COMMITTED whatever the host's default: under REPEATABLE READ the row lock taken after
+    // waiting for a commit of this session would fail with 40001 (a 500) instead of finding it gone.
+    await this.runtime.db
+      .transaction()
+      .setIsolationLevel('read committed')
+      .execute(async (trx) => {
+        const session = await loadPushSessionForUpdate(trx, rawPushId, actor.userId);
+        await deletePushSessions(trx, sql`push_id = ${session.pushId}::uuid`);
+      });
   }
 }
 

@@ -12,6 +12,12 @@ import { BOOTSTRAP_LOCK_KEY, SYNC_LAYOUT, TRIGGER_NAMES } from './sync-layout.co
 import { SYNC_TABLES_DDL } from './sync-tables.ddl.js';
 import { TableCatalog, type CatalogTable } from './table-catalog.js';
 import { validateRegisteredTables } from './table-validator.js';
+import {
+  outdatedTriggersDdl,
+  PARTITION_TRIGGERS,
+  readInstalledTriggers,
+  REGISTERED_TABLE_TRIGGERS,
+} from './installed-triggers.util.js';
 import { dropTriggerDdl, partitionTriggersDdl, registeredTableTriggersDdl } from './trigger.ddl.js';
 
 /** What bootstrap found and installed. */
@@ -70,9 +76,23 @@ export class SchemaBootstrapper {
     }
   }
 
+  /**
+   * READ COMMITTED whatever the host's default: the advisory lock is taken inside the first
+   * statement, so under REPEATABLE READ or SERIALIZABLE the snapshot would predate the wait for the
+   * lock, and an instance that waited would find the winner's tables without their rows.
+   */
+  #lockedTransaction<T>(fn: (trx: Kysely<unknown>) => Promise<T>): Promise<T> {
+    return this.db
+      .transaction()
+      .setIsolationLevel('read committed')
+      .execute(async (trx) => {
+        await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`.execute(trx);
+        return fn(trx);
+      });
+  }
+
   async #ensureLayout(catalog: TableCatalog): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`.execute(trx);
+    return this.#lockedTransaction(async (trx) => {
       const { rows } = await sql<{ meta: string | null; catalog: string | null; objects: string }>`
         SELECT to_regclass('sync.meta')::text AS meta, to_regclass('sync.table_catalog')::text AS catalog,
                ((SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'sync')
@@ -150,8 +170,7 @@ export class SchemaBootstrapper {
 
   /** Installs functions and triggers; returns how many partitions got their own triggers. */
   async #installFunctionsAndTriggers(catalog: TableCatalog): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${BOOTSTRAP_LOCK_KEY}::bigint)`.execute(trx);
+    return this.#lockedTransaction(async (trx) => {
       // Quiet the "… does not exist, skipping" notices of first installs and finished upgrades.
       await sql`SET LOCAL client_min_messages = warning`.execute(trx);
       // Function bodies spell backslashes literally; check them as they will run.
@@ -160,23 +179,33 @@ export class SchemaBootstrapper {
       await sql.raw(CANONICAL_JSON_FUNCTIONS_DDL).execute(trx);
       await sql.raw(SYNC_LAYOUT_UPGRADES_DDL).execute(trx);
       await sql.raw(SNAPSHOT_LAYOUT_UPGRADES_DDL).execute(trx);
-      for (const t of catalog.tables) {
-        await sql
-          .raw(registeredTableTriggersDdl(t.schema, t.table, t.keyColumn, t.keyKindCode, t.tableId))
-          .execute(trx);
-      }
-      // Read after the registered tables' DDL: their locks keep partitions from being attached or
-      // detached while we read the tree and install on it.
+      // Partitions are read without a lock on their parents (which are only locked when their
+      // triggers change): one attached meanwhile is covered from the next start, as documented.
       const partitions = await readPartitions(trx, catalog.tables);
       const stale = await readStaleTriggers(trx, catalog.tables);
-      // One script, one round trip, however many partitions and stale triggers there are.
+      const installed = await readInstalledTriggers(trx);
+      // One script, one round trip, however many tables, partitions and stale triggers there are.
       const script = [
-        ...partitions.map((p) =>
-          partitionTriggersDdl(p.schema, p.table, p.of.keyColumn, p.of.keyKindCode, p.of.tableId),
+        outdatedTriggersDdl(
+          [
+            ...catalog.tables.map((t) => ({
+              schema: t.schema,
+              table: t.table,
+              ddl: registeredTableTriggersDdl(t.schema, t.table, t.keyColumn, t.keyKindCode, t.tableId),
+              names: REGISTERED_TABLE_TRIGGERS,
+            })),
+            ...partitions.map((p) => ({
+              schema: p.schema,
+              table: p.table,
+              ddl: partitionTriggersDdl(p.schema, p.table, p.of.keyColumn, p.of.keyKindCode, p.of.tableId),
+              names: PARTITION_TRIGGERS,
+            })),
+          ],
+          installed,
         ),
         ...stale.map((s) => dropTriggerDdl(s.schema_name, s.table_name, s.trigger_name)),
       ].join('\n');
-      if (script !== '') await sql.raw(script).execute(trx);
+      if (script.trim() !== '') await sql.raw(script).execute(trx);
       return partitions.length;
     });
   }

@@ -7,6 +7,7 @@ import {
   ScopeWriteInvalidError,
   ScopeWriteNoCapturedChangesError,
 } from '../errors/index.js';
+import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { expectedSourceBundleId } from '../source/source-sequence.js';
 import { ScopeStateCode } from './locked-scope.js';
 import { ScopeWriteContext } from './scope-write.context.js';
@@ -44,6 +45,7 @@ export class ScopeManager {
   constructor(
     private readonly runner: ScopeTransactionRunner,
     private readonly context: ScopeWriteContext,
+    private readonly runtime: OversyncRuntime,
   ) {}
 
   /**
@@ -97,8 +99,9 @@ export class ScopeManager {
         }
         const identity = { sourceId: writerId, sourceBundleId: expectedSourceBundleId(locked, writerId) };
         await this.runner.beginBundle(trx, locked, identity);
-        const result = await this.context.run({ scopeId: scope, writerId, trx }, () =>
-          fn(trx as unknown as Transaction<DB>),
+        const hostTrx = this.runtime.database.forHost(trx);
+        const result = await this.context.run({ scopeId: scope, writerId, trx: hostTrx }, () =>
+          fn(hostTrx as unknown as Transaction<DB>),
         );
         const bundle = await this.runner.finalizeBundle(trx, locked, identity);
         if (!bundle) throw new ScopeWriteNoCapturedChangesError(scope, writerId);

@@ -79,22 +79,27 @@ export class SnapshotSessionService {
         });
     }
     // READ COMMITTED under the scope's advisory lock: every writer of the scope takes the same lock,
-    // so the scope cannot change underneath the rotation and the materialisation.
-    return this.runtime.db.transaction().execute(async (trx) => {
-      const scope = await lockScope(trx, actor.userId, actor.sourceId);
-      if (scope.stateCode === ScopeStateCode.initializing)
-        throw new ScopeInitializingError(actor.userId, scope.leaseExpiresAt);
-      if (scope.stateCode !== ScopeStateCode.initialized) throw new ScopeUninitializedError(actor.userId);
-      const valid = validateSourceReplacement(actor.sourceId, replacement);
-      await rotateSource(trx, { userId: actor.userId, userPk: scope.userPk }, valid);
-      const target = {
-        snapshotId,
-        userId: actor.userId,
-        userPk: scope.userPk,
-        snapshotBundleSeq: scope.nextBundleSeq - 1,
-      };
-      return materializeSnapshot(trx, catalog, target, this.#limits());
-    });
+    // so the scope cannot change underneath the rotation and the materialisation. Set explicitly:
+    // the lock is taken inside the first statement, so under a host's REPEATABLE READ default the
+    // snapshot would predate the wait and the lock's FOR UPDATE would fail with 40001.
+    return this.runtime.db
+      .transaction()
+      .setIsolationLevel('read committed')
+      .execute(async (trx) => {
+        const scope = await lockScope(trx, actor.userId, actor.sourceId);
+        if (scope.stateCode === ScopeStateCode.initializing)
+          throw new ScopeInitializingError(actor.userId, scope.leaseExpiresAt);
+        if (scope.stateCode !== ScopeStateCode.initialized) throw new ScopeUninitializedError(actor.userId);
+        const valid = validateSourceReplacement(actor.sourceId, replacement);
+        await rotateSource(trx, { userId: actor.userId, userPk: scope.userPk }, valid);
+        const target = {
+          snapshotId,
+          userId: actor.userId,
+          userPk: scope.userPk,
+          snapshotBundleSeq: scope.nextBundleSeq - 1,
+        };
+        return materializeSnapshot(trx, catalog, target, this.#limits());
+      });
   }
 
   /**
