@@ -121,13 +121,13 @@ describe('push session lifecycle', () => {
       expect(await sessions(owner)).toHaveLength(1);
     });
 
-    it('accepts the push id in any case and echoes the canonical id', async () => {
+    it('accepts the push id in any case and echoes it as sent (go-oversync echoes the path value)', async () => {
       const user = newUser();
       const c = client(user);
       await initializeEmpty(c);
       const pushId = (await createSession(c, 1, 1)).json.push_id as string;
       const reply = await uploadChunk(c, pushId.toUpperCase(), 0, [insertUser(schema, newId(), 'Upper')]);
-      expect(reply.text).toBe(`{"push_id":"${pushId}","next_expected_row_ordinal":1}\n`);
+      expect(reply.text).toBe(`{"push_id":"${pushId.toUpperCase()}","next_expected_row_ordinal":1}\n`);
     });
 
     it('answers 405 on the session path for methods other than DELETE', async () => {

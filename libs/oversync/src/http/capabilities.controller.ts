@@ -21,14 +21,22 @@ export class CapabilitiesController {
 
   /** The protocol surface, with `bundle_change_watch` filtered by the per-actor watch policy. */
   @Get('capabilities')
-  @OversyncRoute({ failure: 'internal_error', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'internal_error',
+    failureMessage: 'Failed to get capabilities',
+    invalid: 'invalid_request',
+  })
   get(@CurrentActor() actor: SyncRequestActor, @Res() res: Response): void {
     sendJson(res, 200, this.capabilities.capabilities(actor));
   }
 
   /** Any other method: `405 method_not_allowed`. */
   @All('capabilities')
-  @OversyncRoute({ failure: 'internal_error', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'internal_error',
+    failureMessage: 'Failed to get capabilities',
+    invalid: 'invalid_request',
+  })
   methodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only GET method is allowed');
   }

@@ -25,7 +25,11 @@ export class CommittedBundlesController {
 
   /** One page of rows with the bundle's metadata; payloads are served as their hashed bytes. */
   @Get('committed-bundles/:bundle_seq/rows')
-  @OversyncRoute({ failure: 'committed_bundle_rows_failed', invalid: 'committed_bundle_chunk_invalid' })
+  @OversyncRoute({
+    failure: 'committed_bundle_rows_failed',
+    failureMessage: 'Failed to fetch committed bundle rows',
+    invalid: 'committed_bundle_chunk_invalid',
+  })
   async readRows(
     @CurrentActor() actor: SyncRequestActor,
     @Param('bundle_seq') bundleSeq: string,
@@ -42,7 +46,11 @@ export class CommittedBundlesController {
 
   /** Any other method: `405 method_not_allowed`. */
   @All('committed-bundles/:bundle_seq/rows')
-  @OversyncRoute({ failure: 'committed_bundle_rows_failed', invalid: 'committed_bundle_chunk_invalid' })
+  @OversyncRoute({
+    failure: 'committed_bundle_rows_failed',
+    failureMessage: 'Failed to fetch committed bundle rows',
+    invalid: 'committed_bundle_chunk_invalid',
+  })
   methodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only GET method is allowed');
   }

@@ -23,7 +23,12 @@ export class ConnectController {
 
   /** Answers `remote_authoritative`, `initialize_local`, `initialize_empty` or `retry_later` (all 200). */
   @Post('connect')
-  @OversyncRoute({ failure: 'connect_failed', invalid: 'invalid_request', invalidMessage: PARSE_FAILED })
+  @OversyncRoute({
+    failure: 'connect_failed',
+    failureMessage: 'Failed to resolve connect lifecycle',
+    invalid: 'invalid_request',
+    invalidMessage: PARSE_FAILED,
+  })
   async connect(
     @CurrentActor() actor: SyncRequestActor,
     @Req() req: Request & OversyncRequestState,
@@ -36,7 +41,11 @@ export class ConnectController {
 
   /** Any other method: `405 method_not_allowed`, as go-oversync's handler answers. */
   @All('connect')
-  @OversyncRoute({ failure: 'connect_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'connect_failed',
+    failureMessage: 'Failed to resolve connect lifecycle',
+    invalid: 'invalid_request',
+  })
   methodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only POST method is allowed');
   }

@@ -23,7 +23,7 @@ export class HealthController {
 
   /** `StatusResponse`; HTTP 503 when `status` is `unhealthy` (draining, closed, or a floor ahead). */
   @Get('health')
-  @OversyncRoute({ failure: 'health_failed', public: true })
+  @OversyncRoute({ failure: 'health_failed', failureMessage: 'Failed to get health status', public: true })
   async health(@Res() res: Response): Promise<void> {
     const body = await this.#read();
     sendJson(res, body.status === 'healthy' ? 200 : 503, body);
@@ -31,7 +31,7 @@ export class HealthController {
 
   /** `StatusResponse`, always HTTP 200. */
   @Get('status')
-  @OversyncRoute({ failure: 'status_failed', public: true })
+  @OversyncRoute({ failure: 'status_failed', failureMessage: 'Failed to get service status', public: true })
   async statusSnapshot(@Res() res: Response): Promise<void> {
     sendJson(res, 200, await this.#read());
   }

@@ -4,6 +4,11 @@ import { SetMetadata } from '@nestjs/common';
 export interface OversyncRouteMetadata {
   /** Code for unexpected errors on this route (`push_chunk_failed`, …). */
   failure: string;
+  /**
+   * Message of that 500 answer: go-oversync's fixed text for the handler ("Failed to upload push
+   * chunk", …); the cause is logged, never sent.
+   */
+  failureMessage: string;
   /** Code for an undecodable body or bad query on this route. @default 'invalid_request' */
   invalid?: string;
   /** Message for an undecodable body (`Failed to parse … request`); default: the parser's message. */

@@ -20,7 +20,11 @@ export class PullController {
 
   /** Answers `PullResponse`; the body is rendered from stored payload text, not re-serialised. */
   @Get('pull')
-  @OversyncRoute({ failure: 'pull_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'pull_failed',
+    failureMessage: 'Failed to process pull',
+    invalid: 'invalid_request',
+  })
   async pull(
     @CurrentActor() actor: SyncRequestActor,
     @Req() req: Request,
@@ -35,7 +39,11 @@ export class PullController {
 
   /** Any other method: `405 method_not_allowed`. */
   @All('pull')
-  @OversyncRoute({ failure: 'pull_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'pull_failed',
+    failureMessage: 'Failed to process pull',
+    invalid: 'invalid_request',
+  })
   methodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only GET method is allowed');
   }

@@ -42,6 +42,7 @@ export class PushSessionsController {
   @Post('push-sessions')
   @OversyncRoute({
     failure: 'push_session_create_failed',
+    failureMessage: 'Failed to create push session',
     invalid: 'invalid_request',
     invalidMessage: CREATE_PARSE_FAILED,
   })
@@ -64,6 +65,7 @@ export class PushSessionsController {
   @Post('push-sessions/:push_id/chunks')
   @OversyncRoute({
     failure: 'push_chunk_failed',
+    failureMessage: 'Failed to upload push chunk',
     invalid: 'invalid_request',
     invalidMessage: CHUNK_PARSE_FAILED,
   })
@@ -84,7 +86,11 @@ export class PushSessionsController {
 
   /** `POST /sync/push-sessions/{push_id}/commit` (no request body). */
   @Post('push-sessions/:push_id/commit')
-  @OversyncRoute({ failure: 'push_session_commit_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'push_session_commit_failed',
+    failureMessage: 'Failed to commit push session',
+    invalid: 'invalid_request',
+  })
   async commit(
     @CurrentActor() actor: SyncRequestActor,
     @Param('push_id') pushId: string,
@@ -96,7 +102,11 @@ export class PushSessionsController {
 
   /** `DELETE /sync/push-sessions/{push_id}`: 204 with an empty body. */
   @Delete('push-sessions/:push_id')
-  @OversyncRoute({ failure: 'push_session_delete_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'push_session_delete_failed',
+    failureMessage: 'Failed to delete push session',
+    invalid: 'invalid_request',
+  })
   async discard(
     @CurrentActor() actor: SyncRequestActor,
     @Param('push_id') pushId: string,
@@ -109,21 +119,33 @@ export class PushSessionsController {
 
   /** Wrong method on `/sync/push-sessions`. */
   @All('push-sessions')
-  @OversyncRoute({ failure: 'push_session_create_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'push_session_create_failed',
+    failureMessage: 'Failed to create push session',
+    invalid: 'invalid_request',
+  })
   createMethodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only POST method is allowed');
   }
 
   /** Wrong method on the chunk or commit routes. */
   @All(['push-sessions/:push_id/chunks', 'push-sessions/:push_id/commit'])
-  @OversyncRoute({ failure: 'push_chunk_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'push_chunk_failed',
+    failureMessage: 'Failed to upload push chunk',
+    invalid: 'invalid_request',
+  })
   postMethodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only POST method is allowed');
   }
 
   /** Wrong method on `/sync/push-sessions/{push_id}`. */
   @All('push-sessions/:push_id')
-  @OversyncRoute({ failure: 'push_session_delete_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'push_session_delete_failed',
+    failureMessage: 'Failed to delete push session',
+    invalid: 'invalid_request',
+  })
   deleteMethodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only DELETE method is allowed');
   }

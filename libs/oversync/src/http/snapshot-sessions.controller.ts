@@ -27,6 +27,7 @@ export class SnapshotSessionsController {
   @Post('snapshot-sessions')
   @OversyncRoute({
     failure: 'snapshot_session_create_failed',
+    failureMessage: 'Failed to create snapshot session',
     invalid: 'snapshot_session_invalid',
     invalidMessage: 'Failed to parse snapshot session request',
   })
@@ -42,7 +43,11 @@ export class SnapshotSessionsController {
 
   /** `GET /sync/snapshot-sessions/{snapshot_id}` → `SnapshotChunkResponse`. */
   @Get('snapshot-sessions/:snapshotId')
-  @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
+  @OversyncRoute({
+    failure: 'snapshot_chunk_failed',
+    failureMessage: 'Failed to get snapshot chunk',
+    invalid: 'snapshot_chunk_invalid',
+  })
   async chunk(
     @CurrentActor() actor: SyncRequestActor,
     @Param('snapshotId') snapshotId: string,
@@ -76,7 +81,11 @@ export class SnapshotSessionsController {
 
   /** `DELETE /sync/snapshot-sessions/{snapshot_id}` → 204. */
   @Delete('snapshot-sessions/:snapshotId')
-  @OversyncRoute({ failure: 'snapshot_session_delete_failed', invalid: 'snapshot_chunk_invalid' })
+  @OversyncRoute({
+    failure: 'snapshot_session_delete_failed',
+    failureMessage: 'Failed to delete snapshot session',
+    invalid: 'snapshot_chunk_invalid',
+  })
   async remove(
     @CurrentActor() actor: SyncRequestActor,
     @Param('snapshotId') snapshotId: string,
@@ -93,7 +102,11 @@ export class SnapshotSessionsController {
    * where only POST exists: that is 405.
    */
   @Get('snapshot-sessions/')
-  @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
+  @OversyncRoute({
+    failure: 'snapshot_chunk_failed',
+    failureMessage: 'Failed to get snapshot chunk',
+    invalid: 'snapshot_chunk_invalid',
+  })
   chunkWithoutId(@Req() req: Request): never {
     assertTrailingSlash(req);
     this.lifecycle.assertAccepting();
@@ -102,7 +115,11 @@ export class SnapshotSessionsController {
 
   /** See {@link chunkWithoutId}. */
   @Delete('snapshot-sessions/')
-  @OversyncRoute({ failure: 'snapshot_session_delete_failed', invalid: 'snapshot_chunk_invalid' })
+  @OversyncRoute({
+    failure: 'snapshot_session_delete_failed',
+    failureMessage: 'Failed to delete snapshot session',
+    invalid: 'snapshot_chunk_invalid',
+  })
   deleteWithoutId(@Req() req: Request): never {
     assertTrailingSlash(req);
     this.lifecycle.assertAccepting();
@@ -111,14 +128,22 @@ export class SnapshotSessionsController {
 
   /** Any other method on `/sync/snapshot-sessions`: `405 method_not_allowed`. */
   @All('snapshot-sessions')
-  @OversyncRoute({ failure: 'snapshot_session_create_failed', invalid: 'snapshot_session_invalid' })
+  @OversyncRoute({
+    failure: 'snapshot_session_create_failed',
+    failureMessage: 'Failed to create snapshot session',
+    invalid: 'snapshot_session_invalid',
+  })
   createMethodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only POST method is allowed');
   }
 
   /** Any other method on `/sync/snapshot-sessions/{snapshot_id}`: `405 method_not_allowed`. */
   @All('snapshot-sessions/:snapshotId')
-  @OversyncRoute({ failure: 'snapshot_chunk_failed', invalid: 'snapshot_chunk_invalid' })
+  @OversyncRoute({
+    failure: 'snapshot_chunk_failed',
+    failureMessage: 'Failed to get snapshot chunk',
+    invalid: 'snapshot_chunk_invalid',
+  })
   sessionMethodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only GET and DELETE methods are allowed');
   }

@@ -28,8 +28,18 @@ export class SyncActorGuard implements CanActivate {
       context.getHandler(),
     );
     const invalid = route?.invalid ?? 'invalid_request';
-    req.oversyncRoute = { failure: route?.failure ?? 'internal_error', invalid };
-    if (route?.public) return true;
+    req.oversyncRoute = {
+      failure: route?.failure ?? 'internal_error',
+      failureMessage: route?.failureMessage ?? 'Internal server error',
+      invalid,
+    };
+    // Express hands HEAD to GET handlers; go-oversync's handlers accept exactly GET (405), and a
+    // HEAD must not open a watch stream or run a pull. Public routes check the method first, as
+    // Go's health and status handlers do; /sync/* routes after the actor, like the other 405s.
+    if (route?.public) {
+      refuseHead(req);
+      return true;
+    }
 
     let userId: string | undefined | null;
     try {
@@ -40,10 +50,11 @@ export class SyncActorGuard implements CanActivate {
     userId = typeof userId === 'string' ? userId.trim() : '';
     if (!userId)
       throw new SyncWireError('authentication_failed', 'authenticated user_id not found in request context');
-    const header = req.headers[SOURCE_ID_HEADER.toLowerCase()];
-    const sourceId = (Array.isArray(header) ? header[0] : header)?.trim() ?? '';
+    // The first of repeated headers, as Go's Header.Get reads it (Node joins them with ", ").
+    const sourceId = req.headersDistinct[SOURCE_ID_HEADER.toLowerCase()]?.[0]?.trim() ?? '';
     if (!sourceId) throw new SyncWireError('invalid_request', `${SOURCE_ID_HEADER} header is required`);
     req.oversyncActor = { userId, sourceId };
+    refuseHead(req);
 
     const bodyError = req.oversyncBodyError;
     if (bodyError) {
@@ -52,4 +63,8 @@ export class SyncActorGuard implements CanActivate {
     }
     return true;
   }
+}
+
+function refuseHead(req: Request): void {
+  if (req.method === 'HEAD') throw new SyncWireError('method_not_allowed', 'Only GET method is allowed');
 }

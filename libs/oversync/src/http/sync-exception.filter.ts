@@ -51,14 +51,15 @@ export class SyncExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException && exception.getStatus() === 404) {
       return { status: 404, body: { error: 'not_found', message: exception.message } };
     }
-    const failure = req.oversyncRoute?.failure ?? 'internal_error';
+    const route = req.oversyncRoute;
+    const failure = route?.failure ?? 'internal_error';
     this.#logger.error(
       `${req.method} ${req.path} failed (${failure}): ${(exception as Error)?.message ?? String(exception)}`,
       exception instanceof Error ? exception.stack : undefined,
     );
     return {
       status: 500,
-      body: { error: failure, message: `${failure.replace(/_/g, ' ')}: internal error` },
+      body: { error: failure, message: route?.failureMessage ?? 'Internal server error' },
     };
   }
 }

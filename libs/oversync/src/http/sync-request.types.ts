@@ -7,7 +7,7 @@ export interface SyncRequestActor {
 /** Fields Oversync attaches to the Express request. */
 export interface OversyncRequestState {
   oversyncActor?: SyncRequestActor;
-  oversyncRoute?: { failure: string; invalid: string };
+  oversyncRoute?: { failure: string; failureMessage: string; invalid: string };
   /** Set by the body middleware instead of failing, so the guard can answer in the route's terms. */
   oversyncBodyError?: { tooLarge: boolean; message: string };
   /** True when the body middleware found no body at all. */

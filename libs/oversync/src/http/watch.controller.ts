@@ -31,7 +31,11 @@ export class WatchController {
 
   /** Checks in go-oversync's order: policy (403), query (400), disabled (503), scope (409). */
   @Get('watch')
-  @OversyncRoute({ failure: 'bundle_change_watch_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'bundle_change_watch_failed',
+    failureMessage: 'Failed to subscribe bundle change watch',
+    invalid: 'invalid_request',
+  })
   async open(
     @CurrentActor() actor: SyncRequestActor,
     @Req() req: Request,
@@ -74,7 +78,11 @@ export class WatchController {
 
   /** Any other method: `405 method_not_allowed`. */
   @All('watch')
-  @OversyncRoute({ failure: 'bundle_change_watch_failed', invalid: 'invalid_request' })
+  @OversyncRoute({
+    failure: 'bundle_change_watch_failed',
+    failureMessage: 'Failed to subscribe bundle change watch',
+    invalid: 'invalid_request',
+  })
   methodNotAllowed(): never {
     throw new SyncWireError('method_not_allowed', 'Only GET method is allowed');
   }
