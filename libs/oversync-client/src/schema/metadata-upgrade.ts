@@ -29,9 +29,13 @@ export function upgradeMetadata(adapter: SqlJsAdapter, schema: string): void {
   );
   adapter.exec('DROP TABLE main._sync_row_state');
   adapter.exec(ROW_STATE_DDL);
+  // Two `key_json` rows can name one key text: an earlier app version keyed the table by a column
+  // of another name, and layout 2 kept both spellings. The newer version of the key wins.
   adapter.exec(
     'INSERT INTO main._sync_row_state (table_name, key_text, row_version, deleted) ' +
-      'SELECT table_name, key_text, row_version, deleted FROM temp._sync_row_state_upgrade; ' +
+      'SELECT table_name, key_text, row_version, deleted FROM temp._sync_row_state_upgrade WHERE true ' +
+      'ON CONFLICT (table_name, key_text) DO UPDATE SET row_version = excluded.row_version, deleted = excluded.deleted ' +
+      'WHERE excluded.row_version > _sync_row_state.row_version; ' +
       'DROP TABLE temp._sync_row_state_upgrade',
   );
 }

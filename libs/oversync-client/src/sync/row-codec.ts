@@ -48,9 +48,15 @@ function lenientUuidBytes(value: string): Uint8Array | null {
   }
 }
 
-/** The key text stored inside a local `key_json`. */
+/**
+ * The key text stored inside a local `key_json`: its member under the key column's name, else its
+ * one member (a dirty row captured before the app renamed its key column names the old column; the
+ * row-state paths read the one member in SQL the same way).
+ */
 export function keyTextOf(table: TableSpec, keyJson: string): string {
-  const value = (JSON.parse(keyJson) as Record<string, unknown>)[table.keyColumn.wireName];
+  const parsed = JSON.parse(keyJson) as Record<string, unknown>;
+  const name = table.keyColumn.wireName;
+  const value = Object.hasOwn(parsed, name) ? parsed[name] : Object.values(parsed)[0];
   return typeof value === 'string' ? value : String(value);
 }
 

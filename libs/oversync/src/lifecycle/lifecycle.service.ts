@@ -1,6 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
+import { isObservable, Observable } from 'rxjs';
 import { ServiceUnavailableError } from '../errors/index.js';
+
+/** A request counted by {@link LifecycleService.runCounted}, and the operations begun inside it. */
+interface CountedScope {
+  /** The request's observable has not completed, failed or been unsubscribed yet. */
+  open: boolean;
+  /** Operations begun inside the request that have not ended. */
+  nested: number;
+  /** Ends the count that holds the operations which outlived their request. */
+  release?: () => void;
+}
 
 /** `running` → `shutting_down` (drain) → `closed`, as status reports it. */
 export type LifecycleState = 'running' | 'shutting_down' | 'closed';
@@ -15,7 +26,7 @@ export class LifecycleService implements BeforeApplicationShutdown {
   #inflight = 0;
   #drained: (() => void) | undefined;
   /** Set while a request counted by {@link runCounted} runs: its inner operations are that request. */
-  readonly #counted = new AsyncLocalStorage<true>();
+  readonly #counted = new AsyncLocalStorage<CountedScope>();
   drainTimeoutMs = 10_000;
 
   get state(): LifecycleState {
@@ -43,13 +54,56 @@ export class LifecycleService implements BeforeApplicationShutdown {
    */
   begin(): () => void {
     this.assertAccepting();
-    if (this.#counted.getStore()) return () => undefined;
-    return this.enter();
+    const scope = this.#counted.getStore();
+    if (!scope?.open) return this.enter();
+    // Counted by the request while it is open; one that outlives it (a host interceptor's timeout
+    // unsubscribed, the handler's commit goes on) is counted again when the request ends.
+    scope.nested++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      scope.nested--;
+      if (scope.nested === 0 && scope.release) {
+        const release = scope.release;
+        scope.release = undefined;
+        release();
+      }
+    };
   }
 
-  /** Runs `fn` (and everything it starts asynchronously) as part of an operation already counted. */
+  /**
+   * Runs `fn` (and everything it starts asynchronously) as part of an operation already counted.
+   * When `fn` returns an observable (an interceptor's `next.handle()`), the request ends with it:
+   * operations begun inside that are still running then are counted from that moment, before the
+   * caller's own count ends.
+   */
   runCounted<T>(fn: () => T): T {
-    return this.#counted.run(true, fn);
+    const scope: CountedScope = { open: true, nested: 0 };
+    const result = this.#counted.run(scope, fn);
+    if (!isObservable(result)) return result;
+    const close = () => {
+      if (!scope.open) return;
+      scope.open = false;
+      if (scope.nested > 0) scope.release = this.enter();
+    };
+    return new Observable<unknown>((subscriber) => {
+      const subscription = result.subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => {
+          close();
+          subscriber.error(error);
+        },
+        complete: () => {
+          close();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        close();
+        subscription.unsubscribe();
+      };
+    }) as T;
   }
 
   /**
@@ -80,14 +134,18 @@ export class LifecycleService implements BeforeApplicationShutdown {
   /** Stops accepting operations and waits for the in-flight ones (bounded by `drainTimeoutMs`). */
   async drain(): Promise<void> {
     if (this.#state === 'running') this.#state = 'shutting_down';
-    if (this.#inflight > 0) {
+    const deadline = Date.now() + this.drainTimeoutMs;
+    // Re-checked after each wake: an operation that outlived its request is counted right after
+    // the request's own count ends (see runCounted), so the count can touch 0 and go up again.
+    while (this.#inflight > 0 && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.drainTimeoutMs);
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
         this.#drained = () => {
           clearTimeout(timer);
           resolve();
         };
       });
+      this.#drained = undefined;
     }
     this.#state = 'closed';
   }
