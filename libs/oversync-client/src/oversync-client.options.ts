@@ -128,6 +128,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export function resolveClientOptions(options: OversyncClientOptions): ResolvedClientOptions {
   if (!options?.db) throw new InvalidConfigError('`db` (a sql.js Database) is required');
   if (!options.baseUrl) throw new InvalidConfigError('`baseUrl` is required');
+  // Database.updateHook arrived in sql.js 1.13; without it the write hook would fail inside open().
+  if ((options.observeWrites ?? true) && typeof options.db.updateHook !== 'function') {
+    throw new InvalidConfigError(
+      '`db` has no updateHook: observing app writes needs sql.js >= 1.13 (upgrade sql.js, or pass observeWrites: false)',
+    );
+  }
   if (typeof options.getToken !== 'function') throw new InvalidConfigError('`getToken` must be a function');
   const schema = options.schema?.trim().toLowerCase();
   if (!schema) throw new InvalidConfigError('`schema` is required: there is no default schema');
