@@ -2,6 +2,7 @@ import {
   IndexedDbPersister,
   isOversyncClientError,
   OversyncClient,
+  type OversyncPersister,
   type SyncOperationName,
   type SyncStatusEvent,
 } from '@oversync/client';
@@ -27,6 +28,34 @@ export interface SessionState {
 }
 
 const OFFLINE_KEY = 'oversync-demo:offline';
+
+/** Where the time of `userId`'s last sync on this device is kept across reloads. */
+const lastSyncKey = (userId: string) => `oversync-demo:last-sync:${userId}`;
+
+function storedLastSync(userId: string | undefined): Date | undefined {
+  const value = userId === undefined ? null : localStorage.getItem(lastSyncKey(userId));
+  const date = value === null ? undefined : new Date(value);
+  return date && !Number.isNaN(date.getTime()) ? date : undefined;
+}
+
+/**
+ * The state of a session that has not connected yet: the remembered Online/Offline switch and,
+ * for `userId`, when this device last synced.
+ */
+export function initialState(userId?: string): SessionState {
+  return {
+    phase: 'starting',
+    online: localStorage.getItem(OFFLINE_KEY) !== '1',
+    status: 'idle',
+    operation: undefined,
+    downloading: false,
+    pendingRowCount: 0,
+    lastSyncAt: storedLastSync(userId),
+    lastBundleSeq: 0,
+    error: undefined,
+  };
+}
+
 /** Loads of the image before giving up when other tabs keep replacing it (`stale_image`). */
 const MAX_OPEN_ATTEMPTS = 3;
 let sqlJs: Promise<SqlJsStatic> | undefined;
@@ -39,7 +68,60 @@ function loadSqlJs(baseUrl: string): Promise<SqlJsStatic> {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** A save of the local database that the browser refused (storage full, IndexedDB unavailable). */
+class LocalSaveError extends Error {
+  constructor(readonly reason: unknown) {
+    super(reason instanceof Error ? reason.message : String(reason));
+  }
+}
+
+/**
+ * The IndexedDB persister, with every failed save marked as a {@link LocalSaveError}, so the page
+ * can tell "not saved on this device" apart from sync errors wherever the failure surfaces (a
+ * write, a debounced save, or the save the sync engine makes before each request).
+ */
+class DemoPersister implements OversyncPersister {
+  readonly lockName: string;
+
+  constructor(private readonly inner: IndexedDbPersister) {
+    this.lockName = inner.lockName;
+  }
+
+  load(): Promise<Uint8Array | null> {
+    return this.inner.load();
+  }
+
+  async save(image: Uint8Array): Promise<void> {
+    try {
+      await this.inner.save(image);
+    } catch (error) {
+      throw new LocalSaveError(error);
+    }
+  }
+
+  clear(): Promise<void> {
+    return this.inner.clear();
+  }
+
+  knownRevision(): string | null | undefined {
+    return this.inner.knownRevision();
+  }
+
+  storedRevision(): Promise<string | null> {
+    return this.inner.storedRevision();
+  }
+
+  release(): void {
+    this.inner.release();
+  }
+}
+
 function message(error: unknown): string {
+  if (error instanceof LocalSaveError) {
+    const reason = error.reason;
+    const detail = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+    return `Changes not saved on this device (${detail}). They are only in this tab until a save succeeds: reloading or closing it loses them.`;
+  }
   if (isOversyncClientError(error, 'http_status') && error.details['status'] === 401) {
     return 'The server no longer accepts this sign-in (its JWT_SECRET changed or the token expired): sign out and in again.';
   }
@@ -56,6 +138,8 @@ export class DemoSession {
   readonly repo: PostsRepo;
   readonly conflicts: ConflictLog;
   #closed = false;
+  /** The page's message for a failed save, until a save succeeds. */
+  #saveError: string | undefined;
 
   private constructor(
     readonly login: StoredLogin,
@@ -67,17 +151,7 @@ export class DemoSession {
   ) {
     this.repo = new PostsRepo(db);
     this.conflicts = conflicts;
-    this.state = {
-      phase: 'starting',
-      online: localStorage.getItem(OFFLINE_KEY) !== '1',
-      status: 'idle',
-      operation: undefined,
-      downloading: false,
-      pendingRowCount: 0,
-      lastSyncAt: undefined,
-      lastBundleSeq: 0,
-      error: undefined,
-    };
+    this.state = initialState(login.userId);
     client.onStatus((event) => this.#onStatus(event));
     conflicts.onChange(onChange);
   }
@@ -94,10 +168,9 @@ export class DemoSession {
   ): Promise<DemoSession> {
     const SQL = await loadSqlJs(baseUrl);
     for (let attempt = 1; ; attempt++) {
-      const persistence = new IndexedDbPersister({
-        databaseName: 'oversync-demo',
-        key: `user:${login.userId}`,
-      });
+      const persistence = new DemoPersister(
+        new IndexedDbPersister({ databaseName: 'oversync-demo', key: `user:${login.userId}` }),
+      );
       const image = await persistence.load();
       const db = new SQL.Database(image ?? undefined);
       let client: OversyncClient | undefined;
@@ -170,12 +243,23 @@ export class DemoSession {
     this.onChange();
   }
 
-  /** Runs a local write, waits until it is saved to IndexedDB, and updates the page. */
+  /**
+   * Runs a local write, waits until it is saved to IndexedDB, and updates the page. A save the
+   * browser refuses (storage full) is reported on the page: the change is then only in this tab.
+   */
   async write(change: (repo: PostsRepo) => void): Promise<void> {
     change(this.repo);
-    await this.client.flush();
-    this.#refreshPending();
-    this.onChange();
+    try {
+      await this.client.flush();
+      if (this.state.error === this.#saveError) this.state.error = undefined;
+      this.#saveError = undefined;
+    } catch (error) {
+      this.#fail(error instanceof LocalSaveError ? error : new LocalSaveError(error));
+      this.#saveError = this.state.error;
+    } finally {
+      this.#refreshPending();
+      this.onChange();
+    }
   }
 
   /** Stops sync and saves; the local database stays in IndexedDB for the next sign-in. */
@@ -216,7 +300,10 @@ export class DemoSession {
       this.state.error = undefined;
       this.state.lastBundleSeq = event.lastBundleSeqSeen;
       // Paused directions do not count as a sync with the server.
-      if (this.state.online) this.state.lastSyncAt = new Date();
+      if (this.state.online) {
+        this.state.lastSyncAt = new Date();
+        localStorage.setItem(lastSyncKey(this.login.userId), this.state.lastSyncAt.toISOString());
+      }
       this.state.pendingRowCount = event.pendingRowCount;
     } else {
       this.state.downloading = false;

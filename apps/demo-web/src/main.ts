@@ -5,9 +5,16 @@
 import { isOversyncClientError } from '@oversync/client';
 import { devLogin, loadLogin, saveLogin, type StoredLogin } from './auth.js';
 import { type ConflictPolicy } from './conflict-log.js';
-import { DemoSession } from './demo-session.js';
+import { DemoSession, initialState } from './demo-session.js';
 import { byId } from './dom.js';
-import { renderConflicts, renderPosts, renderStatus, renderTyped } from './view.js';
+import {
+  clearViews,
+  focusPostControl,
+  renderConflicts,
+  renderPosts,
+  renderStatus,
+  renderTyped,
+} from './view.js';
 
 const POLICY_KEY = 'oversync-demo:conflict-policy';
 const baseUrl = location.origin;
@@ -38,6 +45,8 @@ function scheduleRender(): void {
 }
 
 function showSignedIn(login: StoredLogin | undefined): void {
+  // Whoever signs in next starts from empty views, never from the previous user's.
+  clearViews(initialState(login?.userId));
   byId('sign-in-view').hidden = login !== undefined;
   byId('app-view').hidden = login === undefined;
   byId('account').hidden = login === undefined;
@@ -104,9 +113,21 @@ async function signOut(): Promise<void> {
   editingId = undefined;
   saveLogin(undefined);
   showSignedIn(undefined);
-  await current?.close();
+  const closing = current?.close() ?? Promise.resolve();
+  // The next start waits until this session let go of its database (its lock): closing waits for
+  // the operation in flight (an attach), and a sign-in meanwhile would meet the lock still held.
+  const previous = starting;
+  starting = Promise.allSettled([previous, closing]).then(() => undefined);
+  try {
+    await closing;
+  } catch (error) {
+    // The session's views are gone: say it here, or the loss would go unnoticed.
+    signInError(
+      `Signed out, but the latest changes were not saved on this device and are lost: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
   // A session still starting closes itself when its open() returns (the token changed).
-  await starting;
+  await previous;
 }
 
 /** Runs an event handler's async work, reporting failures on the page. */
@@ -156,21 +177,43 @@ byId<HTMLFormElement>('new-post-form').addEventListener('submit', (event) => {
 });
 
 const postList = byId('post-list');
+
+/** Closes the edit form of post `id` and gives keyboard focus back to its Edit button. */
+function stopEditing(id: string): void {
+  editingId = undefined;
+  render();
+  focusPostControl(id, '[data-action="edit"]');
+}
+
 postList.addEventListener('click', (event) => {
   const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-action]');
   const id = button?.closest<HTMLElement>('[data-post-id]')?.dataset.postId;
   const current = session;
   if (!button || !id || !current) return;
   const action = button.dataset.action;
-  if (action === 'edit' || action === 'cancel') {
-    editingId = action === 'edit' ? id : undefined;
+  if (action === 'edit') {
+    editingId = id;
     render();
-    if (action === 'edit')
-      postList.querySelector<HTMLInputElement>(`[data-post-id="${id}"] .edit-title`)?.focus();
+    focusPostControl(id, '.edit-title');
+  } else if (action === 'cancel') {
+    stopEditing(id);
   } else if (action === 'delete') {
     if (editingId === id) editingId = undefined;
+    const item = button.closest<HTMLElement>('[data-post-id]');
+    const neighbour = (item?.nextElementSibling ?? item?.previousElementSibling) as HTMLElement | null;
+    // write() deletes the row at once (then saves): render now and move focus off the removed post.
     run(() => current.write((repo) => repo.remove(id)));
+    render();
+    const next = neighbour?.dataset.postId;
+    if (!next || !focusPostControl(next, '[data-action="delete"]')) byId('new-post-title').focus();
   }
+});
+
+postList.addEventListener('keydown', (event) => {
+  const id = (event.target as HTMLElement).closest<HTMLElement>('li.editing')?.dataset.postId;
+  if (event.key !== 'Escape' || !id) return;
+  event.preventDefault();
+  stopEditing(id);
 });
 postList.addEventListener('submit', (event) => {
   event.preventDefault();
@@ -181,8 +224,9 @@ postList.addEventListener('submit', (event) => {
   const title = form.querySelector<HTMLInputElement>('.edit-title')?.value.trim() ?? '';
   const content = form.querySelector<HTMLTextAreaElement>('.edit-content')?.value.trim() ?? '';
   if (!title) return;
-  editingId = undefined;
+  // write() changes the row at once (then saves): the list shows the new title right away.
   run(() => current.write((repo) => repo.update(id, title, content)));
+  stopEditing(id);
 });
 
 // The browser regained a network: restart background sync so it does not wait out an error backoff.

@@ -14,7 +14,8 @@ const STATUS_TEXT: Record<SessionState['status'], string> = {
 export function renderStatus(state: SessionState): void {
   const toggle = byId('online-toggle');
   toggle.setAttribute('aria-checked', String(state.online));
-  byId('online-label').textContent = state.online ? 'Online' : 'Offline';
+  // The switch keeps its name ("Online"); only its state changes (aria-checked, and on/off shown).
+  byId('online-state').textContent = state.online ? 'on' : 'off';
   const status = byId('sync-status');
   const shown = state.phase === 'starting' ? 'idle' : !state.online ? 'offline' : state.status;
   status.dataset.state = shown;
@@ -30,6 +31,7 @@ export function renderStatus(state: SessionState): void {
   const lastSync = byId('last-sync');
   lastSync.textContent = state.lastSyncAt ? timeOf(state.lastSyncAt) : 'never';
   if (state.lastSyncAt) lastSync.setAttribute('datetime', state.lastSyncAt.toISOString());
+  else lastSync.removeAttribute('datetime');
   byId('bundle-seq').textContent = `#${state.lastBundleSeq}`;
   byId('initial-progress').hidden = !state.downloading;
   const error = byId('sync-error');
@@ -104,15 +106,84 @@ function editView(post: PostRow): HTMLLIElement {
   );
 }
 
-/** Renders the post list; the post being edited keeps its form (and whatever was typed). */
+/** Where keyboard focus is inside the post list, so a re-render can put it back. */
+interface ListFocus {
+  postId: string;
+  /** Selector of the focused control inside its post (`[data-action="edit"]`, `.edit-title`, …). */
+  selector: string;
+  selection?: { start: number | null; end: number | null; direction: 'forward' | 'backward' | 'none' | null };
+}
+
+function focusIn(list: HTMLElement): ListFocus | undefined {
+  const active = document.activeElement;
+  if (!(active instanceof HTMLElement) || !list.contains(active)) return undefined;
+  const postId = active.closest<HTMLElement>('[data-post-id]')?.dataset.postId;
+  const selector = active.dataset.action
+    ? `[data-action="${active.dataset.action}"]`
+    : active.classList.contains('edit-title')
+      ? '.edit-title'
+      : active.classList.contains('edit-content')
+        ? '.edit-content'
+        : active.classList.contains('save')
+          ? '.save'
+          : undefined;
+  if (!postId || !selector) return undefined;
+  const field = active instanceof HTMLInputElement || active instanceof HTMLTextAreaElement ? active : null;
+  return {
+    postId,
+    selector,
+    selection: field
+      ? { start: field.selectionStart, end: field.selectionEnd, direction: field.selectionDirection }
+      : undefined,
+  };
+}
+
+/** Focuses `selector` inside the post `postId` of the list, if it is there. */
+export function focusPostControl(postId: string, selector: string): HTMLElement | null {
+  const list = byId('post-list');
+  const post = [...list.querySelectorAll<HTMLElement>('[data-post-id]')].find(
+    (element) => element.dataset.postId === postId,
+  );
+  const control = post?.querySelector<HTMLElement>(selector) ?? null;
+  control?.focus({ preventScroll: true });
+  return control;
+}
+
+function restoreFocus(focus: ListFocus): void {
+  const control = focusPostControl(focus.postId, focus.selector);
+  const { selection } = focus;
+  if (
+    selection &&
+    selection.start !== null &&
+    selection.end !== null &&
+    (control instanceof HTMLInputElement || control instanceof HTMLTextAreaElement)
+  ) {
+    control.setSelectionRange(selection.start, selection.end, selection.direction ?? undefined);
+  }
+}
+
+/** What the list shows now, so a render with nothing new leaves the DOM (and focus) alone. */
+let shownPosts: string | undefined;
+
+/**
+ * Renders the post list; the post being edited keeps its form (and whatever was typed), and
+ * keyboard focus stays on the control it was on (a sync re-renders the list at any time).
+ */
 export function renderPosts(posts: readonly PostRow[], editingId: string | undefined): void {
   const list = byId('post-list');
+  const shown = JSON.stringify([editingId ?? null, posts]);
+  if (shown === shownPosts) return;
+  shownPosts = shown;
+  const focus = focusIn(list);
   const openForm = editingId
-    ? list.querySelector<HTMLLIElement>(`li.editing[data-post-id="${editingId}"]`)
+    ? ([...list.querySelectorAll<HTMLLIElement>('li.editing')].find(
+        (element) => element.dataset.postId === editingId,
+      ) ?? null)
     : null;
   list.replaceChildren(
     ...posts.map((post) => (post.id === editingId ? (openForm ?? editView(post)) : postView(post))),
   );
+  if (focus) restoreFocus(focus);
   byId('post-count').textContent = String(posts.length);
   byId('no-posts').hidden = posts.length > 0;
 }
@@ -139,6 +210,18 @@ export function renderConflicts(entries: readonly ConflictEntry[]): void {
   );
   byId('conflict-count').textContent = String(entries.length);
   byId('no-conflicts').hidden = entries.length > 0;
+}
+
+/**
+ * Empties every view of a session: called when one ends and before the next one shows, so the
+ * next user never sees the previous user's posts, conflicts or sync state.
+ */
+export function clearViews(state: SessionState): void {
+  shownPosts = undefined;
+  renderStatus(state);
+  renderPosts([], undefined);
+  renderConflicts([]);
+  renderTyped([]);
 }
 
 /** Renders the typed values card. */

@@ -81,11 +81,14 @@ export class ExportScheduler {
    * could not be saved, also when the failure was a background save's.
    */
   async flush(): Promise<void> {
-    if (this.#pending || this.#timer !== undefined) {
-      await this.persistNow();
-      return;
+    if (!this.#pending && this.#timer === undefined) {
+      // Only saves in flight: wait for them. One that fails marks the image dirty again (its
+      // error is swallowed by the chain), so it is saved once more below instead of resolving
+      // over the lost write.
+      await this.#chain;
+      if (!this.#pending && this.#timer === undefined) return;
     }
-    await this.#chain;
+    await this.persistNow();
   }
 
   /** The last error of a background save, if any. */

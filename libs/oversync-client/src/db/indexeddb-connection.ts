@@ -8,6 +8,8 @@
  * - It yields to others: on `versionchange` (the app's `deleteDatabase()` or upgrade, another tab's
  *   persister adding its store) it closes and forgets the connection; on `close` (the browser
  *   dropped it: site data cleared, storage evicted) it forgets it too. The next call reopens.
+ * - An upgrade that another connection keeps blocked (one that ignores `versionchange`) fails
+ *   after a few seconds with an error naming the database, instead of waiting forever.
  * - A failed open is forgotten as well, so a later call tries again.
  */
 export class IndexedDbConnection {
@@ -118,8 +120,18 @@ async function openWithStore(factory: IDBFactory, name: string, store: string): 
 }
 
 /**
+ * How long an upgrade may stay `blocked` before the open fails. IndexedDB reports `blocked` only
+ * when a connection is still open after its `versionchange` event (connections of this class close
+ * right away), so this is a connection that ignores `versionchange` (the app's own, another tab's)
+ * and may never close: waiting for it would hang `load()` and `save()` without a word.
+ */
+const BLOCKED_UPGRADE_TIMEOUT_MS = 5000;
+
+/**
  * One `open` request. An upgrade waits (`blocked`) until every other connection to the database
- * closes, as IndexedDB requires; connections that handle `versionchange` (like this one) do.
+ * closes, as IndexedDB requires; connections that handle `versionchange` (like this one) do. One
+ * that stays blocked for {@link BLOCKED_UPGRADE_TIMEOUT_MS} fails with an error that says so; if the
+ * request succeeds later, its connection is closed at once.
  */
 function openRequest(
   factory: IDBFactory,
@@ -129,12 +141,34 @@ function openRequest(
 ): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
     const request = version === undefined ? factory.open(name) : factory.open(name, version);
+    let blockedTimer: ReturnType<typeof setTimeout> | undefined;
+    let gaveUp = false;
     request.onupgradeneeded = () => {
       // Also runs when the database did not exist yet (created at version 1).
       if (!request.result.objectStoreNames.contains(store)) request.result.createObjectStore(store);
     };
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error ?? new Error(`IndexedDB open of "${name}" failed`));
+    request.onblocked = () => {
+      blockedTimer ??= setTimeout(() => {
+        gaveUp = true;
+        reject(
+          new Error(
+            `IndexedDB database "${name}" needs a version upgrade to add object store "${store}", ` +
+              `but it stayed blocked for ${BLOCKED_UPGRADE_TIMEOUT_MS} ms: another connection to the ` +
+              'database (the app\'s own, or another tab\'s) is open and does not close on "versionchange". ' +
+              'Close that connection in its onversionchange handler, or create the store in your own upgrade.',
+          ),
+        );
+      }, BLOCKED_UPGRADE_TIMEOUT_MS);
+    };
+    request.onsuccess = () => {
+      clearTimeout(blockedTimer);
+      if (gaveUp) request.result.close();
+      else resolve(request.result);
+    };
+    request.onerror = () => {
+      clearTimeout(blockedTimer);
+      reject(request.error ?? new Error(`IndexedDB open of "${name}" failed`));
+    };
   });
 }
 
