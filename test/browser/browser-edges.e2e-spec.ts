@@ -3,11 +3,11 @@
  * tabs, the client's use of browser APIs (`fetch`), and the demo page as a user drives it. Headless
  * Chromium (the system package, never a downloaded browser).
  */
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { bundleClient, servePage, type PageServer } from '../support/client-browser.js';
 import { CLIENT_SCHEMA_SQL, CLIENT_TABLES, userId } from '../support/client-schema.js';
 import { startClientServer, type ClientServer } from '../support/client-server.js';
-import { chromiumPath, launchChromium } from '../support/chromium.js';
+import { insecureOrigin, launchChromium } from '../support/chromium.js';
 import { DemoDevice } from '../support/demo-device.js';
 import { startDemoHarness, uniqueUser, type DemoHarness } from '../support/demo-harness.js';
 
@@ -412,21 +412,10 @@ describe('the demo page', () => {
   // interface, so the page is also opened from another machine or a phone (http://<lan-ip>:3000):
   // "Add post" must work there too (it uses the client's getRandomValues-based randomUuid).
   it('adds a post when served over plain http on a non-localhost name (not a secure context)', async () => {
-    const browser = await chromium.launch({
-      executablePath: chromiumPath(),
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--host-resolver-rules=MAP demo.test 127.0.0.1',
-      ],
-    });
+    const browser = await launchChromium({ insecureHost: true });
     try {
-      const url = new URL(h.url);
-      url.hostname = 'demo.test';
-      const device = await DemoDevice.open(browser, url.origin, 'lan');
+      const origin = insecureOrigin(h.url);
+      const device = await DemoDevice.open(browser, origin, 'lan');
       await device.signIn(uniqueUser('lana'));
       expect(await device.page.evaluate(() => window.isSecureContext)).toBe(false);
       await device.page.locator('#new-post-title').fill('From a LAN device');

@@ -6,9 +6,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { type Browser } from 'playwright-core';
 import { createDemoApp, type DemoApp, type DemoAppOptions } from '../../apps/demo-server/src/demo-app.js';
-import { chromiumPath, launchChromium } from '../support/chromium.js';
+import { insecureOrigin, launchChromium } from '../support/chromium.js';
 import { bundleClient, servePage, type PageServer } from '../support/client-browser.js';
 import { DemoDevice } from '../support/demo-device.js';
 import { buildDemoWeb, startDemoHarness, uniqueUser, type DemoHarness } from '../support/demo-harness.js';
@@ -202,27 +202,16 @@ describe('demo page edges', () => {
   // Web Locks exist only in secure contexts; the demo is also opened as http://<lan-ip>:3000. A
   // second tab of the same user there must still be refused, not write the same database.
   it('refuses a second tab of the same user when the page is not a secure context (no Web Locks)', async () => {
-    const lan = await chromium.launch({
-      executablePath: chromiumPath(),
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-dev-shm-usage',
-        '--host-resolver-rules=MAP demo.test 127.0.0.1',
-      ],
-    });
+    const lan = await launchChromium({ insecureHost: true });
     try {
-      const url = new URL(h.url);
-      url.hostname = 'demo.test';
-      const a = await DemoDevice.open(lan, url.origin, 'lan-a');
+      const origin = insecureOrigin(h.url);
+      const a = await DemoDevice.open(lan, origin, 'lan-a');
       const user = uniqueUser('lena');
       await a.signIn(user);
       expect(await a.page.evaluate(() => window.isSecureContext || 'locks' in navigator)).toBe(false);
       await a.addPost('Only in tab A');
       const tabB = await a.context.newPage();
-      await tabB.goto(url.origin); // the stored login signs tab B in at once
+      await tabB.goto(origin); // the stored login signs tab B in at once
       await tabB
         .locator('#sign-in-error:not([hidden]), #app-view:not([hidden]) #sync-status[data-state="synced"]')
         .first()
@@ -235,7 +224,7 @@ describe('demo page edges', () => {
       await a.page.close();
       await tabB.close();
       const tabs = await Promise.all([a.context.newPage(), a.context.newPage()]);
-      await Promise.all(tabs.map((tab) => tab.goto(url.origin)));
+      await Promise.all(tabs.map((tab) => tab.goto(origin)));
       const outcomes = await Promise.all(
         tabs.map(async (tab) => {
           await tab
@@ -377,7 +366,7 @@ describe('demo page while the server restarts', () => {
   });
 
   // The page keeps retrying while the server is away; once it is back, the post written meanwhile
-  // must sync within seconds, not after a minute of error backoff.
+  // must sync at the next retry, not after a minute of error backoff.
   it('syncs the post written while the server was down soon after the server is back', async () => {
     const device = await DemoDevice.open(browser, demo!.url, 'a');
     try {
@@ -396,10 +385,11 @@ describe('demo page while the server restarts', () => {
       );
 
       demo = await createDemoApp(options);
-      const back = Date.now();
-      await device.page.locator('#sync-status[data-state="synced"]').waitFor({ timeout: 30_000 });
+      // The error backoff doubles from 1 s, so about 10 s into the outage the next retry is at most
+      // 16 s away; a page that had backed off to the 60 s cap (or stopped) would miss this bound.
+      // Wide on purpose: how soon within it depends on where the backoff was, not on our speed.
+      await device.page.locator('#sync-status[data-state="synced"]').waitFor({ timeout: 25_000 });
       await device.waitPending(0);
-      expect(Date.now() - back).toBeLessThan(8000);
       const response = await fetch(`${demo.url}/admin/users/${user}/posts`, {
         headers: { authorization: `Bearer ${options.adminToken}` },
       });

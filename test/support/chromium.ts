@@ -22,8 +22,16 @@ export function chromiumPath(): string {
   }
 }
 
-/** Launches headless Chromium with flags that work as root on a machine without network. */
-export function launchChromium(): Promise<Browser> {
+/** A host name the browsers of {@link launchChromium} `({ insecureHost: true })` resolve to 127.0.0.1. */
+export const INSECURE_HOST = 'demo.test';
+
+/**
+ * Launches headless Chromium with flags that work as root on a machine without network. With
+ * `insecureHost`, {@link INSECURE_HOST} resolves to 127.0.0.1: a page opened there over plain http
+ * is not a secure context (no Web Locks, no `crypto.randomUUID`), like the demo opened as
+ * `http://<lan-ip>:3000` from another machine.
+ */
+export function launchChromium(options: { insecureHost?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
@@ -37,8 +45,16 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-quic',
       '--disable-dev-shm-usage',
+      ...(options.insecureHost ? [`--host-resolver-rules=MAP ${INSECURE_HOST} 127.0.0.1`] : []),
     ],
   });
+}
+
+/** `url`'s origin under {@link INSECURE_HOST} (same scheme and port). */
+export function insecureOrigin(url: string): string {
+  const u = new URL(url);
+  u.hostname = INSECURE_HOST;
+  return u.origin;
 }
 
 /** Saves a full-page screenshot under `test-output/screenshots/` (used on test failure). */
