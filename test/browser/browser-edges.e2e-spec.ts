@@ -8,7 +8,7 @@ import { bundleClient, servePage, type PageServer } from '../support/client-brow
 import { CLIENT_SCHEMA_SQL, CLIENT_TABLES, userId } from '../support/client-schema.js';
 import { startClientServer, type ClientServer } from '../support/client-server.js';
 import { insecureOrigin, launchChromium } from '../support/chromium.js';
-import { DemoDevice } from '../support/demo-device.js';
+import { DemoDevice, signInOutcome } from '../support/demo-device.js';
 import { startDemoHarness, uniqueUser, type DemoHarness } from '../support/demo-harness.js';
 
 /** The esbuild bundle of `@oversync/client`, as the test page serves it. */
@@ -397,11 +397,7 @@ describe('the demo page', () => {
 
         await page.getByLabel('User id').fill(user);
         await page.getByRole('button', { name: 'Sign in' }).click();
-        await page
-          .locator('#sign-in-error:not([hidden]), #app-view:not([hidden]) #sync-status[data-state="synced"]')
-          .first()
-          .waitFor();
-        await expect(page.locator('#sign-in-error').textContent()).resolves.toBe('');
+        expect(await signInOutcome(page)).toBe('');
         await device.waitReady();
       } finally {
         await device.close();

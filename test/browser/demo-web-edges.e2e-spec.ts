@@ -10,7 +10,7 @@ import { type Browser } from 'playwright-core';
 import { createDemoApp, type DemoApp, type DemoAppOptions } from '../../apps/demo-server/src/demo-app.js';
 import { insecureOrigin, launchChromium } from '../support/chromium.js';
 import { bundleClient, servePage, type PageServer } from '../support/client-browser.js';
-import { DemoDevice } from '../support/demo-device.js';
+import { DemoDevice, signInOutcome } from '../support/demo-device.js';
 import { buildDemoWeb, startDemoHarness, uniqueUser, type DemoHarness } from '../support/demo-harness.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
@@ -188,11 +188,7 @@ describe('demo page edges', () => {
         await page.getByRole('button', { name: 'Sign in' }).click();
         await page.waitForTimeout(300);
         release();
-        await page
-          .locator('#sign-in-error:not([hidden]), #app-view:not([hidden]) #sync-status[data-state="synced"]')
-          .first()
-          .waitFor();
-        await expect(page.locator('#sign-in-error').textContent()).resolves.toBe('');
+        expect(await signInOutcome(page)).toBe('');
         await device.waitReady();
       } finally {
         await device.close();
@@ -212,13 +208,7 @@ describe('demo page edges', () => {
       await a.addPost('Only in tab A');
       const tabB = await a.context.newPage();
       await tabB.goto(origin); // the stored login signs tab B in at once
-      await tabB
-        .locator('#sign-in-error:not([hidden]), #app-view:not([hidden]) #sync-status[data-state="synced"]')
-        .first()
-        .waitFor();
-      await expect(tabB.locator('#sign-in-error').textContent()).resolves.toContain(
-        'already open in another tab',
-      );
+      expect(await signInOutcome(tabB)).toContain('already open in another tab');
 
       // Tab A closes; two tabs that start at the same moment: exactly one of them takes over.
       await a.page.close();
@@ -226,15 +216,7 @@ describe('demo page edges', () => {
       const tabs = await Promise.all([a.context.newPage(), a.context.newPage()]);
       await Promise.all(tabs.map((tab) => tab.goto(origin)));
       const outcomes = await Promise.all(
-        tabs.map(async (tab) => {
-          await tab
-            .locator(
-              '#sign-in-error:not([hidden]), #app-view:not([hidden]) #sync-status[data-state="synced"]',
-            )
-            .first()
-            .waitFor();
-          return (await tab.locator('#sign-in-error').isVisible()) ? 'refused' : 'opened';
-        }),
+        tabs.map(async (tab) => ((await signInOutcome(tab)) ? 'refused' : 'opened')),
       );
       expect([...outcomes].sort()).toEqual(['opened', 'refused']);
       const owner = tabs[outcomes.indexOf('opened')];

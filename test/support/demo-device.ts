@@ -52,6 +52,11 @@ export class DemoDevice {
     await this.waitReady();
   }
 
+  /** {@link signInOutcome} of this device's page. */
+  signInOutcome(): Promise<string> {
+    return signInOutcome(this.page);
+  }
+
   /** Waits until attach finished: the status shows synced (online) or offline. */
   async waitReady(): Promise<void> {
     await this.page
@@ -134,4 +139,16 @@ export class DemoDevice {
   async close(): Promise<void> {
     await this.context.close();
   }
+}
+
+/**
+ * Waits until a sign-in on `page` has settled, refused (the sign-in error shows) or synced, and
+ * returns the sign-in error's text: '' when the sign-in succeeded.
+ */
+export async function signInOutcome(page: Page): Promise<string> {
+  await page
+    .locator('#sign-in-error:not([hidden]), #app-view:not([hidden]) #sync-status[data-state="synced"]')
+    .first()
+    .waitFor();
+  return (await page.locator('#sign-in-error').textContent()) ?? '';
 }
