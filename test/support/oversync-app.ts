@@ -43,6 +43,16 @@ export interface OversyncTestAppOptions {
 
 export async function createOversyncTestApp(opts: OversyncTestAppOptions = {}): Promise<OversyncTestApp> {
   const db = opts.database ?? (await createTestDatabase());
+  try {
+    return await startTestApp(db, opts);
+  } catch (error) {
+    // A start that fails (a test of a refused configuration, say) must not leave its database.
+    if (!opts.database) await db.drop();
+    throw error;
+  }
+}
+
+async function startTestApp(db: TestDatabase, opts: OversyncTestAppOptions): Promise<OversyncTestApp> {
   const schema = opts.schema ?? 'business';
   if (opts.schemaSql !== undefined) await execSql(db.url, opts.schemaSql);
   else if (!opts.skipSchema) await execSql(db.url, businessSchemaSql(schema));
