@@ -1,5 +1,6 @@
 import { type SqlJsAdapter } from '../db/sql-js.adapter.js';
 import { ROW_STATE_DDL } from './metadata-tables.js';
+import { keyTextOfKeyJsonSql } from './row-sql.js';
 
 /**
  * Upgrades `_sync_row_state` written by an earlier client in place. Layout 1 repeated
@@ -23,7 +24,7 @@ export function upgradeMetadata(adapter: SqlJsAdapter, schema: string): void {
   adapter.exec('DROP TABLE IF EXISTS temp._sync_row_state_upgrade');
   adapter.run(
     'CREATE TEMP TABLE _sync_row_state_upgrade AS ' +
-      'SELECT table_name, (SELECT j.value FROM json_each(rs.key_json) AS j) AS key_text, row_version, deleted ' +
+      `SELECT table_name, ${keyTextOfKeyJsonSql('rs.key_json')} AS key_text, row_version, deleted ` +
       `FROM main._sync_row_state AS rs${layout1 ? ' WHERE schema_name = ?' : ''}`,
     layout1 ? [schema] : [],
   );

@@ -23,6 +23,14 @@ export function keyTextSql(table: TableSpec, alias: string): string {
   return table.keyKind === 'uuid' ? `lower(hex(${ref}))` : `CAST(${ref} AS TEXT)`;
 }
 
+/**
+ * The key text inside a stored `key_json` (its one member, whatever the member is called): how
+ * dirty rows, which keep `key_json`, meet `_sync_row_state`, which is keyed by key text.
+ */
+export function keyTextOfKeyJsonSql(keyJson: string): string {
+  return `(SELECT j.value FROM json_each(${keyJson}) AS j)`;
+}
+
 /** The local `key_json` of a row, built by SQLite's `json_object`. */
 export function keyJsonSql(table: TableSpec, alias: string): string {
   return `json_object(${quoteLiteral(table.keyColumn.wireName)}, ${keyTextSql(table, alias)})`;

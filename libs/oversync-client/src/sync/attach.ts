@@ -7,6 +7,7 @@ import {
 } from '../errors/lifecycle.errors.js';
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { WireGuard } from '../transport/wire-guards.js';
+import { hasSendableDirtyRows } from './freeze.js';
 import { type RestoreInfo } from './rebuild.js';
 import { applySnapshot, downloadSnapshot } from './snapshot.js';
 import { type SyncContext } from './sync-context.js';
@@ -64,23 +65,6 @@ export async function fetchCapabilities(
   }
   ctx.session.capabilities = caps;
   return caps;
-}
-
-/**
- * `has_local_pending_rows` of `POST /sync/connect`: dirty rows the next push would send. A row
- * written and deleted again before the first attach leaves a dirty DELETE of a key the server
- * never had, which the freeze drops: counting it would take the seed lease (`initialize_local`)
- * for a seed that never comes, so the scope would stay INITIALIZING (every other device getting
- * `retry_later`) and this one would hold a pending seed that blocks `detach()`.
- */
-function hasRowsToSeed(ctx: SyncContext): boolean {
-  const pending = ctx.db.scalar(
-    'SELECT EXISTS (SELECT 1 FROM _sync_dirty_rows d LEFT JOIN _sync_row_state rs ' +
-      'ON rs.table_name = d.table_name AND rs.key_text = (SELECT j.value FROM json_each(d.key_json) AS j) ' +
-      'WHERE d.schema_name = ? AND (d.payload IS NOT NULL OR (rs.row_version IS NOT NULL AND rs.deleted = 0)))',
-    [ctx.schema],
-  );
-  return Number(pending) === 1;
 }
 
 function markConnected(ctx: SyncContext, userId: string): void {
@@ -169,7 +153,10 @@ export async function attachUser(ctx: SyncContext, userId: string): Promise<Atta
   const response = await unsupportedAware('POST /sync/connect', () =>
     ctx.transport.retry('connect_request', () =>
       ctx.transport.json<ConnectResponse>('POST', '/sync/connect', {
-        body: { has_local_pending_rows: hasRowsToSeed(ctx) },
+        // Only rows a push would send: a row written and deleted again before the first attach
+        // leaves a dirty DELETE the freeze drops, and counting it would take the seed lease
+        // (`initialize_local`) for a seed that never comes, leaving the scope INITIALIZING.
+        body: { has_local_pending_rows: hasSendableDirtyRows(ctx) },
       }),
     ),
   );

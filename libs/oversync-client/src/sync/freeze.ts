@@ -1,6 +1,7 @@
 import { type JsonObject, type JsonValue, type RowOp, type SyncKey } from '@oversync/protocol';
 
 import { InvalidRowError } from '../errors/sync.errors.js';
+import { keyTextOfKeyJsonSql } from '../schema/row-sql.js';
 import { keyTextOf, localKeyToWireKey, localPayloadToWire, parseObject } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 import { type OutboxBundle, type OutboxRow } from './sync-state.store.js';
@@ -13,6 +14,28 @@ interface DirtyJoin extends Record<string, string | number | null> {
   dirty_ordinal: number;
   rs_version: number | null;
   rs_deleted: number | null;
+  sendable: number;
+}
+
+/** Dirty rows (`d`) of one schema with their row state (`rs`, NULLs when the key has none). */
+const DIRTY_WITH_ROW_STATE =
+  'FROM _sync_dirty_rows d LEFT JOIN _sync_row_state rs ' +
+  `ON rs.table_name = d.table_name AND rs.key_text = ${keyTextOfKeyJsonSql('d.key_json')} ` +
+  'WHERE d.schema_name = ?';
+
+/**
+ * A dirty row the next push sends: an upsert, or a delete of a row the server has live. A delete
+ * of a key never synced (or already a tombstone) is a no-op the freeze drops.
+ */
+const SENDABLE = '(d.payload IS NOT NULL OR (rs.row_version IS NOT NULL AND rs.deleted = 0))';
+
+/** True when the next freeze would send at least one row. */
+export function hasSendableDirtyRows(ctx: SyncContext): boolean {
+  return (
+    Number(
+      ctx.db.scalar(`SELECT EXISTS (SELECT 1 ${DIRTY_WITH_ROW_STATE} AND ${SENDABLE})`, [ctx.schema]),
+    ) === 1
+  );
 }
 
 /**
@@ -29,15 +52,12 @@ export function freezeOutbox(ctx: SyncContext): OutboxBundle | null {
     const existing = ctx.store.outbox();
     if (existing.state !== 'none') return existing;
     const dirty = ctx.db.all<DirtyJoin>(
-      'SELECT d.table_name, d.key_json, d.base_row_version, d.payload, d.dirty_ordinal, rs.row_version AS rs_version, rs.deleted AS rs_deleted ' +
-        // Row state is keyed by the key text, the one member of the dirty row's key_json.
-        'FROM _sync_dirty_rows d LEFT JOIN _sync_row_state rs ON rs.table_name = d.table_name ' +
-        'AND rs.key_text = (SELECT j.value FROM json_each(d.key_json) AS j) ' +
-        'WHERE d.schema_name = ?',
+      'SELECT d.table_name, d.key_json, d.base_row_version, d.payload, d.dirty_ordinal, ' +
+        `rs.row_version AS rs_version, rs.deleted AS rs_deleted, ${SENDABLE} AS sendable ${DIRTY_WITH_ROW_STATE}`,
       [ctx.schema],
     );
     const live = (d: DirtyJoin) => d.rs_version !== null && d.rs_deleted === 0;
-    const toSend = dirty.filter((d) => d.payload !== null || live(d));
+    const toSend = dirty.filter((d) => d.sendable === 1);
     ctx.db.run('DELETE FROM _sync_dirty_rows WHERE schema_name = ?', [ctx.schema]);
     if (toSend.length === 0) return null;
     const order = (d: DirtyJoin) => ctx.tables.order(d.table_name);

@@ -2,6 +2,7 @@ import { type RowOp } from '@oversync/protocol';
 
 import { type SqlJsAdapter, type SqlValue } from '../db/sql-js.adapter.js';
 import { NOW_SQL } from '../schema/metadata-tables.js';
+import { keyTextOfKeyJsonSql } from '../schema/row-sql.js';
 
 // Printable text that JSON renders verbatim: no quote, backslash, control character or surrogate.
 const PLAIN_JSON_TEXT = /^[^"\\\u0000-\u001f\u007f\ud800-\udfff]*$/;
@@ -118,7 +119,7 @@ export class IntentStore {
    */
   dirtyKeyTexts(): Set<string> {
     const rows = this.db.all<{ table_name: string; key_text: string }>(
-      'SELECT d.table_name, (SELECT j.value FROM json_each(d.key_json) AS j) AS key_text ' +
+      `SELECT d.table_name, ${keyTextOfKeyJsonSql('d.key_json')} AS key_text ` +
         'FROM _sync_dirty_rows AS d WHERE d.schema_name = ?',
       [this.schema],
     );
