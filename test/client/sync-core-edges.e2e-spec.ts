@@ -54,13 +54,24 @@ function helpers(server: Server, open: Device[]) {
       expect(deviceTable(d.db, table)).toEqual(await serverTable(server().pool, table, d.userId));
   };
   const serverSql = (user: string, text: string) => server().write(user, rawSql(text));
-  return { device, addUser, addPost, sameAsServer, serverSql };
+  /** A device of `user` whose pull requests run `during(device)` while they are in flight. */
+  const deviceWritingDuringPull = async (user: string, during: (d: Device) => void) => {
+    const faults = new FaultyFetch();
+    const box: { d?: Device } = {};
+    faults.fail({ match: (c) => routeOf(c) === 'pull', when: 'pass', run: () => during(box.d!) });
+    box.d = await device(user, { fetch: faults.fetch });
+    return box.d;
+  };
+  return { device, addUser, addPost, sameAsServer, serverSql, deviceWritingDuringPull };
 }
 
 describe('client sync core edges (real server)', () => {
   let server: ClientServer;
   const open: Device[] = [];
-  const { device, addUser, addPost, sameAsServer, serverSql } = helpers(() => server, open);
+  const { device, addUser, addPost, sameAsServer, serverSql, deviceWritingDuringPull } = helpers(
+    () => server,
+    open,
+  );
 
   beforeAll(async () => {
     server = await startClientServer();
@@ -77,16 +88,10 @@ describe('client sync core edges (real server)', () => {
     const a = await device(user);
     const parent = addUser(a, 'Parent');
     await a.client.pushPending();
-    const faults = new FaultyFetch();
-    const box: { b?: Device } = {};
     // While B's pull is in flight the app deletes the parent; the pulled bundle adds a child to it.
-    faults.fail({
-      match: (c) => routeOf(c) === 'pull',
-      when: 'pass',
-      run: () => void box.b!.db.run('DELETE FROM users WHERE id = ?', [parent]),
-    });
-    const b = await device(user, { fetch: faults.fetch });
-    box.b = b;
+    const b = await deviceWritingDuringPull(user, (d) =>
+      d.db.run('DELETE FROM users WHERE id = ?', [parent]),
+    );
     const child = uuid();
     await serverSql(
       user,
@@ -159,16 +164,8 @@ describe('client sync core edges (real server)', () => {
     const a = await device(user);
     const parent = addUser(a, 'Parent');
     await a.client.pushPending();
-    const faults = new FaultyFetch();
-    const box: { b?: Device } = {};
     // The app adds a child while B's pull is in flight; the pulled bundle deletes its parent.
-    faults.fail({
-      match: (c) => routeOf(c) === 'pull',
-      when: 'pass',
-      run: () => void addPost(box.b!, parent, 'Written during pull'),
-    });
-    const b = await device(user, { fetch: faults.fetch });
-    box.b = b;
+    const b = await deviceWritingDuringPull(user, (d) => void addPost(d, parent, 'Written during pull'));
     await serverSql(
       user,
       `DELETE FROM business.users WHERE _sync_scope_id = ${lit(user)} AND id = '${parent}'`,
