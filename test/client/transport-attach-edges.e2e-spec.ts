@@ -162,4 +162,30 @@ describe('client transport and attach edges (real server)', () => {
     const b = await device(user, { attach: false });
     expect(await b.client.attach(user)).toMatchObject({ status: 'connected' });
   });
+
+  it('an empty seed whose lease lapsed meanwhile resets the binding (initialization_reset) instead of claiming the scope', async () => {
+    const user = userId('ta-lapsed-seed');
+    const id = uuid();
+    const a = await device(user, {
+      attach: false,
+      seed: (db) => db.run('INSERT INTO users (id, name, email) VALUES (?, ?, ?)', [id, 'Gone', 'g@x']),
+    });
+    expect(await a.client.attach(user)).toMatchObject({ outcome: 'seeded_from_local' });
+    a.db.run('DELETE FROM users WHERE id = ?', [id]);
+    // The lease lapses and another device initializes the scope empty before A syncs again.
+    await server.pool.query(
+      `UPDATE sync.scope_state SET lease_expires_at = now() - interval '1 second'
+        WHERE user_pk = (SELECT user_pk FROM sync.user_state WHERE user_id = $1)`,
+      [user],
+    );
+    const b = await device(user, { attach: false });
+    expect(await b.client.attach(user)).toMatchObject({ outcome: 'started_empty' });
+    const error = await a.client.sync().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(isOversyncClientError(error, 'initialization_reset')).toBe(true);
+    expect(a.client.pendingSyncStatus()).toMatchObject({ pendingRowCount: 0 });
+    expect(await a.client.attach(user)).toMatchObject({ status: 'connected', outcome: 'used_remote_state' });
+  });
 });
