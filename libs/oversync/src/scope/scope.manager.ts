@@ -35,8 +35,11 @@ export interface ScopeWriteResult<R> {
  *
  * @example
  * ```ts
- * const { bundle } = await scopeManager.execWrite('user-42', { writerId: 'admin-panel' }, (trx) =>
- *   trx.insertInto('business.posts').values({ id, title, author_id: 'user-42' }).execute(),
+ * interface Db {
+ *   'business.posts': { _sync_scope_id: string; id: string; title: string };
+ * }
+ * const { bundle } = await scopeManager.execWrite<unknown, Db>('user-42', { writerId: 'admin-panel' }, (trx) =>
+ *   trx.insertInto('business.posts').values({ _sync_scope_id: 'user-42', id, title }).execute(),
  * );
  * ```
  */
