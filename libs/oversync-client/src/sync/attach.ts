@@ -10,6 +10,7 @@ import { WireGuard } from '../transport/wire-guards.js';
 import { hasSendableDirtyRows } from './freeze.js';
 import { type RestoreInfo } from './rebuild.js';
 import { applySnapshot, downloadSnapshot } from './snapshot.js';
+import { freshSourceId } from './source-recovery.js';
 import { type SyncContext } from './sync-context.js';
 
 /** `attach()` status strings. */
@@ -130,6 +131,27 @@ export function refuseConflictingAttach(ctx: SyncContext, userId: string): void 
 }
 
 /**
+ * Gives `userId` a fresh source when the current one already pushed for another user. The server
+ * keeps each source's bundle sequence per user (wire §6.1) while this database keeps one counter
+ * per source, so the old counter would reach the new user's scope, which expects 1 from a source
+ * it never saw: `source_sequence_out_of_order` on the first push, and while that push seeds the
+ * scope not even a rebuild can recover (`scope_initializing`). Runs before connect, which binds a
+ * seed lease to the source. The same user (named while anonymous by `detach()`) keeps its source
+ * and counter; a frozen bundle keeps the source it was frozen under.
+ */
+async function useSourceFor(ctx: SyncContext, userId: string): Promise<void> {
+  if (ctx.store.attachment().attachedUserId === userId || ctx.store.outbox().state !== 'none') return;
+  if (ctx.store.nextSourceBundleId(ctx.session.sourceId) <= 1) return;
+  ctx.session.sourceId = ctx.db.transaction(() => {
+    const sourceId = freshSourceId(ctx.store);
+    ctx.store.ensureSource(sourceId);
+    ctx.store.setAttachment({ currentSourceId: sourceId });
+    return sourceId;
+  });
+  await ctx.persist();
+}
+
+/**
  * Binds the database to `userId` and connects the session (client-spec §10). Resuming the same
  * attached user needs no network. A fresh binding resets the pull checkpoint and rebuild gate, so
  * nothing of a previous user's state can leak into this one.
@@ -145,6 +167,7 @@ export async function attachUser(ctx: SyncContext, userId: string): Promise<Atta
     markConnected(ctx, userId);
     return { status: 'connected', outcome: 'resumed_attached_state' };
   }
+  await useSourceFor(ctx, userId);
   const caps = await unsupportedAware('GET /sync/capabilities', () => fetchCapabilities(ctx));
   if (caps.features.connect_lifecycle !== true) {
     throw new AttachLifecycleUnsupportedError('capabilities report connect_lifecycle=false');

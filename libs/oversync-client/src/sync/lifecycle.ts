@@ -62,7 +62,7 @@ export function pendingStatus(ctx: SyncContext): PendingSyncStatus {
  * one transaction, clears every managed table, row state, dirty and outbox rows, and resets the
  * binding **including the pull checkpoint and rebuild gate**, so the next user starts from zero.
  * On an anonymous database it only cancels a pending remote replace: anonymous rows are kept.
- * The source id and its `next_source_bundle_id` are kept.
+ * The source id and its `next_source_bundle_id` are kept, for the same user's next attach.
  */
 export async function detachUser(ctx: SyncContext): Promise<DetachResult> {
   const status = pendingStatus(ctx);
@@ -79,9 +79,11 @@ export async function detachUser(ctx: SyncContext): Promise<DetachResult> {
       ctx.db.run('DELETE FROM _sync_row_state');
       ctx.db.run('DELETE FROM _sync_dirty_rows');
       ctx.store.clearOutbox();
+      // `attached_user_id` is kept while anonymous: it names the user whose scope the current
+      // source's bundle counter belongs to (see `attachUser`, which gives another user a fresh
+      // source). Nothing else reads it unless the binding is attached.
       ctx.store.setAttachment({
         bindingState: 'anonymous',
-        attachedUserId: '',
         pendingInitializationId: '',
         lastBundleSeqSeen: 0,
         rebuildRequired: false,

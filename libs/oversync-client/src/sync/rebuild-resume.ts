@@ -6,8 +6,8 @@ import { type SyncContext } from './sync-context.js';
 /**
  * The keep-source rebuild that finishes a committed bundle whose replay was pruned
  * (`history_pruned` while the outbox is `committed_remote`): the source bundle floor moves past
- * the bundle, its keys' later edits are rebased onto the snapshot, and the keys it deleted on top
- * of its tombstones. Everything is derived from the durable outbox, so an interrupted rebuild is
+ * the bundle, and its keys' later edits are rebased onto its bundle seq (the keys it deleted on top
+ * of its tombstones). Everything is derived from the durable outbox, so an interrupted rebuild is
  * resumed with exactly the same options (the outbox is only cleared by the snapshot apply).
  */
 export function committedOutboxRebuildOptions(ctx: SyncContext): KeepSourceRebuildOptions {
@@ -16,10 +16,10 @@ export function committedOutboxRebuildOptions(ctx: SyncContext): KeepSourceRebui
   const id = (r: { table: string; keyJson: string }) => `${r.table}\u0000${r.keyJson}`;
   return {
     sourceBundleFloor: outbox.sourceBundleId + 1,
-    rebaseKeys: new Set(rows.map(id)),
-    committedDeletes: {
+    prunedBundle: {
       bundleSeq: outbox.remoteBundleSeq,
-      keys: new Set(rows.filter((r) => r.op === 'DELETE').map(id)),
+      keys: new Set(rows.map(id)),
+      deletedKeys: new Set(rows.filter((r) => r.op === 'DELETE').map(id)),
     },
   };
 }

@@ -2,7 +2,7 @@ import { type SnapshotSessionCreateRequest } from '@oversync/protocol';
 
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
 import { InvalidRowError, SourceReplacementDivergedError } from '../errors/sync.errors.js';
-import { applySnapshot, downloadSnapshot, type CommittedDeletes, type SnapshotDownload } from './snapshot.js';
+import { applySnapshot, downloadSnapshot, type PrunedBundle, type SnapshotDownload } from './snapshot.js';
 import { freshSourceId, recoveryReason } from './source-recovery.js';
 import { type SyncContext } from './sync-context.js';
 
@@ -28,10 +28,8 @@ async function deleteSession(ctx: SyncContext, download: SnapshotDownload): Prom
 export interface KeepSourceRebuildOptions {
   /** Raise `next_source_bundle_id` to at least this (a committed push whose replay was pruned). */
   sourceBundleFloor?: number;
-  /** Dirty keys to rebase onto the snapshot version (keys of that pruned push). */
-  rebaseKeys?: ReadonlySet<string>;
-  /** Keys that pruned push deleted, with its bundle seq (the tombstones' version). */
-  committedDeletes?: CommittedDeletes;
+  /** That pruned push: dirty intents of its keys are rebased onto its bundle seq. */
+  prunedBundle?: PrunedBundle;
 }
 
 /**
@@ -51,8 +49,7 @@ export async function keepSourceRebuild(
       requireAttached: true,
       keepDirty: true,
       keepOutbox: false,
-      rebaseKeys: options.rebaseKeys,
-      committedDeletes: options.committedDeletes,
+      prunedBundle: options.prunedBundle,
       sourceBundleFloor: options.sourceBundleFloor,
     });
     await ctx.persist();

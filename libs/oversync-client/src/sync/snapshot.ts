@@ -1,6 +1,8 @@
 import { AttachRequiredError } from '../errors/lifecycle.errors.js';
 import { InvalidRowError } from '../errors/sync.errors.js';
-import { authoritativeApply, deleteLocal, keyTextOf, upsertLocal } from './local-rows.js';
+import { deleteOrphanedRows } from './foreign-keys.js';
+import { restoreOutboxToDirty } from './freeze.js';
+import { authoritativeApply, deleteLocal, keyTextOf, livePayload, upsertLocal } from './local-rows.js';
 import { parseObject } from './row-codec.js';
 import { type SnapshotDownload } from './snapshot-download.js';
 import { writeSnapshotRows } from './snapshot-rows.js';
@@ -8,10 +10,17 @@ import { type SyncContext } from './sync-context.js';
 
 export { downloadSnapshot, type SnapshotDownload } from './snapshot-download.js';
 
-/** Keys (`table\0key_json`) a committed push deleted, with that bundle's seq. */
-export interface CommittedDeletes {
+/**
+ * A committed push whose replay was pruned (its committed rows can no longer be fetched): the
+ * snapshot contains it, and the keys it wrote take the place of the replay's rebase.
+ */
+export interface PrunedBundle {
+  /** The bundle seq it committed at: the version of every row it wrote. */
   bundleSeq: number;
+  /** Keys (`table\0key_json`) it wrote. */
   keys: ReadonlySet<string>;
+  /** Keys among `keys` it deleted. */
+  deletedKeys: ReadonlySet<string>;
 }
 
 /** How {@link applySnapshot} treats local state. */
@@ -22,13 +31,11 @@ export interface SnapshotApplyOptions {
   keepDirty: boolean;
   /** Keep the frozen outbox and write its rows back over the snapshot (rotated rebuild). */
   keepOutbox: boolean;
-  /** Keys (`table\0key_json`) whose dirty intents are rebased onto the snapshot's row version. */
-  rebaseKeys?: ReadonlySet<string>;
   /**
-   * Keys among `rebaseKeys` that the pruned push deleted, and the bundle seq it committed at: a
-   * snapshot carries no tombstones, so the rebase of such a key takes that tombstone's version.
+   * The pruned push this rebuild finishes: dirty intents of its keys (written after its freeze)
+   * are rebased onto its bundle seq, exactly as its replay would have done.
    */
-  committedDeletes?: CommittedDeletes;
+  prunedBundle?: PrunedBundle;
   /** Raise `next_source_bundle_id` of the current source to at least this value. */
   sourceBundleFloor?: number;
   /** Extra durable changes in the same transaction (binding, source rotation). */
@@ -77,18 +84,26 @@ export function applySnapshot(
       const id = `${d.table}\u0000${d.keyJson}`;
       const keyText = keyTextOf(ctx.tables.get(d.table), d.keyJson);
       let state = ctx.store.rowState(d.table, keyText);
-      const deletes = options.committedDeletes;
-      if (!state && deletes?.keys.has(id)) {
+      const pruned = options.prunedBundle?.keys.has(id) ? options.prunedBundle : undefined;
+      if (!state && pruned?.deletedKeys.has(id)) {
         // Our own pushed DELETE left a tombstone at the committed bundle's seq (a later server
         // write would have put the key in the snapshot). Based on 0, a row re-created meanwhile
         // would conflict with that tombstone, and `serverWins` would delete it again.
-        ctx.store.setRowState(d.table, keyText, deletes.bundleSeq, true);
-        state = { rowVersion: deletes.bundleSeq, deleted: true };
+        ctx.store.setRowState(d.table, keyText, pruned.bundleSeq, true);
+        state = { rowVersion: pruned.bundleSeq, deleted: true };
       }
-      const base = options.rebaseKeys?.has(id) ? (state?.rowVersion ?? 0) : d.baseRowVersion;
+      // The edit was made on top of our committed bundle, so that is its base, not the snapshot's
+      // version: a peer's later write to the key must still conflict, not be overwritten unseen.
+      const base = pruned ? pruned.bundleSeq : d.baseRowVersion;
       const op = d.payload === null ? 'DELETE' : state && !state.deleted ? 'UPDATE' : 'INSERT';
       ctx.store.putDirty(d.table, d.keyJson, op, base, d.payload);
     }
+    // Intents whose parent the snapshot no longer has are removed (their dirty upserts become
+    // deletes at the end of the apply). A frozen upsert removed that way must not be pushed, and
+    // the outbox cannot change in place: it goes back to the dirty set, where the same retirement
+    // applies, and the next push freezes it again (rotated rebuilds only, never sent yet).
+    if (deleteOrphanedRows(ctx, [...outbox, ...dirty]) > 0 && outbox.some((row) => isGone(ctx, row)))
+      restoreOutboxToDirty(ctx);
     ctx.store.setAttachment({
       lastBundleSeqSeen: download.session.snapshot_bundle_seq,
       rebuildRequired: false,
@@ -98,4 +113,11 @@ export function applySnapshot(
     }
     options.finalize?.();
   });
+}
+
+/** True when a frozen upsert's row no longer exists locally. */
+function isGone(ctx: SyncContext, row: { table: string; keyJson: string; localPayload: unknown }): boolean {
+  if (row.localPayload === null) return false;
+  const table = ctx.tables.get(row.table);
+  return livePayload(ctx, table, keyTextOf(table, row.keyJson)) === null;
 }
