@@ -72,8 +72,9 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
   // stopped or restarted) would emit an uncaught 'error' and crash the process; the query itself
   // already fails with that error, which the request handles.
   pool.on('connect', (client) => client.on('error', () => undefined));
+  let app: NestExpressApplication | undefined;
   try {
-    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, pool), {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, pool), {
       bodyParser: false,
       logger: options.logger ?? ['log', 'warn', 'error'],
     });
@@ -87,20 +88,24 @@ export async function createDemoApp(options: DemoAppOptions): Promise<DemoApp> {
     await (options.host === undefined ? app.listen(config.port) : app.listen(config.port, options.host));
     const port = (app.getHttpServer().address() as AddressInfo).port;
     const url = `http://${options.host && options.host !== '0.0.0.0' ? options.host : 'localhost'}:${port}`;
+    const started = app;
     return {
-      app,
+      app: started,
       url,
       port,
       config: { ...config, port },
       servesWeb,
       close: async () => {
         closing = true;
-        await app.close();
+        await started.close();
         await pool.end();
       },
     };
   } catch (error) {
     closing = true;
+    // The app is initialised before it listens (e.g. the port is taken): its sync engine already
+    // runs a LISTEN connection and timers that would outlive the failed start, so close it too.
+    await app?.close().catch(() => undefined);
     await pool.end();
     throw error;
   }

@@ -60,7 +60,7 @@ export function demoConfig(
     );
   }
   return {
-    port: overrides.port ?? parsePort(env.PORT),
+    port: overrides.port ?? parsePort('PORT', env.PORT, 3000, 0),
     jwtSecret: jwtSecret ?? DEV_SECRET,
     jwtSecretIsDefault: jwtSecret === undefined,
     devLogin: overrides.devLogin ?? !production,
@@ -82,11 +82,20 @@ function pick(name: string, override: string | undefined, fromEnv: string | unde
   return fromEnv?.trim() || undefined;
 }
 
-function parsePort(value: string | undefined): number {
-  if (value === undefined || value.trim() === '') return 3000;
+/**
+ * Reads a port setting; blank counts as unset, like the secrets.
+ *
+ * @param name - the environment variable, for the message.
+ * @param min - the lowest accepted port (0 lets the OS pick one, which only a listener can use).
+ * @throws DemoConfigError when `value` is not an integer in `min`–65535.
+ */
+export function parsePort(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined || value.trim() === '') return fallback;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new DemoConfigError(`PORT=${value} is not a port number. Fix: set PORT to 0–65535, or unset it.`);
+  if (!Number.isInteger(port) || port < min || port > 65535) {
+    throw new DemoConfigError(
+      `${name}=${value} is not a port number. Fix: set ${name} to ${min}–65535, or unset it.`,
+    );
   }
   return port;
 }

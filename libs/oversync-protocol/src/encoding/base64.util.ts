@@ -1,5 +1,8 @@
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const STANDARD_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+// Go's decoder skips CR and LF anywhere (line-wrapped MIME/PEM-style base64, e.g. Android's
+// `Base64.DEFAULT`), so a go-oversync server accepts such bytea values; nothing else is skipped.
+const LINE_BREAKS = /[\r\n]/g;
 const DECODE = (() => {
   const table = new Int16Array(128).fill(-1);
   for (let i = 0; i < ALPHABET.length; i++) table[ALPHABET.charCodeAt(i)] = i;
@@ -7,15 +10,24 @@ const DECODE = (() => {
 })();
 
 /**
- * Checks for standard base64 (RFC 4648 alphabet `+/`) with correct `=` padding and nothing else:
- * no whitespace, no line breaks, no URL-safe characters. The empty string is valid (zero bytes).
- * Unused trailing bits are not checked, like Go's `base64.StdEncoding`.
+ * Checks for standard base64 (RFC 4648 alphabet `+/`) with correct `=` padding, exactly what Go's
+ * `base64.StdEncoding` decodes: CR and LF are ignored wherever they appear (as in Go); spaces, tabs
+ * and URL-safe characters are refused. The empty string is valid (zero bytes). Unused trailing
+ * bits are not checked, like Go.
  *
  * @param value - the text to check.
  * @returns true when {@link base64Decode} would accept it.
  */
 export function isStandardBase64(value: string): boolean {
+  return isUnbrokenBase64(withoutLineBreaks(value));
+}
+
+function isUnbrokenBase64(value: string): boolean {
   return value.length % 4 === 0 && STANDARD_BASE64.test(value);
+}
+
+function withoutLineBreaks(value: string): string {
+  return value.includes('\n') || value.includes('\r') ? value.replace(LINE_BREAKS, '') : value;
 }
 
 /**
@@ -44,14 +56,15 @@ export function base64Encode(bytes: Uint8Array): string {
 }
 
 /**
- * Decodes standard base64 with padding.
+ * Decodes standard base64 with padding (CR and LF ignored, as Go does).
  *
- * @param value - base64 text accepted by {@link isStandardBase64}.
+ * @param text - base64 text accepted by {@link isStandardBase64}.
  * @returns the decoded bytes.
- * @throws TypeError when `value` is not standard padded base64.
+ * @throws TypeError when `text` is not standard padded base64.
  */
-export function base64Decode(value: string): Uint8Array {
-  if (!isStandardBase64(value)) {
+export function base64Decode(text: string): Uint8Array {
+  const value = withoutLineBreaks(text);
+  if (!isUnbrokenBase64(value)) {
     throw new TypeError('invalid base64: expected standard alphabet (+/) with = padding and no whitespace');
   }
   const padding = value.endsWith('==') ? 2 : value.endsWith('=') ? 1 : 0;

@@ -15,7 +15,7 @@ export interface BundleHashRow {
   readonly op: RowOp;
   /** The bundle's `bundle_seq`. */
   readonly row_version: number;
-  /** Parsed payload; `null` or absent for `DELETE`. */
+  /** Parsed payload; `null` or absent for `DELETE` (a `DELETE` row's payload is hashed as `null`). */
   readonly payload?: JsonValue | null;
 }
 
@@ -32,7 +32,7 @@ export interface WireHashRow {
   readonly op: RowOp;
   /** The bundle's `bundle_seq`. */
   readonly rowVersion: number;
-  /** Canonical payload text, or `null` for `DELETE`. */
+  /** Canonical payload text, or `null` for `DELETE` (ignored for `DELETE`, hashed as `null`). */
   readonly payloadWire: string | null;
 }
 
@@ -86,7 +86,11 @@ export function canonicalBundleText(rows: readonly BundleHashRow[]): string {
   let out = '[';
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
-    const payload = row.payload === undefined || row.payload === null ? 'null' : canonicalJson(row.payload);
+    // Go hashes a DELETE row's payload as null whatever the row carries (computeCommittedBundleHash).
+    const payload =
+      row.op === 'DELETE' || row.payload === undefined || row.payload === null
+        ? 'null'
+        : canonicalJson(row.payload);
     if (i > 0) out += ',';
     out += rowText(canonicalJson(row.key), row.op, payload, i, row.row_version, row.schema, row.table);
   }
@@ -105,7 +109,8 @@ export function canonicalBundleTextFromWire(rows: readonly WireHashRow[]): strin
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
     if (i > 0) out += ',';
-    out += rowText(row.keyJson, row.op, row.payloadWire ?? 'null', i, row.rowVersion, row.schema, row.table);
+    const payload = row.op === 'DELETE' ? 'null' : (row.payloadWire ?? 'null');
+    out += rowText(row.keyJson, row.op, payload, i, row.rowVersion, row.schema, row.table);
   }
   return out + ']';
 }

@@ -49,7 +49,7 @@ export interface SnapshotRow {
   key: SyncKey;
   /** The `bundle_seq` that last wrote the row; > 0. */
   row_version: number;
-  /** Full row, always present (PostgreSQL jsonb text order, not canonicalised). */
+  /** Full row, always present (table column order, compact; not canonicalised). */
   payload: JsonObject;
 }
 
