@@ -2,6 +2,7 @@ import { All, Get, Param, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { SyncWireError } from '../errors/index.js';
 import { LifecycleService } from '../lifecycle/lifecycle.service.js';
+import { sendJsonPieces } from '../pull/json-pieces.util.js';
 import { querySearchParams } from '../pull/query-int.util.js';
 import {
   checkCommittedRowsParams,
@@ -39,9 +40,7 @@ export class CommittedBundlesController {
     const params = parseCommittedRowsParams(bundleSeq, querySearchParams(req.originalUrl));
     this.lifecycle.assertAccepting();
     const parsed = checkCommittedRowsParams(params, this.runtime.options.limits);
-    const text = await this.rows.readPageJson(actor.userId, parsed);
-    res.status(200).setHeader('Content-Type', 'application/json');
-    res.end(`${text}\n`);
+    sendJsonPieces(res, await this.rows.readPageJsonPieces(actor.userId, parsed));
   }
 
   /** Any other method: `405 method_not_allowed`. */

@@ -2,6 +2,7 @@ import { All, Get, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { SyncWireError } from '../errors/index.js';
 import { LifecycleService } from '../lifecycle/lifecycle.service.js';
+import { sendJsonPieces } from '../pull/json-pieces.util.js';
 import { PullService } from '../pull/pull.service.js';
 import { querySearchParams } from '../pull/query-int.util.js';
 import { CurrentActor } from './current-actor.decorator.js';
@@ -32,9 +33,7 @@ export class PullController {
   ): Promise<void> {
     const query = parsePullQuery(querySearchParams(req.originalUrl));
     this.lifecycle.assertAccepting();
-    const text = await this.pulls.pullJson(actor.userId, query);
-    res.status(200).setHeader('Content-Type', 'application/json');
-    res.end(`${text}\n`);
+    sendJsonPieces(res, await this.pulls.pullJsonPieces(actor.userId, query));
   }
 
   /** Any other method: `405 method_not_allowed`. */

@@ -4,6 +4,7 @@ import { SnapshotChunkInvalidError, SyncWireError } from '../errors/index.js';
 import { LifecycleService } from '../lifecycle/lifecycle.service.js';
 import { OVERSYNC_RESOLVED_OPTIONS } from '../oversync.internal-constants.js';
 import type { ResolvedOversyncOptions } from '../oversync.options.js';
+import { sendJsonPieces } from '../pull/json-pieces.util.js';
 import { querySearchParams } from '../pull/query-int.util.js';
 import { SnapshotSessionService } from '../snapshot/snapshot-session.service.js';
 import { CurrentActor } from './current-actor.decorator.js';
@@ -67,16 +68,8 @@ export class SnapshotSessionsController {
       query.maxRows,
       query.afterRowOrdinalText,
     );
-    parts.push('\n');
-    // Written piece by piece (corked into one writev) with an exact Content-Length, so the page
-    // of megabytes is never concatenated into one string just to be encoded.
-    let length = 0;
-    for (const part of parts) length += Buffer.byteLength(part, 'utf8');
-    res.status(200).setHeader('Content-Type', 'application/json');
-    res.setHeader('Content-Length', length);
-    res.cork();
-    for (const part of parts) res.write(part, 'utf8');
-    res.end();
+    // Written piece by piece: a page of megabytes is never concatenated into one string.
+    sendJsonPieces(res, parts);
   }
 
   /** `DELETE /sync/snapshot-sessions/{snapshot_id}` → 204. */

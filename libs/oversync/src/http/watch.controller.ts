@@ -62,8 +62,18 @@ export class WatchController {
         this.watch.untrack(stream);
       },
     );
-    const subscriber = await this.watch.subscribe(actor.userId, after, () => stream.flush());
-    if (req.destroyed || !res.socket || res.socket.destroyed) {
+    // The response's 'close' tells that the client left while we subscribed. `req.destroyed` does
+    // not: Node also sets it once the request body was read to its end, which a host's body
+    // parser does to a GET sent with `Content-Length: 0`, and such a watch would never be answered.
+    let left = false;
+    const onLeft = (): void => {
+      left = true;
+    };
+    res.once('close', onLeft);
+    const subscriber = await this.watch
+      .subscribe(actor.userId, after, () => stream.flush())
+      .finally(() => res.off('close', onLeft));
+    if (left || !res.socket || res.socket.destroyed) {
       // The client left while we subscribed: no 'close' event is coming any more.
       this.watch.unsubscribe(subscriber);
       return;

@@ -11,7 +11,8 @@ import { HistoryPrunedError } from '../errors/index.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { assertRetained, readInitializedScope } from './scope-read.util.js';
 import { INT64_MAX } from './query-int.util.js';
-import { bundleRowJsonSql, goEscapeJsonText, WireRowJson } from './wire-row-json.util.js';
+import { JsonPieces } from './json-pieces.util.js';
+import { bundleRowJsonSql, WireRowJson } from './wire-row-json.util.js';
 
 /** Parameters of one pull page (wire query names in camelCase). */
 export interface PullPageRequest {
@@ -60,6 +61,18 @@ export class PullService {
 
   /**
    * One pull page as `PullResponse` JSON text, escaped like Go's encoder (no trailing newline).
+   * A page larger than V8's longest string (about 512 MiB) cannot be one string: serve it with
+   * {@link pullJsonPieces}.
+   * @throws see {@link pullJsonPieces}.
+   */
+  async pullJson(userId: string, request: PullPageRequest): Promise<string> {
+    return (await this.pullJsonPieces(userId, request)).join('');
+  }
+
+  /**
+   * One pull page as `PullResponse` JSON text in pieces to be written in order, escaped like Go's
+   * encoder (no trailing newline). Pages are whole bundles, so one can be far larger than a string
+   * may be.
    *
    * @param userId - the scope (user) id.
    * @param request - checkpoint, page size and optional frozen target.
@@ -67,7 +80,7 @@ export class PullService {
    * @throws HistoryPrunedError when the checkpoint, the target or the resolved stable seq is at
    *   or below the retained floor (the status counter `history_pruned_error_count` is incremented).
    */
-  async pullJson(userId: string, request: PullPageRequest): Promise<string> {
+  async pullJsonPieces(userId: string, request: PullPageRequest): Promise<string[]> {
     const after = nonNegativeInt64(request.afterBundleSeq);
     const target = nonNegativeInt64(request.targetBundleSeq);
     const max =
@@ -93,13 +106,13 @@ export class PullService {
     after: bigint,
     max: number,
     target: bigint,
-  ): Promise<string> {
+  ): Promise<string[]> {
     const scope = await readInitializedScope(trx, userId);
     assertRetained(scope, after);
     assertRetained(scope, target);
     const stable = target > 0n ? target : BigInt(scope.latestBundleSeq);
     assertRetained(scope, stable);
-    if (after >= stable) return `{"stable_bundle_seq":${stable},"bundles":[],"has_more":false}`;
+    if (after >= stable) return [`{"stable_bundle_seq":${stable},"bundles":[],"has_more":false}`];
 
     // Bound parameters travel as decimal text: an int64 beyond 2^53 must reach PostgreSQL exactly.
     const floor = BigInt(scope.retainedFloor);
@@ -114,7 +127,7 @@ export class PullService {
        LIMIT ${max + 1}`.execute(trx);
     const hasMore = heads.rows.length > max;
     const page = hasMore ? heads.rows.slice(0, max) : heads.rows;
-    if (page.length === 0) return `{"stable_bundle_seq":${stable},"bundles":[],"has_more":false}`;
+    if (page.length === 0) return [`{"stable_bundle_seq":${stable},"bundles":[],"has_more":false}`];
 
     // All rows of the page in one ordered range scan of the primary key (no N+1). PostgreSQL
     // renders each BundleRow's JSON around the stored canonical payload text, so Node only joins.
@@ -127,29 +140,30 @@ export class PullService {
     return this.#render(stable, page, rows.rows, hasMore);
   }
 
-  #render(stable: bigint, page: BundleHead[], rows: BundleRowText[], hasMore: boolean): string {
-    const parts: string[] = [`{"stable_bundle_seq":${stable},"bundles":[`];
+  #render(stable: bigint, page: BundleHead[], rows: BundleRowText[], hasMore: boolean): string[] {
+    // Payloads are stored Go-escaped already; text keys rendered by to_json may still hold <, >, &.
+    const out = new JsonPieces();
+    out.push(`{"stable_bundle_seq":${stable},"bundles":[`);
     let r = 0;
     for (let b = 0; b < page.length; b++) {
       const head = page[b];
       let text = `${b === 0 ? '' : ','}{"bundle_seq":${head.bundle_seq},"source_id":${canonicalJsonString(head.source_id)},"source_bundle_id":${head.source_bundle_id}`;
       if (toInt(head.row_count) !== 0) text += `,"row_count":${head.row_count}`;
       if (head.bundle_hash) text += `,"bundle_hash":"${head.bundle_hash}"`;
-      parts.push(`${text},"rows":[`);
+      out.push(`${text},"rows":[`);
       let first = true;
       // Rows arrive in (bundle_seq, row_ordinal) order, so a merge walk groups them.
       while (r < rows.length && rows[r].bundle_seq === head.bundle_seq) {
         const rendered = rows[r++].row_json;
         if (rendered === null)
           throw new Error(`bundle ${head.bundle_seq} has a row of a table outside the sync catalog`);
-        parts.push(first ? rendered : `,${rendered}`);
+        out.push(first ? rendered : `,${rendered}`);
         first = false;
       }
-      parts.push(']}');
+      out.push(']}');
     }
-    parts.push(`],"has_more":${hasMore}}`);
-    // Payloads are stored Go-escaped already; text keys rendered by to_json may still hold <, >, &.
-    return goEscapeJsonText(parts.join(''));
+    out.push(`],"has_more":${hasMore}}`);
+    return out.finish();
   }
 
   #rowJson(): WireRowJson {

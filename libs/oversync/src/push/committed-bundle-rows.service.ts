@@ -4,7 +4,8 @@ import { sql } from 'kysely';
 import { keyStringFromBytes, wireKey } from '../capture/wire-payload.util.js';
 import { toInt } from '../database/pg-values.util.js';
 import { CommittedBundleNotFoundError, HistoryPrunedError } from '../errors/index.js';
-import { bundleRowJsonSql, goEscapeJsonText, WireRowJson } from '../pull/wire-row-json.util.js';
+import { JsonPieces } from '../pull/json-pieces.util.js';
+import { bundleRowJsonSql, WireRowJson } from '../pull/wire-row-json.util.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import {
   serializeCommittedBundleHead,
@@ -97,24 +98,39 @@ export class CommittedBundleRowsService {
   }
 
   /**
-   * One page as the JSON text go-oversync's encoder writes (no trailing newline). Rows are rendered
-   * inside PostgreSQL around the stored payload text, as pull renders them, so Node only joins.
+   * One page as the JSON text go-oversync's encoder writes (no trailing newline). A page larger
+   * than V8's longest string (about 512 MiB) cannot be one string: serve it with
+   * {@link readPageJsonPieces}.
    * @throws see {@link readPage}.
    */
   async readPageJson(userId: string, query: CommittedBundleRowsQuery): Promise<string> {
+    return (await this.readPageJsonPieces(userId, query)).join('');
+  }
+
+  /**
+   * One page as go-oversync's JSON text in pieces to be written in order (no trailing newline):
+   * up to `max_rows_per_committed_bundle_chunk` rows of any size may exceed what a string can
+   * hold. Rows are rendered inside PostgreSQL around the stored payload text, as pull renders
+   * them, so Node only joins.
+   * @throws see {@link readPage}.
+   */
+  async readPageJsonPieces(userId: string, query: CommittedBundleRowsQuery): Promise<string[]> {
     const { log, rows } = await this.#read(userId, query, true);
     const page = rows.slice(0, query.maxRows);
-    const parts: string[] = [];
-    for (const r of page) {
+    const out = new JsonPieces();
+    out.push(`${serializeCommittedBundleHead({ bundle_seq: query.bundleSeq, ...log })},"rows":[`);
+    for (const [i, r] of page.entries()) {
       if (r.row_json === null) {
         throw new Error(`bundle ${query.bundleSeq} has a row of a table outside the sync catalog`);
       }
-      parts.push(r.row_json);
+      out.push(i === 0 ? r.row_json : `,${r.row_json}`);
     }
-    const head = serializeCommittedBundleHead({ bundle_seq: query.bundleSeq, ...log });
-    return goEscapeJsonText(
-      `${head},"rows":[${parts.join(',')}],"next_row_ordinal":${page.length === 0 && query.afterRowOrdinalText ? query.afterRowOrdinalText : nextRowOrdinal(page, query)},"has_more":${rows.length > query.maxRows}}`,
-    );
+    const next =
+      page.length === 0 && query.afterRowOrdinalText
+        ? query.afterRowOrdinalText
+        : nextRowOrdinal(page, query);
+    out.push(`],"next_row_ordinal":${next},"has_more":${rows.length > query.maxRows}}`);
+    return out.finish();
   }
 
   async #read(userId: string, query: CommittedBundleRowsQuery, json: boolean): Promise<PageRows> {

@@ -73,7 +73,12 @@ export class SseWatchStream {
   /** Returns false when the socket is full (the frame is buffered; the next ones wait for 'drain'). */
   #write(frame: string): boolean {
     if (this.#ended || this.#draining) return false;
-    if (this.res.write(frame)) return true;
+    const accepted = this.res.write(frame);
+    // A host's compression middleware (the `compression` package) holds what it compresses until
+    // told to flush, so a wake-up would wait for kilobytes of later frames; go-oversync's handler
+    // flushes after every frame too.
+    (this.res as Response & { flush?: () => void }).flush?.();
+    if (accepted) return true;
     this.#draining = true;
     this.res.once('drain', () => {
       this.#draining = false;
