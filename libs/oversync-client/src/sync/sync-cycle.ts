@@ -1,4 +1,4 @@
-import { ConflictPullRequiredError } from '../errors/sync.errors.js';
+import { ConflictPullRequiredError, ConflictRetryExhaustedError } from '../errors/sync.errors.js';
 import { isPullRequired } from './deferred-merges.js';
 import { requireNoLocalIntent, requireNoRecovery } from './preconditions.js';
 import { pullToStable, type RemoteOutcome, type RemoteSyncReport } from './pull.js';
@@ -40,11 +40,13 @@ const MAX_CONFLICT_PULLS = 2;
 /**
  * Push (repeated while edits made during the push remain, at most 3 rounds) then pull. When a
  * conflict resolution needs rows only a pull can bring (a `keep_merged` row whose parent is not
- * local yet), the sync pulls first and pushes again (at most twice). Paused directions report
- * `skipped_paused`. Preconditions are checked by the caller.
+ * local yet), or conflicts persist after the automatic retries, the sync pulls first and pushes
+ * again (at most twice in all). Paused directions report `skipped_paused`. Preconditions are
+ * checked by the caller.
  *
  * @throws ConflictPullRequiredError when such a resolution still waits after those pulls, or
  *   downloads are paused (every change is pending, nothing is frozen).
+ * @throws ConflictRetryExhaustedError when conflicts persist after those pulls too.
  */
 export async function syncCycle(ctx: SyncContext): Promise<SyncCycleReport> {
   let pushOutcome: PushOutcome = 'skipped_paused';
@@ -53,7 +55,20 @@ export async function syncCycle(ctx: SyncContext): Promise<SyncCycleReport> {
     pushOutcome = 'no_change';
     let pulls = 0;
     for (let round = 0; round < MAX_PUSH_ROUNDS;) {
-      const step = await tryPushPending(ctx);
+      let step: Awaited<ReturnType<typeof tryPushPending>>;
+      try {
+        step = await tryPushPending(ctx);
+      } catch (error) {
+        if (!(error instanceof ConflictRetryExhaustedError) || ctx.session.downloadsPaused) throw error;
+        if (pulls >= MAX_CONFLICT_PULLS) throw error;
+        // A conflict that comes back after every resolution means this device's view is stale:
+        // a `keep_local` child under a parent another device deleted conflicts on every push until
+        // the pull brings the deletion (the local cascade then drops the child). Every intent is
+        // dirty again, so the pull may run; then push again.
+        pulls += 1;
+        early = strongerReport(early, await pullUnlessPaused(ctx, true));
+        continue;
+      }
       if (isPullRequired(step)) {
         if (ctx.session.downloadsPaused || pulls >= MAX_CONFLICT_PULLS)
           throw new ConflictPullRequiredError(step.conflict, step.reference);

@@ -122,7 +122,7 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCodeValue, ErrorCodeInfo>> = 
   push_conflict: {
     status: 409,
     clientAction:
-      'Optimistic-concurrency conflict (see conflict): resolve the row against conflict.server_row, then push again.',
+      'Optimistic-concurrency conflict, or a pushed row that breaks a foreign key on the server (see conflict): resolve the row against conflict.server_row, then push again.',
   },
   initialization_expired: {
     status: 410,

@@ -63,8 +63,9 @@ export class PushChunkOutOfOrderError extends OversyncError {
 }
 
 /**
- * Optimistic-concurrency failure of the first conflicting staged row (wire 409 `push_conflict`;
- * the HTTP body carries `details.conflict`). Nothing of the push was applied.
+ * Optimistic-concurrency failure of the first conflicting staged row, or the first staged row that
+ * breaks a foreign key on the server (wire 409 `push_conflict`; the HTTP body carries
+ * `details.conflict`). Nothing of the push was applied.
  */
 export class PushConflictError extends OversyncError {
   constructor(

@@ -15,7 +15,13 @@ import type { LockedSource } from '../scope/locked-scope.js';
 import { expectedSourceBundleId } from '../source/source-sequence.js';
 import { applyStagedRows, bundleContextStatement, sessionLiteral } from './push-apply.util.js';
 import { loadCommitState } from './push-commit-state.util.js';
-import { assertNoConflict } from './push-conflict.util.js';
+import { assertNoConflict, stagedRowStateQuery } from './push-conflict.util.js';
+import {
+  CHECK_DEFERRED_CONSTRAINTS,
+  ForeignKeyConflict,
+  locateForeignKeyConflict,
+} from './push-fk-conflict.util.js';
+import { requirePushId } from './push-session-lookup.util.js';
 import { deletePushSessionScript } from './push-session-delete.util.js';
 import { toApplySteps } from './staged-plan.util.js';
 import { assertCompleteStaging } from './staging-summary.util.js';
@@ -38,10 +44,43 @@ export class PushCommitService {
    * @returns the committed bundle's metadata (its rows are served by the committed-rows route).
    * @throws PushSessionNotFoundError, PushSessionForbiddenError, PushSessionExpiredError,
    *   PushCommitInvalidError, InitializationStaleError, SourceRetiredError,
-   *   SourceSequenceChangedError, PushConflictError; database errors (FK at COMMIT, NOT NULL,
-   *   type coercion) propagate and become `500 push_session_commit_failed`.
+   *   SourceSequenceChangedError, PushConflictError (a version conflict, or a row that breaks a
+   *   foreign key on the server); other database errors (NOT NULL, type coercion, a host table's
+   *   NOT DEFERRABLE key) propagate and become `500 push_session_commit_failed`.
    */
   async commit(actor: SyncRequestActor, rawPushId: string): Promise<PushSessionCommitResponse> {
+    try {
+      return await this.#commit(actor, rawPushId);
+    } catch (error) {
+      if (!(error instanceof ForeignKeyConflict)) throw error;
+      return this.#answerForeignKeyConflict(actor, rawPushId, error);
+    }
+  }
+
+  /**
+   * go-oversync lets such a row fail the COMMIT (500 on every retry, so a device that wrote a child
+   * offline under a parent another device deleted could never sync again). It is answered as a
+   * conflict on that row instead, read from the state before the push (the commit rolled back), so
+   * the client's resolver can drop or rewrite it and the next pull brings the parent's deletion.
+   */
+  async #answerForeignKeyConflict(
+    actor: SyncRequestActor,
+    rawPushId: string,
+    found: ForeignKeyConflict,
+  ): Promise<PushSessionCommitResponse> {
+    await withTransactionRetries(() =>
+      this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
+        const pushId = requirePushId(rawPushId);
+        const { rows } = await stagedRowStateQuery(scope.userPk, pushId, found.rowOrdinal).execute(trx);
+        if (rows[0]) await assertNoConflict(trx, this.runtime.catalog, actor.userId, rows[0], found.message);
+      }),
+    );
+    // The session went away in between (discarded, expired, committed by a retry): answer what
+    // committing it again answers.
+    return this.#commit(actor, rawPushId);
+  }
+
+  async #commit(actor: SyncRequestActor, rawPushId: string): Promise<PushSessionCommitResponse> {
     const { catalog, options } = this.runtime;
     return withTransactionRetries(() =>
       this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
@@ -77,8 +116,9 @@ export class PushCommitService {
           sourceBundleId: session.sourceBundleId,
           initializationId: session.initializationId,
         };
-        // One round trip opens the bundle context, applies the rows and ends the session: its
-        // staged rows are not read after the apply, and any later failure rolls the delete back.
+        // One round trip opens the bundle context, applies the rows, checks the deferred foreign
+        // keys and ends the session: its staged rows are not read after the apply, and any later
+        // failure rolls the delete back.
         await applyStagedRows(
           trx,
           session.pushId,
@@ -86,9 +126,11 @@ export class PushCommitService {
           toApplySteps(catalog, plan, session.plannedRowCount - 1),
           {
             before: [bundleContextStatement(scope.userId, scope.userPk, identity)],
-            after: [deletePushSessionScript(sessionLiteral(session.pushId))],
+            after: [...CHECK_DEFERRED_CONSTRAINTS, deletePushSessionScript(sessionLiteral(session.pushId))],
           },
-        );
+        ).catch(async (error: unknown) => {
+          throw await locateForeignKeyConflict(trx, catalog, session.pushId, actor.userId, error);
+        });
         const bundle = await this.runner.finalizeBundle(trx, scope, identity);
         if (!bundle) {
           throw new PushCommitInvalidError('push session produced no captured business-table effects');

@@ -49,10 +49,26 @@ export function firstConflictQuery(userPk: number, pushId: string): RawBuilder<F
      LIMIT 1`;
 }
 
+/** One staged row with its row state, shaped like {@link firstConflictQuery}'s answer. */
+export function stagedRowStateQuery(
+  userPk: number,
+  pushId: string,
+  rowOrdinal: number,
+): RawBuilder<FirstConflictRow> {
+  return sql<FirstConflictRow>`
+    SELECT s.row_ordinal::text, s.table_id, s.key_bytes, s.op_code, s.base_bundle_seq::text,
+           rs.bundle_seq::text, rs.deleted
+      FROM sync.push_session_rows s
+      LEFT JOIN sync.row_state rs ON rs.user_pk = ${userPk} AND rs.table_id = s.table_id AND rs.key_bytes = s.key_bytes
+     WHERE s.push_id = ${pushId}::uuid AND s.row_ordinal = ${rowOrdinal}`;
+}
+
 /**
  * Aborts the whole push with the structured conflict of its first failing row (reading the live
  * server row for it); does nothing when no row failed.
  * @param r - the session's {@link firstConflictQuery} row, or null.
+ * @param reason - the conflict's message when the row fails a rule other than the version rules
+ *   (a foreign key); by default the version rule it breaks.
  * @throws PushConflictError
  */
 export async function assertNoConflict(
@@ -60,6 +76,7 @@ export async function assertNoConflict(
   catalog: TableCatalog,
   ownerId: string,
   r: FirstConflictRow | null,
+  reason?: string,
 ): Promise<void> {
   if (!r) return;
   const table = catalog.byId(r.table_id);
@@ -73,7 +90,7 @@ export async function assertNoConflict(
     columns: null,
   };
   const state = r.bundle_seq === null ? null : { version: toInt(r.bundle_seq), deleted: r.deleted === true };
-  const message = conflictMessage(row, state);
+  const message = reason ?? conflictMessage(row, state);
   if (message === null) {
     throw new Error(
       `conflict rules disagree for ${table.qualifiedName} ${row.keyString}; report this as a bug`,
