@@ -505,6 +505,12 @@ describe('demo server', () => {
         [{ JWT_SECRET: undefined, ADMIN_TOKEN: undefined }, /JWT_SECRET and ADMIN_TOKEN are not set/],
         [{ JWT_SECRET: 's3cret', ADMIN_TOKEN: '  ' }, /but ADMIN_TOKEN is not set/],
         [{ JWT_SECRET: '', ADMIN_TOKEN: 'adm1n' }, /but JWT_SECRET is not set/],
+        // The public defaults set explicitly (copied from the README) are refused too.
+        [{ JWT_SECRET: 's3cret', ADMIN_TOKEN: 'oversync-demo-admin' }, /but ADMIN_TOKEN is not set/],
+        [
+          { JWT_SECRET: 'oversync-demo-development-secret-change-me', ADMIN_TOKEN: 'adm1n' },
+          /but JWT_SECRET is not set \(or set to the development default\)/,
+        ],
       ];
       for (const [env, message] of cases) {
         const started = await withEnv({ NODE_ENV: 'production', ...env }, () =>

@@ -47,14 +47,18 @@ export function demoConfig(
   const jwtSecret = pick('jwtSecret', overrides.jwtSecret, env.JWT_SECRET);
   const adminToken = pick('adminToken', overrides.adminToken, env.ADMIN_TOKEN);
   const production = env.NODE_ENV === 'production';
-  if (production && (jwtSecret === undefined || adminToken === undefined)) {
-    const missing = [
-      jwtSecret === undefined && 'JWT_SECRET',
-      adminToken === undefined && 'ADMIN_TOKEN',
-    ].filter((name) => name !== false);
+  // A public default set explicitly (copied from the README's curl lines, say) is as open as an
+  // unset one.
+  const publicJwt = jwtSecret === undefined || jwtSecret === DEV_SECRET;
+  const publicAdmin = adminToken === undefined || adminToken === DEV_ADMIN_TOKEN;
+  if (production && (publicJwt || publicAdmin)) {
+    const missing = [publicJwt && 'JWT_SECRET', publicAdmin && 'ADMIN_TOKEN'].filter(
+      (name) => name !== false,
+    );
     const names = missing.join(' and ');
     throw new DemoConfigError(
-      `NODE_ENV=production but ${names} ${missing.length > 1 ? 'are' : 'is'} not set, and the development ` +
+      `NODE_ENV=production but ${names} ${missing.length > 1 ? 'are' : 'is'} not set (or set to the ` +
+        'development default), and the development ' +
         `defaults are public. Fix: set ${names} (long random values, e.g. \`openssl rand -hex 32\`), ` +
         'or unset NODE_ENV for local development.',
     );

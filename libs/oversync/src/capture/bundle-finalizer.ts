@@ -141,12 +141,7 @@ export async function finalizeCapturedBundle(
     settings.retainedBundlesPerUser,
     settings.pruneBatchSize,
   );
-  const notifyPayload = JSON.stringify({
-    user_pk: target.userPk,
-    bundle_seq: bundleSeq,
-    source_id: target.sourceId,
-    source_bundle_id: target.sourceBundleId,
-  });
+  const notifyPayload = notificationPayload(target, bundleSeq);
   const { effects, images, hashed } = await statements.effectsSql(
     trx,
     touched.map((t) => ({ table: catalog.byId(t.table_id), signature: t.signature })),
@@ -242,6 +237,24 @@ export async function finalizeCapturedBundle(
     byte_count: toInt(r.byte_count ?? '0'),
     bundle_hash: r.bundle_hash ?? '',
   };
+}
+
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more, failing the whole statement. */
+const MAX_NOTIFY_BYTES = 7999;
+
+/**
+ * The NOTIFY payload of a commit. The source fields are informational (watchers only need the
+ * scope and seq), so a source id too long for a NOTIFY is left out rather than failing the commit.
+ */
+function notificationPayload(target: BundleFinalizeTarget, bundleSeq: number): string {
+  const full = JSON.stringify({
+    user_pk: target.userPk,
+    bundle_seq: bundleSeq,
+    source_id: target.sourceId,
+    source_bundle_id: target.sourceBundleId,
+  });
+  if (Buffer.byteLength(full, 'utf8') <= MAX_NOTIFY_BYTES) return full;
+  return JSON.stringify({ user_pk: target.userPk, bundle_seq: bundleSeq });
 }
 
 /** SQLSTATE 54001, `stack depth limit exceeded`. */
