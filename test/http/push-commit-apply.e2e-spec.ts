@@ -1,7 +1,7 @@
 /**
  * How a commit applies staged rows over real HTTP: FK order and cascades inside one push, database
- * errors as `500 push_session_commit_failed` with nothing written, partial updates, typed values,
- * text keys and per-user key isolation (scenarios D17–D20, D22).
+ * errors (NOT NULL, type coercion) as `500 push_session_commit_failed` with nothing written,
+ * partial updates, typed values, text keys and per-user key isolation (scenarios D17–D20, D22).
  */
 import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
 import {
@@ -93,11 +93,8 @@ describe('POST /sync/push-sessions/{push_id}/commit', () => {
     expect(row).toEqual({ parent_id: id });
   });
 
+  // A foreign key violation is a push conflict on the row instead (push-fk-conflicts.e2e-spec.ts).
   it.each([
-    [
-      'an FK violation at COMMIT',
-      (id: string) => ({ table: 'posts', payload: { id, title: 'T', content: 'C', author_id: newId() } }),
-    ],
     ['a NOT NULL violation', (id: string) => ({ table: 'users', payload: { id, name: 'No Email' } })],
     [
       'a type coercion failure',
