@@ -2,7 +2,7 @@ import { InvalidConfigError } from '../errors/lifecycle.errors.js';
 import { type SqlJsAdapter } from '../db/sql-js.adapter.js';
 import { METADATA_DDL, NOW_SQL } from './metadata-tables.js';
 import { upgradeMetadata } from './metadata-upgrade.js';
-import { keyJsonSql, payloadSql, quoteIdent, quoteLiteral } from './row-sql.js';
+import { keyJsonSql, keyTextSql, payloadSql, quoteIdent, quoteLiteral } from './row-sql.js';
 import { loadTableSpecs, type SyncTableConfig, type TableSpec } from './table-spec.js';
 import { buildTriggers, TRIGGER_SUFFIXES, triggerName } from './triggers.js';
 
@@ -51,6 +51,7 @@ export function installSchema(
       adapter.run('DELETE FROM _sync_dirty_rows WHERE schema_name = ? AND table_name = ?', [schema, table]);
     }
     for (const spec of specs) {
+      let capturedBefore = true;
       for (const [name, sql] of buildTriggers(schema, spec)) {
         const existing = adapter.scalar("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", [
           name,
@@ -58,7 +59,13 @@ export function installSchema(
         if (existing === sql) continue;
         adapter.exec(`DROP TRIGGER IF EXISTS ${quoteIdent(name)}`);
         adapter.exec(sql);
+        if (name === triggerName(spec.name, 'ai') && existing === null) capturedBefore = false;
       }
+      // A table captured from now on (a new release syncs a table the app already had, or one it
+      // stopped syncing for a while): rows written meanwhile would never reach the server, and a
+      // child pushed later would meet a parent the server never got (a foreign-key conflict that
+      // serverWins answers by deleting the child).
+      if (!capturedBefore) captureExistingRows(adapter, schema, [spec]);
       adapter.run('INSERT OR IGNORE INTO _sync_managed_tables (schema_name, table_name) VALUES (?, ?)', [
         schema,
         spec.name,
@@ -69,8 +76,9 @@ export function installSchema(
 }
 
 /**
- * Records every existing row of every managed table as a dirty `INSERT` with base 0 (first open
- * only), using the same key and payload expressions as the triggers.
+ * Records every untracked row of the given tables (no row version, no intent yet) as a dirty
+ * `INSERT` with base 0, using the same key and payload expressions as the triggers: on the first
+ * open, and when a table starts being captured.
  */
 export function captureExistingRows(
   adapter: SqlJsAdapter,
@@ -82,7 +90,8 @@ export function captureExistingRows(
       'INSERT OR IGNORE INTO _sync_dirty_rows (schema_name, table_name, key_json, op, base_row_version, payload, dirty_ordinal, updated_at) ' +
         `SELECT ${quoteLiteral(schema)}, ${quoteLiteral(spec.name)}, ${keyJsonSql(spec, 't')}, 'INSERT', 0, ${payloadSql(spec, 't')}, ` +
         `(SELECT COALESCE(MAX(dirty_ordinal), 0) FROM _sync_dirty_rows) + row_number() OVER (), ${NOW_SQL} ` +
-        `FROM ${quoteIdent(spec.sqlName)} AS t`,
+        `FROM ${quoteIdent(spec.sqlName)} AS t WHERE NOT EXISTS (SELECT 1 FROM _sync_row_state rs ` +
+        `WHERE rs.table_name = ${quoteLiteral(spec.name)} AND rs.key_text = ${keyTextSql(spec, 't')})`,
     );
   }
 }

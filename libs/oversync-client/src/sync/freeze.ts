@@ -2,6 +2,7 @@ import { type JsonObject, type JsonValue, type RowOp, type SyncKey } from '@over
 
 import { InvalidRowError } from '../errors/sync.errors.js';
 import { keyTextOfKeyJsonSql } from '../schema/row-sql.js';
+import { withCurrentColumns } from './local-rows.js';
 import { keyTextOf, localKeyToWireKey, localPayloadToWire, parseObject } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 import { type OutboxBundle, type OutboxRow } from './sync-state.store.js';
@@ -73,8 +74,10 @@ export function freezeOutbox(ctx: SyncContext): OutboxBundle | null {
     toSend.forEach((d, rowOrdinal) => {
       const table = ctx.tables.get(d.table_name);
       const op: RowOp = d.payload === null ? 'DELETE' : live(d) ? 'UPDATE' : 'INSERT';
-      const localPayload = d.payload === null ? null : parseObject(d.payload);
-      const wireKey = localKeyToWireKey(table, keyTextOf(table, d.key_json));
+      const keyText = keyTextOf(table, d.key_json);
+      const localPayload =
+        d.payload === null ? null : withCurrentColumns(ctx, table, keyText, parseObject(d.payload));
+      const wireKey = localKeyToWireKey(table, keyText);
       const wirePayload = localPayload === null ? null : localPayloadToWire(table, localPayload);
       if (wirePayload !== null) assertSendable(table.name, wireKey, wirePayload);
       const row: OutboxRow = {

@@ -5,7 +5,7 @@ import { keyWhereSql, payloadSql, quoteIdent, upsertSql } from '../schema/row-sq
 import { managedTableNames } from '../schema/schema-installer.js';
 import { type TableSpec } from '../schema/table-spec.js';
 import { retireCascadedIntents } from './cascaded-intents.js';
-import { localKeyToSql, localPayloadToSql, wirePayloadToSql } from './row-codec.js';
+import { localKeyToSql, localPayloadToSql, parseObject, wirePayloadToSql } from './row-codec.js';
 import { type SyncContext } from './sync-context.js';
 
 export { keyTextOf } from './row-codec.js';
@@ -20,9 +20,44 @@ export function upsertWire(ctx: SyncContext, table: TableSpec, payload: JsonObje
   upsertValues(ctx, table, wirePayloadToSql(table, payload));
 }
 
-/** Upserts a row from a local payload (hex BLOBs), e.g. to restore a local intent. */
+/**
+ * Upserts a row from a local payload (hex BLOBs), e.g. to restore a local intent; a payload
+ * recorded before the table's columns changed is brought to them first (see
+ * {@link withCurrentColumns}).
+ */
 export function upsertLocal(ctx: SyncContext, table: TableSpec, payload: JsonObject): void {
-  upsertValues(ctx, table, localPayloadToSql(table, payload));
+  const keyText = payload[table.keyColumn.wireName];
+  const current = withCurrentColumns(ctx, table, typeof keyText === 'string' ? keyText : null, payload);
+  upsertValues(ctx, table, localPayloadToSql(table, current));
+}
+
+/**
+ * `payload` with exactly the table's current columns (itself when it has them). Payloads are
+ * recorded when their row is written (dirty intents) or frozen (outbox rows), and an `ALTER TABLE`
+ * in the app's next release fires no trigger: one recorded before a column was added lacks it,
+ * one recorded before a column was dropped still carries it. A missing column takes the live
+ * row's value (what `ADD COLUMN` or the app's migration gave it; `null` without a row), a dropped
+ * one is left out, every other value is kept as recorded. Pushed as recorded, the missing column
+ * would travel as `null`, which a `NOT NULL` server column refuses at commit on every push.
+ */
+export function withCurrentColumns(
+  ctx: SyncContext,
+  table: TableSpec,
+  keyText: string | null,
+  payload: JsonObject,
+): JsonObject {
+  const { columns } = table;
+  if (
+    columns.length === Object.keys(payload).length &&
+    columns.every((c) => Object.hasOwn(payload, c.wireName))
+  )
+    return payload;
+  const text = keyText === null ? null : livePayload(ctx, table, keyText);
+  const live = text === null ? null : parseObject(text);
+  const out: JsonObject = {};
+  for (const { wireName } of columns)
+    out[wireName] = Object.hasOwn(payload, wireName) ? payload[wireName] : (live?.[wireName] ?? null);
+  return out;
 }
 
 /** Deletes a row by local key text (local cascades fire; capture is off during applies). */
