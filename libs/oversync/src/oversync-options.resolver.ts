@@ -108,6 +108,14 @@ function resolveWatch(raw: OversyncWatchOption | undefined): Required<OversyncWa
     heartbeatIntervalSeconds: raw?.heartbeatIntervalSeconds ?? 25,
     policy: raw?.policy ?? (() => true),
   };
+  // A config service hands out environment text: 'false' would read as true and leave watch on.
+  if (typeof watch.enabled !== 'boolean') {
+    fail(
+      'watch.enabled',
+      `must be a boolean (got ${JSON.stringify(watch.enabled)})`,
+      "pass true or false (convert environment text, e.g. process.env.X === 'true')",
+    );
+  }
   if (typeof watch.policy !== 'function') {
     fail(
       'watch.policy',

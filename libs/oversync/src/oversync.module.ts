@@ -1,8 +1,8 @@
 import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule, DiscoveryService, HttpAdapterHost } from '@nestjs/core';
 import { ScopeTransactionRunner } from './capture/scope-transaction.runner.js';
 import { OversyncDatabase } from './database/oversync-database.js';
-import { OVERSYNC_CONTROLLERS, OVERSYNC_HTTP_PROVIDERS } from './http/oversync-controllers.js';
+import { OVERSYNC_CONTROLLERS, OVERSYNC_HTTP_PROVIDERS, runsOnExpress } from './http/oversync-controllers.js';
 import { SyncBodyMiddleware } from './http/sync-body.middleware.js';
 import { LifecycleService } from './lifecycle/lifecycle.service.js';
 import { OVERSYNC_MODULE_OPTIONS, OversyncConfigurableModule } from './oversync.module-definition.js';
@@ -60,20 +60,23 @@ import { SyncService } from './sync.service.js';
     ScopeWriteExplorer,
     ...OVERSYNC_HTTP_PROVIDERS,
   ],
-  // The protocol services are exported too, so a host that mounts its own routes
-  // (`routes: false`) can inject them.
+  // The protocol services too, for a host that mounts its own routes (`routes: false`).
   exports: [SyncService, ScopeManager, ScopeWriteContext, ...OVERSYNC_HTTP_PROVIDERS],
 })
 export class OversyncModule extends OversyncConfigurableModule implements NestModule {
-  constructor(private readonly explorer: ScopeWriteExplorer) {
+  constructor(
+    private readonly explorer: ScopeWriteExplorer,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly discovery: DiscoveryService,
+  ) {
     super();
   }
 
   configure(consumer: MiddlewareConsumer): void {
     // Runs before Nest registers routes, so @ScopeWrite controller handlers are wrapped in time.
     this.explorer.explore();
-    // Our own JSON reader with our size limit, on our controllers only.
-    if (OVERSYNC_CONTROLLERS.length > 0)
+    // Our own JSON reader (with our size limit) on our controllers' paths, on Express only.
+    if (runsOnExpress(this.adapterHost, this.discovery))
       consumer.apply(SyncBodyMiddleware).forRoutes(...OVERSYNC_CONTROLLERS);
   }
 }

@@ -51,6 +51,19 @@ export class SyncExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException && exception.getStatus() === 404) {
       return { status: 404, body: { error: 'not_found', message: exception.message } };
     }
+    if (exception instanceof HttpException) {
+      // Oversync itself throws OversyncErrors only: this is the host's answer, from a global guard
+      // (a JWT guard's 401, a rate limiter's 429), pipe or interceptor, so it keeps its status and
+      // body as Nest would send them. A 500 would hide it: clients refresh credentials on 401,
+      // retry 429, and never retry a 500 on their own.
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      const body =
+        typeof response === 'object' && response !== null
+          ? (response as Record<string, unknown>)
+          : { statusCode: status, message: response };
+      return { status, body };
+    }
     const route = req.oversyncRoute;
     const failure = route?.failure ?? 'internal_error';
     this.#logger.error(

@@ -38,9 +38,10 @@ export class ScopeWriteExplorer implements OnModuleInit {
   /** Wraps every not-yet-wrapped `@ScopeWrite` method of this app's instances. Idempotent. */
   explore(): void {
     let count = 0;
-    for (const wrapper of [...this.discovery.getProviders(), ...this.discovery.getControllers()]) {
+    const controllers = new Set(this.discovery.getControllers());
+    for (const wrapper of [...this.discovery.getProviders(), ...controllers]) {
       if (!wrapper.isDependencyTreeStatic()) {
-        this.#refuseScoped(wrapper.metatype);
+        this.#refuseScoped(wrapper.metatype, controllers.has(wrapper));
         continue;
       }
       const instance: unknown = wrapper.instance;
@@ -56,7 +57,7 @@ export class ScopeWriteExplorer implements OnModuleInit {
    * injection, where this explorer cannot reach them; their `@ScopeWrite` methods would run
    * unwrapped (outside any bundle). Refuse them at start-up instead of failing on first use.
    */
-  #refuseScoped(metatype: unknown): void {
+  #refuseScoped(metatype: unknown, controller: boolean): void {
     const proto = (typeof metatype === 'function' ? (metatype.prototype as unknown) : null) as Record<
       string,
       unknown
@@ -69,8 +70,13 @@ export class ScopeWriteExplorer implements OnModuleInit {
       );
     if (marked.length === 0) return;
     const className = (metatype as { name?: string }).name ?? 'provider';
+    // Nest makes every controller request-scoped when one global enhancer is: a controller that is
+    // a singleton in its own code gets here for a cause its author would never look for.
+    const cause = controller
+      ? "its own scope, a dependency's, or a request-scoped global enhancer (an APP_GUARD, APP_INTERCEPTOR, APP_PIPE or APP_FILTER with Scope.REQUEST, which Nest applies to every controller)"
+      : "its own scope or a dependency's";
     throw new OversyncConfigError(
-      `@ScopeWrite on ${className}.${marked[0]} is on a request-scoped or transient provider (through its own scope or a dependency's): its instances are created per request and cannot be wrapped. Fix: make ${className} a singleton (move the request-scoped dependency out of it), or call ScopeManager.execWrite(...) from it instead of decorating the method.`,
+      `@ScopeWrite on ${className}.${marked[0]} is on a request-scoped or transient provider (through ${cause}): its instances are created per request and cannot be wrapped. Fix: make ${className} a singleton (move the request-scoped dependency or enhancer out of it), or call ScopeManager.execWrite(...) from it, or from a singleton service, instead of decorating the method.`,
       { provider: className, method: marked[0] },
     );
   }
