@@ -175,6 +175,40 @@ describe('IndexedDbPersister, ownership and fetch in Chromium', () => {
     expect(result).toEqual([2]);
   });
 
+  // The same loss, when the browser accepts the transaction before the connection's close event:
+  // the transaction aborts with "The connection was closed." (an AbortError) and wrote nothing.
+  // Chromium shows this only by timing, so the abort is injected: the save must reopen and land.
+  it('saves again when the connection closes under a transaction it already accepted', async () => {
+    const page = await newTab();
+    const result = await page.evaluate(async (bundle) => {
+      const { IndexedDbPersister } = (await import(bundle)) as typeof import('@oversync/client');
+      const p = new IndexedDbPersister({ databaseName: 'closing-db', key: 'k' });
+      await p.save(new Uint8Array([1]));
+      const original = IDBObjectStore.prototype.put;
+      let injected = 0;
+      IDBObjectStore.prototype.put = function (this: IDBObjectStore, ...args: Parameters<typeof original>) {
+        const request = original.apply(this, args);
+        if (injected++ === 0) {
+          const closed = new DOMException('The connection was closed.', 'AbortError');
+          const tx = this.transaction;
+          Object.defineProperty(tx, 'error', { get: () => closed });
+          // After the body queued all its requests, before the transaction can commit.
+          queueMicrotask(() => tx.abort());
+        }
+        return request;
+      } as typeof original;
+      try {
+        await p.save(new Uint8Array([2]));
+        return { injected, reloaded: Array.from((await p.load()) ?? []) };
+      } catch (error) {
+        return { injected, error: `${(error as Error).name}: ${(error as Error).message}` };
+      } finally {
+        IDBObjectStore.prototype.put = original;
+      }
+    }, BUNDLE);
+    expect(result).toEqual({ injected: 4, reloaded: [2] });
+  });
+
   // A `fetch` option given as the page's own `fetch` (`fetch: window.fetch`, `fetch: fetch`) must
   // be called unbound: Chromium refuses it as a method of another object ("Illegal invocation"),
   // which would make every request a network error. Node does not care.

@@ -26,13 +26,24 @@ export class IndexedDbConnection {
    * `readwrite`, durably: `durability: 'strict'`).
    */
   async run(mode: IDBTransactionMode, body: (store: IDBObjectStore) => void): Promise<void> {
-    const tx = await this.#transaction(mode);
-    await new Promise<void>((resolve, reject) => {
-      tx.oncomplete = () => resolve();
-      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
-      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
-      body(tx.objectStore(this.storeName));
-    });
+    for (let attempt = 0; ; attempt++) {
+      const { tx, current } = await this.#transaction(mode);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          tx.oncomplete = () => resolve();
+          tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
+          tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'));
+          body(tx.objectStore(this.storeName));
+        });
+        return;
+      } catch (error) {
+        // The browser closed the connection (site data cleared) after it accepted the transaction
+        // but before our close event: the transaction aborts ("The connection was closed") and
+        // wrote nothing. Nothing of ours aborts transactions, so reopen and run it once more.
+        if (attempt > 0 || !isDomError(error, 'AbortError')) throw error;
+        this.#forget(current);
+      }
+    }
   }
 
   /** Closes the connection (once its transactions finished); the next {@link run} reopens. */
@@ -45,14 +56,16 @@ export class IndexedDbConnection {
     );
   }
 
-  async #transaction(mode: IDBTransactionMode): Promise<IDBTransaction> {
+  async #transaction(
+    mode: IDBTransactionMode,
+  ): Promise<{ tx: IDBTransaction; current: { readonly db: Promise<IDBDatabase> } }> {
     const options: IDBTransactionOptions | undefined =
       mode === 'readwrite' ? { durability: 'strict' } : undefined;
     for (let attempt = 0; ; attempt++) {
       const current = this.#connect();
       const db = await current.db;
       try {
-        return db.transaction(this.storeName, mode, options);
+        return { tx: db.transaction(this.storeName, mode, options), current };
       } catch (error) {
         // The connection closed before its close event reached us (InvalidStateError), or the
         // app's upgrade deleted the store (NotFoundError): reopen once.
