@@ -7,47 +7,22 @@ import { serverWins, type ConflictResolver, type SyncConflict } from '@oversync/
 import {
   closeDevice,
   failure,
-  openDevice,
   restartDevice,
   sqliteCount,
   sqliteRows,
   syncState,
   type Device,
-  type DeviceOptions,
 } from '../support/client-devices.js';
 import { FaultyFetch, routeOf } from '../support/client-faults.js';
+import { deviceHelpers } from '../support/client-scenario.js';
 import { uuid, userId } from '../support/client-schema.js';
-import {
-  deviceTable,
-  lit,
-  rawSql,
-  serverTable,
-  startClientServer,
-  type ClientServer,
-} from '../support/client-server.js';
+import { lit, rawSql, serverTable, startClientServer, type ClientServer } from '../support/client-server.js';
 
 describe('client recovery review (retention window 2)', () => {
   let server: ClientServer;
   const open: Device[] = [];
 
-  const device = async (user: string, options: Partial<DeviceOptions> = {}) => {
-    const d = await openDevice({ baseUrl: server.baseUrl, userId: user, ...options });
-    open.push(d);
-    return d;
-  };
-  const addUser = (d: Device, name: string, id = uuid()) => {
-    d.db.run('INSERT INTO users (id, name, email) VALUES (?, ?, ?)', [id, name, `${name}@x`]);
-    return id;
-  };
-  const addPost = (d: Device, authorId: string, title: string, id = uuid()) => {
-    d.db.run('INSERT INTO posts (id, title, content, author_id) VALUES (?, ?, ?, ?)', [
-      id,
-      title,
-      'body',
-      authorId,
-    ]);
-    return id;
-  };
+  const { device, addUser, addPost, sameAsServer } = deviceHelpers(() => server, open);
   /** Three server-originated bundles: with a window of 2 the floor passes every earlier bundle. */
   const pruneHistory = async (user: string) => {
     for (const name of ['S1', 'S2', 'S3']) {
@@ -66,11 +41,6 @@ describe('client recovery review (retention window 2)', () => {
       return serverWins(conflict);
     };
   };
-  const sameAsServer = async (d: Device, tables = ['users', 'posts']) => {
-    for (const table of tables)
-      expect(deviceTable(d.db, table)).toEqual(await serverTable(server.pool, table, d.userId));
-  };
-
   beforeAll(async () => {
     server = await startClientServer({ retention: { retainedBundlesPerUser: 2 } });
   });

@@ -8,67 +8,21 @@ import { clientWins, serverWins, type ConflictResolver } from '@oversync/client'
 import {
   closeDevice,
   failure,
-  openDevice,
   sqliteCount,
   sqliteRows,
   syncState,
   type Device,
-  type DeviceOptions,
 } from '../support/client-devices.js';
 import { FaultyFetch, routeOf } from '../support/client-faults.js';
+import { deviceHelpers } from '../support/client-scenario.js';
 import { waitFor } from '../support/client-waiters.js';
 import { uuid, uuidBytes, userId } from '../support/client-schema.js';
-import {
-  deviceTable,
-  lit,
-  pgRows,
-  rawSql,
-  serverTable,
-  startClientServer,
-  type ClientServer,
-} from '../support/client-server.js';
-
-type Server = () => ClientServer;
-
-function helpers(server: Server, open: Device[]) {
-  const device = async (user: string, options: Partial<DeviceOptions> = {}) => {
-    const d = await openDevice({ baseUrl: server().baseUrl, userId: user, ...options });
-    open.push(d);
-    return d;
-  };
-  const addUser = (d: Device, name: string, id = uuid()) => {
-    d.db.run('INSERT INTO users (id, name, email) VALUES (?, ?, ?)', [id, name, `${name}@x`]);
-    return id;
-  };
-  const addPost = (d: Device, authorId: string, title: string, id = uuid()) => {
-    d.db.run('INSERT INTO posts (id, title, content, author_id) VALUES (?, ?, ?, ?)', [
-      id,
-      title,
-      'body',
-      authorId,
-    ]);
-    return id;
-  };
-  const sameAsServer = async (d: Device, tables = ['users', 'posts']) => {
-    for (const table of tables)
-      expect(deviceTable(d.db, table)).toEqual(await serverTable(server().pool, table, d.userId));
-  };
-  const serverSql = (user: string, text: string) => server().write(user, rawSql(text));
-  /** A device of `user` whose pull requests run `during(device)` while they are in flight. */
-  const deviceWritingDuringPull = async (user: string, during: (d: Device) => void) => {
-    const faults = new FaultyFetch();
-    const box: { d?: Device } = {};
-    faults.fail({ match: (c) => routeOf(c) === 'pull', when: 'pass', run: () => during(box.d!) });
-    box.d = await device(user, { fetch: faults.fetch });
-    return box.d;
-  };
-  return { device, addUser, addPost, sameAsServer, serverSql, deviceWritingDuringPull };
-}
+import { lit, pgRows, serverTable, startClientServer, type ClientServer } from '../support/client-server.js';
 
 describe('client sync core edges (real server)', () => {
   let server: ClientServer;
   const open: Device[] = [];
-  const { device, addUser, addPost, sameAsServer, serverSql, deviceWritingDuringPull } = helpers(
+  const { device, addUser, addPost, sameAsServer, serverSql, deviceWritingDuringPull } = deviceHelpers(
     () => server,
     open,
   );
@@ -401,7 +355,7 @@ describe('client sync core edges (real server)', () => {
 describe('client sync core edges: committed bundle pruned before its replay (retention window 2)', () => {
   let server: ClientServer;
   const open: Device[] = [];
-  const { device, addUser, sameAsServer, serverSql } = helpers(() => server, open);
+  const { device, addUser, sameAsServer, serverSql } = deviceHelpers(() => server, open);
 
   beforeAll(async () => {
     server = await startClientServer({ retention: { retainedBundlesPerUser: 2 } });

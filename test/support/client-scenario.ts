@@ -1,0 +1,48 @@
+/**
+ * Device helpers shared by the client end-to-end suites: open a device of a user against the suite's
+ * server (closed by the suite's afterAll), add users and posts, compare a device with the server,
+ * run server-side SQL in a bundle, and a device whose pulls run code while they are in flight.
+ */
+import { openDevice, type Device, type DeviceOptions } from './client-devices.js';
+import { FaultyFetch, routeOf } from './client-faults.js';
+import { uuid } from './client-schema.js';
+import { deviceTable, rawSql, serverTable, type ClientServer } from './client-server.js';
+
+/** The suite's server, read lazily (it starts in beforeAll). */
+type Server = () => ClientServer;
+
+/** Helpers bound to the suite's server and its list of devices to close. */
+export function deviceHelpers(server: Server, open: Device[]) {
+  const device = async (user: string, options: Partial<DeviceOptions> = {}) => {
+    const d = await openDevice({ baseUrl: server().baseUrl, userId: user, ...options });
+    open.push(d);
+    return d;
+  };
+  const addUser = (d: Device, name: string, id = uuid()) => {
+    d.db.run('INSERT INTO users (id, name, email) VALUES (?, ?, ?)', [id, name, `${name}@x`]);
+    return id;
+  };
+  const addPost = (d: Device, authorId: string, title: string, id = uuid()) => {
+    d.db.run('INSERT INTO posts (id, title, content, author_id) VALUES (?, ?, ?, ?)', [
+      id,
+      title,
+      'body',
+      authorId,
+    ]);
+    return id;
+  };
+  const sameAsServer = async (d: Device, tables = ['users', 'posts']) => {
+    for (const table of tables)
+      expect(deviceTable(d.db, table)).toEqual(await serverTable(server().pool, table, d.userId));
+  };
+  const serverSql = (user: string, text: string) => server().write(user, rawSql(text));
+  /** A device of `user` whose pull requests run `during(device)` while they are in flight. */
+  const deviceWritingDuringPull = async (user: string, during: (d: Device) => void) => {
+    const faults = new FaultyFetch();
+    const box: { d?: Device } = {};
+    faults.fail({ match: (c) => routeOf(c) === 'pull', when: 'pass', run: () => during(box.d!) });
+    box.d = await device(user, { fetch: faults.fetch });
+    return box.d;
+  };
+  return { device, addUser, addPost, sameAsServer, serverSql, deviceWritingDuringPull };
+}
