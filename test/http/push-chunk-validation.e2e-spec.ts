@@ -3,11 +3,13 @@
  * and its message, decoding failures and the chunk size limit, all answered before the session is
  * looked up (scenarios B4, B9, D4).
  */
+import { execSql } from '../support/business-schema.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
 import {
   initializeEmpty,
   insertUser,
   newId,
+  pushOk,
   pushRows,
   newUser,
   uploadChunk,
@@ -146,6 +148,22 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
       { rows: [users({ table: 'files', payload: { name: 'f', data: 'AA=A' } })] },
       'payload binary field business.files.data must be valid base64',
     ],
+    // Both answered 500 on every retry: PostgreSQL text and JSON cannot hold U+0000.
+    [
+      'U+0000 in a text value',
+      { rows: [users({ payload: { name: 'a\u0000b', email: 'e' } })] },
+      'payload for business.users holds the character U+0000',
+    ],
+    [
+      'U+0000 in a text key',
+      { rows: [users({ table: 'docs', key: { doc_id: 'd\u0000' }, payload: { body: {} } })] },
+      'row key business.docs.doc_id holds the character U+0000',
+    ],
+    [
+      'U+0000 inside a json value',
+      { rows: [users({ table: 'docs', key: { doc_id: 'd1' }, payload: { body: { k: '\u0000' } } })] },
+      'payload for business.docs holds the character U+0000',
+    ],
     ['a null row', { rows: [null] }, 'invalid table name ""'],
   ])(
     'rejects %s with 400 push_chunk_invalid before the session lookup (B9)',
@@ -161,6 +179,18 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
       expect(reply.json.message).toContain(message);
     },
   );
+
+  it('accepts a backslash followed by "u0000" (an escape, not U+0000) and stores it as written', async () => {
+    const user = newUser('not-nul');
+    const c = client(user);
+    await initializeEmpty(c);
+    const rowId = newId();
+    const name = 'C:\\u0000dir \\\\u0000';
+    const committed = await pushOk(c, 1, [insertUser(schema, rowId, name)]);
+    expect(committed.row_count).toBe(1);
+    const { rows } = await execSql(t.db.url, `SELECT name FROM ${schema}.users WHERE id = $1`, [rowId]);
+    expect(rows).toEqual([{ name }]);
+  });
 
   it('rejects a payload number beyond float64 (JSON.parse reads 1e400 as Infinity) with 400 push_chunk_invalid', async () => {
     const user = newUser();

@@ -17,6 +17,7 @@ export { SyncService, type SyncActor, type WithinSyncBundleResult } from './sync
 export { ScopeManager, type ExecWriteOptions, type ScopeWriteResult } from './scope/scope.manager.js';
 export { ScopeWrite, type ScopeWriteOptions } from './scope/scope-write.decorator.js';
 export { ScopeWriteContext } from './scope/scope-write.context.js';
+export { OversyncExceptionFilter } from './http/oversync-exception.filter.js';
 export type { CommittedBundle } from './capture/committed-bundle.types.js';
 export type { OversyncStatus, OversyncStatusCounters } from './status/status.query.js';
 export type { LifecycleState } from './lifecycle/lifecycle.service.js';

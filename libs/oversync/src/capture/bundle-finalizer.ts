@@ -1,11 +1,12 @@
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { toInt } from '../database/pg-values.util.js';
-import type { TableCatalog } from '../schema/table-catalog.js';
+import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
 import type { CommittedBundle } from './committed-bundle.types.js';
 import type { FinalizeStatementCache } from './finalize-statement.js';
 import { FINALIZE_PINNED, pinSettingsSql, priorSettingsSql } from './finalize-settings.js';
 import { ScopeWriteInvalidError, ScopeWriteTransactionBrokenError } from '../errors/index.js';
 import { sqlState } from '../database/pg-values.util.js';
+import { quoteIdent } from '../schema/trigger.ddl.js';
 
 /** Everything finalisation needs about the bundle being committed (all read under the scope lock). */
 export interface BundleFinalizeTarget {
@@ -218,6 +219,11 @@ export async function finalizeCapturedBundle(
   const r = rows[0];
   const missing = toInt(r?.missing ?? '0');
   if (missing > 0) {
+    const hidden = await tablesUnderRowSecurity(
+      trx,
+      touched.map((t) => catalog.byId(t.table_id)),
+    );
+    if (hidden.tables.length > 0) throw new RowSecurityHidesRowsError(missing, hidden.role, hidden.tables);
     throw new Error(
       `${missing} captured row(s) are missing at finalisation; a write bypassed capture (a business row was removed with triggers disabled)`,
     );
@@ -255,6 +261,36 @@ function notificationPayload(target: BundleFinalizeTarget, bundleSeq: number): s
   });
   if (Buffer.byteLength(full, 'utf8') <= MAX_NOTIFY_BYTES) return full;
   return JSON.stringify({ user_pk: target.userPk, bundle_seq: bundleSeq });
+}
+
+/** The session's role and the touched tables (`schema.table`) whose row-level security applies to it. */
+async function tablesUnderRowSecurity(
+  trx: Kysely<unknown>,
+  tables: readonly CatalogTable[],
+): Promise<{ role: string; tables: string[] }> {
+  const quoted = tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`);
+  const names = tables.map((t) => t.qualifiedName);
+  const { rows } = await sql<{ role: string; tables: string[] | null }>`
+    SELECT current_user::text AS role,
+           (SELECT array_agg(n ORDER BY n) FROM unnest(${quoted}::text[], ${names}::text[]) AS u (q, n)
+             WHERE row_security_active(q::regclass)) AS tables`.execute(trx);
+  return { role: rows[0]?.role ?? '', tables: rows[0]?.tables ?? [] };
+}
+
+/**
+ * Finalisation reads every written row back to render its payload (so do snapshots and conflict
+ * answers); a SELECT policy that hides rows the role may write makes them look deleted behind
+ * capture's back. Named, instead of the generic "missing rows" failure.
+ */
+class RowSecurityHidesRowsError extends ScopeWriteInvalidError {
+  constructor(missing: number, role: string, tables: readonly string[]) {
+    super(
+      `${missing} row(s) written in this bundle cannot be read back: row-level security on ${tables.join(', ')} hides them from role ${role}; nothing was committed. ` +
+        'Oversync reads every row it syncs (to render bundle payloads, snapshots and conflict answers). ' +
+        "Fix: give the role a SELECT policy that shows every row of the scopes it writes, or exempt it from row-level security (BYPASSRLS, or the table's owner without FORCE ROW LEVEL SECURITY)",
+      { role, tables, rule: 'row_security_hides_rows' },
+    );
+  }
 }
 
 /** SQLSTATE 54001, `stack depth limit exceeded`. */

@@ -10,6 +10,11 @@ export interface ColumnDescriptor {
    * type outside `pg_catalog` (see `typeChainSql`), which renders through the generic branch.
    */
   baseType: string;
+  /**
+   * PostgreSQL computes the column itself (`GENERATED ALWAYS AS … STORED`, or an identity
+   * `GENERATED ALWAYS`), so a write may not name it. Only read where writes are planned.
+   */
+  serverComputed?: boolean;
 }
 
 /** SQL string literal (standard_conforming_strings: only quotes are doubled). */

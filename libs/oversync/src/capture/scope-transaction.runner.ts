@@ -79,13 +79,26 @@ export class ScopeTransactionRunner {
       ${identity.sourceBundleId}, ${identity.initializationId ?? null})`.execute(trx);
   }
 
-  /** Collapses and writes the captured effects; null when nothing was captured. */
+  /**
+   * Collapses and writes the captured effects; null when nothing was captured.
+   *
+   * @param constraintsChecked - the caller already ran `SET CONSTRAINTS ALL IMMEDIATE` (a push
+   *   commit checks them under a savepoint to name the row at fault), so it is not sent again.
+   */
   async finalizeBundle(
     trx: Kysely<unknown>,
     scope: LockedScope,
     identity: BundleIdentity,
+    constraintsChecked = false,
   ): Promise<CommittedBundle | null> {
     const { options, catalog } = this.runtime;
+    // The bundle context deferred every deferrable constraint (as go-oversync does); a host's
+    // constraint triggers (INITIALLY IMMEDIATE ones included) would then fire at COMMIT, after the
+    // bundle is sealed, and their writes to registered tables be refused. Firing them now captures
+    // those writes in this bundle; a foreign-key violation surfaces here instead of at COMMIT, with
+    // the same error and the same rollback. Outside a transaction (a callback that committed) this
+    // is only a warning, and finalisation reports the ended transaction.
+    if (!constraintsChecked) await sql`SET CONSTRAINTS ALL IMMEDIATE`.execute(trx);
     return finalizeCapturedBundle(
       trx,
       catalog,

@@ -66,8 +66,8 @@ export async function readTableColumns(
  * all of pg_attribute (4 ms of every push chunk).
  */
 export async function readRegisteredColumns(db: Kysely<unknown>): Promise<Map<number, ColumnDescriptor[]>> {
-  const { rows } = await sql<{ table_id: number; name: string; base_type: string }>`
-    SELECT c.table_id, ${NAME_AND_TYPE}
+  const { rows } = await sql<{ table_id: number; name: string; base_type: string; computed: boolean }>`
+    SELECT c.table_id, ${NAME_AND_TYPE}, (a.attgenerated <> '' OR a.attidentity = 'a') AS computed
       FROM sync.table_catalog c
       JOIN pg_namespace n ON n.nspname = c.schema_name
       JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = c.table_name,
@@ -76,7 +76,7 @@ export async function readRegisteredColumns(db: Kysely<unknown>): Promise<Map<nu
   const byTable = new Map<number, ColumnDescriptor[]>();
   for (const r of rows) {
     const columns = byTable.get(r.table_id) ?? [];
-    columns.push({ name: r.name, baseType: r.base_type });
+    columns.push({ name: r.name, baseType: r.base_type, serverComputed: r.computed });
     byTable.set(r.table_id, columns);
   }
   return byTable;

@@ -13,6 +13,7 @@ export async function loadLiveColumns(db: Kysely<unknown>): Promise<LiveColumns>
     live.set(tableId, {
       names: new Set(columns.map((c) => c.name)),
       bytea: columns.filter((c) => c.baseType === 'bytea').map((c) => c.name),
+      computed: new Set(columns.filter((c) => c.serverComputed).map((c) => c.name)),
     });
   }
   return live;

@@ -29,6 +29,8 @@ export interface StagedRowInput {
 export interface TableColumnSets {
   names: ReadonlySet<string> | ReadonlyMap<string, string>;
   bytea: readonly string[];
+  /** Columns PostgreSQL computes (generated, identity ALWAYS): accepted in payloads, never written. */
+  computed?: ReadonlySet<string>;
 }
 
 /** Live column sets by `table_id` (a table missing here falls back to the start-up catalog). */
@@ -41,6 +43,9 @@ export interface ValidatedChunk {
 }
 
 const IDENTIFIER = /^[a-z0-9_]+$/;
+/** `\u0000` in canonical JSON text, not preceded by an escaping backslash. */
+const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
+const MIXED_CASE_IDENTIFIER = /^[A-Za-z0-9_]+$/;
 /**
  * Deepest nesting of a json/jsonb value a push may carry. The server canonicalises nested JSON in
  * PL/pgSQL, one stack frame per level, which PostgreSQL's default 2 MB `max_stack_depth` ends after
@@ -125,6 +130,9 @@ function validateRow(
   if (!Object.hasOwn(key, column)) throw invalid(`row key for ${q} must include "${column}"`);
   const keyString = key[column];
   if (typeof keyString !== 'string') throw invalid(`row key ${q}.${column} must be a string`);
+  if (keyString.includes('\u0000')) {
+    throw invalid(`row key ${q}.${column} holds the character U+0000, which PostgreSQL text cannot store`);
+  }
   if (table.keyKind === 'uuid' && !isCanonicalUuid(keyString)) {
     throw invalid(`row key ${q}.${column} must use canonical dashed lowercase UUID text, got "${keyString}"`);
   }
@@ -155,13 +163,9 @@ function validateRow(
       );
     }
   }
+  let payloadApply: string;
   try {
-    // Identifiers are ASCII, so code-unit order is the canonical (UTF-8) key order.
-    return {
-      ...base,
-      payloadApply: canonicalJson(payload),
-      columnList: Object.keys(payload).sort().join(','),
-    };
+    payloadApply = canonicalJson(payload);
   } catch (error) {
     // A number beyond float64 (1e400 parses to Infinity) has no JSON form: the client's row is
     // bad, not the server (this used to answer 500).
@@ -170,6 +174,22 @@ function validateRow(
     }
     throw error;
   }
+  // PostgreSQL's text, json and jsonb cannot hold U+0000, so such a row could never be staged or
+  // applied (it used to answer 500 on every retry); the regex skips an escaped backslash + "u0000".
+  if (ESCAPED_NUL.test(payloadApply)) {
+    throw invalid(`payload for ${q} holds the character U+0000, which PostgreSQL text and JSON cannot store`);
+  }
+  return {
+    ...base,
+    payloadApply,
+    // A payload echoes the generated columns the server served; writing them is an error, and
+    // PostgreSQL computes them anyway (go-oversync fails such a commit). Identifiers are ASCII, so
+    // code-unit order is the canonical (UTF-8) key order.
+    columnList: Object.keys(payload)
+      .filter((name) => name === table.keyColumn || !columns.computed?.has(name))
+      .sort()
+      .join(','),
+  };
 }
 
 function normalizePayload(
@@ -194,13 +214,19 @@ function normalizePayload(
   }
   const out: JsonObject = {};
   for (const [name, value] of entries) {
+    // Names are lower-cased as in go-oversync, unless only the exact name is a column: a host
+    // column created quoted ("dueAt") is served under its own name, and a device pushing that
+    // payload back must reach it (go-oversync writes NULL). Plain names only: the column list
+    // travels comma-joined inside staged JSON.
     const lower = name.toLowerCase();
-    if (!IDENTIFIER.test(lower)) {
+    const exact = !columns.names.has(lower) && MIXED_CASE_IDENTIFIER.test(name) && columns.names.has(name);
+    const column = exact ? name : lower;
+    if (!exact && !IDENTIFIER.test(column)) {
       throw invalid(`payload column "${name}" for ${q} is not a valid column name`);
     }
-    if (Object.hasOwn(out, lower)) throw invalid(`payload column ${q}.${lower} appears more than once`);
-    if (!columns.names.has(lower)) throw invalid(`payload column ${q}.${lower} does not exist`);
-    out[lower] = value;
+    if (Object.hasOwn(out, column)) throw invalid(`payload column ${q}.${column} appears more than once`);
+    if (!columns.names.has(column)) throw invalid(`payload column ${q}.${column} does not exist`);
+    out[column] = value;
   }
   if (Object.hasOwn(out, table.keyColumn)) {
     if (keyMismatch(out[table.keyColumn])) {

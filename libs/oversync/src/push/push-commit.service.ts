@@ -131,7 +131,8 @@ export class PushCommitService {
         ).catch(async (error: unknown) => {
           throw await locateForeignKeyConflict(trx, catalog, session.pushId, actor.userId, error);
         });
-        const bundle = await this.runner.finalizeBundle(trx, scope, identity);
+        // CHECK_DEFERRED_CONSTRAINTS ran at the end of the apply.
+        const bundle = await this.runner.finalizeBundle(trx, scope, identity, true);
         if (!bundle) {
           throw new PushCommitInvalidError('push session produced no captured business-table effects');
         }
