@@ -366,7 +366,8 @@ describe('IndexedDbPersister, ownership and fetch in Chromium', () => {
     }, BUNDLE);
     await page.reload();
     await page.waitForFunction(() => document.getElementById('state')?.textContent === 'ready');
-    expect(await openClient(page, user, 'truncated')).toMatch(/malformed/);
+    // A named client error (it was SQLite's bare "database disk image is malformed").
+    expect(await openClient(page, user, 'truncated')).toBe('database_unreadable');
     const reopened = await page.evaluate(
       async ({ bundle, schema, tables, user }) => {
         const w = window as unknown as PageGlobals;

@@ -10,16 +10,15 @@ import {
   closeDevice,
   failure,
   inspectImage,
-  openDevice,
   sqliteCount,
   sqliteRows,
   syncState,
   type Device,
-  type DeviceOptions,
 } from '../support/client-devices.js';
 import { FaultyFetch, routeOf } from '../support/client-faults.js';
+import { deviceHelpers } from '../support/client-scenario.js';
 import { uuid, userId } from '../support/client-schema.js';
-import { lit, pgRows, rawSql, startClientServer, type ClientServer } from '../support/client-server.js';
+import { lit, rawSql, startClientServer, type ClientServer } from '../support/client-server.js';
 import { waitFor } from '../support/client-waiters.js';
 
 /** A memory persister whose next `failures` saves reject (a full quota, an aborted IDB transaction). */
@@ -49,27 +48,11 @@ describe('client hazards (real server)', () => {
   let server: ClientServer;
   const open: Device[] = [];
 
-  const device = async (user: string, options: Partial<DeviceOptions> = {}) => {
-    const d = await openDevice({ baseUrl: server.baseUrl, userId: user, ...options });
-    open.push(d);
-    return d;
-  };
-  const addUser = (d: Device, name: string, id = uuid()) => {
-    d.db.run('INSERT INTO users (id, name, email) VALUES (?, ?, ?)', [id, name, `${name}@x`]);
-    return id;
-  };
+  const { device, addUser, serverNames } = deviceHelpers(() => server, open);
   const rename = (d: Device, id: string, name: string): void => {
     d.db.run('UPDATE users SET name = ? WHERE id = ?', [name, id]);
   };
   const names = (d: Device) => sqliteRows(d.db, 'SELECT name FROM users ORDER BY name').map((r) => r['name']);
-  const serverNames = async (user: string) =>
-    (
-      await pgRows<{ name: string }>(
-        server.pool,
-        'SELECT name FROM business.users WHERE _sync_scope_id = $1 ORDER BY name',
-        [user],
-      )
-    ).map((r) => r.name);
   const serverSetName = (user: string, id: string, name: string) =>
     server.write(
       user,

@@ -6,66 +6,29 @@
 import {
   closeDevice,
   failure,
-  openDevice,
   restartDevice,
   sqliteCount,
   sqliteRows,
   syncState,
   type Device,
-  type DeviceOptions,
 } from '../support/client-devices.js';
 import { FaultyFetch, routeOf } from '../support/client-faults.js';
-import { uuid, userId } from '../support/client-schema.js';
-import {
-  deviceTable,
-  lit,
-  pgRows,
-  rawSql,
-  serverTable,
-  startClientServer,
-  type ClientServer,
-} from '../support/client-server.js';
+import { deviceHelpers } from '../support/client-scenario.js';
+import { userId } from '../support/client-schema.js';
+import { pgRows, startClientServer, type ClientServer } from '../support/client-server.js';
 import { syncCall } from '../support/sync-http.js';
 
 describe('client history_pruned and source recovery (retention window 2)', () => {
   let server: ClientServer;
   const open: Device[] = [];
 
-  const device = async (user: string, options: Partial<DeviceOptions> = {}) => {
-    const d = await openDevice({ baseUrl: server.baseUrl, userId: user, ...options });
-    open.push(d);
-    return d;
-  };
-  const addUser = (d: Device, name: string) => {
-    const id = uuid();
-    d.db.run('INSERT INTO users (id, name, email) VALUES (?, ?, ?)', [id, name, `${name}@x`]);
-    return id;
-  };
+  const { device, addUser, sameAsServer, serverInsert, floorOf } = deviceHelpers(() => server, open);
   const pushEach = async (d: Device, ...names: string[]) => {
     for (const name of names) {
       addUser(d, name);
       expect((await d.client.pushPending()).outcome).toBe('committed');
     }
   };
-  const serverInsert = (user: string, name: string) =>
-    server.write(
-      user,
-      rawSql(
-        `INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES (${lit(user)}, '${uuid()}', ${lit(name)}, 'srv@x')`,
-      ),
-    );
-  const floorOf = async (user: string) =>
-    Number(
-      (
-        await pgRows(
-          server.pool,
-          'SELECT retained_bundle_floor AS f FROM sync.user_state WHERE user_id = $1',
-          [user],
-        )
-      )[0]?.['f'],
-    );
-  const sameAsServer = async (d: Device) =>
-    expect(deviceTable(d.db, 'users')).toEqual(await serverTable(server.pool, 'users', d.userId));
 
   beforeAll(async () => {
     server = await startClientServer({ retention: { retainedBundlesPerUser: 2 } });

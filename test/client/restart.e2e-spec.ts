@@ -156,6 +156,54 @@ describe('client crash and restart (real server)', () => {
     await sameAsServer(restarted);
   });
 
+  // A device restored from a backup taken before its last push reuses that push's source tuple
+  // with other content: the server answers already_committed for rows this device never froze.
+  const restoredBackupReusingTuple = async (user: string, fetch?: FaultyFetch) => {
+    const d = await device(user);
+    const backup = d.db.export();
+    addUsers(d, 'Committed first');
+    expect((await d.client.pushPending()).outcome).toBe('committed');
+    const restored = await fromImage(user, backup, fetch ? { fetch: fetch.fetch } : {});
+    const [other] = addUsers(restored, 'Only on the restored copy');
+    return { restored, other };
+  };
+  const keepsItsEdit = (d: Device, id: string) => {
+    expect(syncState(d.db)).toMatchObject({ outbox: 1, nextSourceBundleId: 1 });
+    expect(sqliteRows(d.db, 'SELECT name FROM users WHERE id = ?', [id])).toEqual([
+      { name: 'Only on the restored copy' },
+    ]);
+  };
+
+  it('L6: an already_committed answer for other content fails closed and keeps the frozen edit', async () => {
+    const user = userId('l6c');
+    const { restored, other } = await restoredBackupReusingTuple(user);
+    const error = await failure(restored.client.pushPending());
+    expect(error.code).toBe('protocol_violation');
+    expect(error.message).toContain('does not contain the frozen INSERT');
+    keepsItsEdit(restored, other);
+    expect(await bundles(user)).toBe(1);
+  });
+
+  it('L6: that content check survives a crash between the already_committed answer and the rows', async () => {
+    const user = userId('l6d');
+    const faults = new FaultyFetch();
+    const { restored, other } = await restoredBackupReusingTuple(user, faults);
+    faults
+      .captureFrom(restored.persister)
+      .fail({ match: (c) => routeOf(c) === 'committed-rows', crash: true });
+    await failure(restored.client.pushPending());
+    const image = faults.crashImages[0];
+    expect(await inspectImage(image, syncState)).toMatchObject({
+      outboxState: 'committed_remote',
+      outbox: 1,
+    });
+    const again = await fromImage(user, image);
+    const error = await failure(again.client.pushPending());
+    expect(error.code).toBe('protocol_violation');
+    keepsItsEdit(again, other);
+    expect(await bundles(user)).toBe(1);
+  });
+
   it('L7: writes made while the bundle uploads survive the replay as rebased intents', async () => {
     const user = userId('l7');
     const faults = new FaultyFetch();

@@ -6,7 +6,7 @@
 import { openDevice, type Device, type DeviceOptions } from './client-devices.js';
 import { FaultyFetch, routeOf } from './client-faults.js';
 import { uuid } from './client-schema.js';
-import { deviceTable, rawSql, serverTable, type ClientServer } from './client-server.js';
+import { deviceTable, lit, pgRows, rawSql, serverTable, type ClientServer } from './client-server.js';
 
 /** The suite's server, read lazily (it starts in beforeAll). */
 type Server = () => ClientServer;
@@ -36,6 +36,32 @@ export function deviceHelpers(server: Server, open: Device[]) {
       expect(deviceTable(d.db, table)).toEqual(await serverTable(server().pool, table, d.userId));
   };
   const serverSql = (user: string, text: string) => server().write(user, rawSql(text));
+  /** A server-originated insert of one user row, as its own bundle. */
+  const serverInsert = (user: string, name: string, id = uuid()) =>
+    serverSql(
+      user,
+      `INSERT INTO business.users (_sync_scope_id, id, name, email) VALUES (${lit(user)}, '${id}', ${lit(name)}, 'srv@x')`,
+    );
+  /** The server's user names of `user`, sorted. */
+  const serverNames = async (user: string) =>
+    (
+      await pgRows<{ name: string }>(
+        server().pool,
+        'SELECT name FROM business.users WHERE _sync_scope_id = $1 ORDER BY name',
+        [user],
+      )
+    ).map((r) => r.name);
+  /** The scope's retained bundle floor (bundles at or below it are pruned). */
+  const floorOf = async (user: string) =>
+    Number(
+      (
+        await pgRows<{ f: string }>(
+          server().pool,
+          'SELECT retained_bundle_floor AS f FROM sync.user_state WHERE user_id = $1',
+          [user],
+        )
+      )[0]?.f,
+    );
   /** A device of `user` whose pull requests run `during(device)` while they are in flight. */
   const deviceWritingDuringPull = async (user: string, during: (d: Device) => void) => {
     const faults = new FaultyFetch();
@@ -44,5 +70,15 @@ export function deviceHelpers(server: Server, open: Device[]) {
     box.d = await device(user, { fetch: faults.fetch });
     return box.d;
   };
-  return { device, addUser, addPost, sameAsServer, serverSql, deviceWritingDuringPull };
+  return {
+    device,
+    addUser,
+    addPost,
+    sameAsServer,
+    serverSql,
+    serverInsert,
+    serverNames,
+    floorOf,
+    deviceWritingDuringPull,
+  };
 }

@@ -31,21 +31,33 @@ export class StatusEmitter {
   }
 
   /**
-   * Runs `fn` between `syncing` and `synced`/`error` events. `fn` resolves only after its effects
-   * are durable, so `synced` means "applied locally and persisted".
+   * Runs an operation between `syncing` and `synced`/`error` events. `locked` runs `body` under the
+   * client's lock; `body` emits `syncing`, runs `fn` and takes the snapshot there, while the
+   * terminal event is emitted only after `locked` returned, so a listener that reacts to `synced`
+   * or `error` by calling the client again is not refused with `sync_in_progress`. A call the lock
+   * turns away emits nothing. `fn` resolves only after its effects are durable, so `synced` means
+   * "applied locally and persisted".
    */
   async track<T>(
     operation: SyncOperationName,
+    locked: (body: () => Promise<T>) => Promise<T>,
     fn: () => Promise<T>,
     snapshot: () => { lastBundleSeqSeen: number; pendingRowCount: number },
   ): Promise<T> {
-    this.emit({ state: 'syncing', operation });
+    let started = false;
+    let after = { lastBundleSeqSeen: 0, pendingRowCount: 0 };
     try {
-      const result = await fn();
-      this.emit({ state: 'synced', operation, ...snapshot() });
+      const result = await locked(async () => {
+        started = true;
+        this.emit({ state: 'syncing', operation });
+        const value = await fn();
+        after = snapshot();
+        return value;
+      });
+      this.emit({ state: 'synced', operation, ...after });
       return result;
     } catch (error) {
-      this.emit({ state: 'error', operation, error });
+      if (started) this.emit({ state: 'error', operation, error });
       throw error;
     }
   }

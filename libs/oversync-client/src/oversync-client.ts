@@ -3,6 +3,7 @@ import { StatusEmitter } from './client-status.js';
 import { AsyncMutex } from './db/async-mutex.js';
 import {
   ClientClosedError,
+  DatabaseUnreadableError,
   DestructiveTransitionInProgressError,
   InvalidConfigError,
   OpenRequiredError,
@@ -111,6 +112,7 @@ export class OversyncClient {
    *   another tab saved it before releasing the lock): load it again and create a new `Database`
    *   and client. Nothing was saved.
    * @throws InvalidConfigError when the tables do not qualify for sync.
+   * @throws DatabaseUnreadableError when SQLite cannot read `db` (a damaged persisted image).
    */
   async open(): Promise<void> {
     await this.#exclusive('open', async () => {
@@ -124,7 +126,9 @@ export class OversyncClient {
           this.#session,
           installWriteHook,
           this.#loadedRevision,
-        );
+        ).catch((error: unknown) => {
+          throw DatabaseUnreadableError.from(error) ?? error;
+        });
         installWriteHook();
       }
       openSource(this.#runtime.ctx);
@@ -288,8 +292,11 @@ export class OversyncClient {
    * `observeWrites: false` the client cannot see app writes, so this always exports.
    *
    * @throws the persister's error when the image could not be saved (also a failed background save).
+   * @throws {@link ClientClosedError} after `close()`: the image may belong to another client by
+   *   then (one that opened the same persisted database), and saving it would overwrite that one's.
    */
   async flush(): Promise<void> {
+    this.#ensureNotClosed('flush');
     const runtime = this.#runtime;
     if (runtime) await this.#flushExports(runtime);
   }
@@ -385,14 +392,17 @@ export class OversyncClient {
   }
 
   #operation<T>(name: SyncOperationName, fn: () => Promise<T>): Promise<T> {
-    return this.#exclusive(name, () =>
-      this.#status.track(name, fn, () => {
+    return this.#status.track(
+      name,
+      (body) => this.#exclusive(name, body),
+      fn,
+      () => {
         const ctx = this.#runtime?.ctx;
         return {
           lastBundleSeqSeen: ctx ? ctx.store.attachment().lastBundleSeqSeen : 0,
           pendingRowCount: ctx ? pendingStatus(ctx).pendingRowCount : 0,
         };
-      }),
+      },
     );
   }
 }

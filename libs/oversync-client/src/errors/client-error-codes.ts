@@ -55,6 +55,11 @@ export const ClientErrorCode = {
    * before this client got the lock). Load the image again, build a new `Database` and a new client.
    */
   StaleImage: 'stale_image',
+  /**
+   * SQLite cannot read `db` (a damaged or truncated persisted image, or a file that is not a
+   * database). Nothing was written; restore the image from a backup or start a fresh database.
+   */
+  DatabaseUnreadable: 'database_unreadable',
   /** The app holds its own transaction open on the database; sync waits until it commits. */
   AppTransactionOpen: 'app_transaction_open',
   /** The options or the local table definitions are invalid. */

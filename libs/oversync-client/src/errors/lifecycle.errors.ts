@@ -1,5 +1,5 @@
 import { ClientErrorCode } from './client-error-codes.js';
-import { OversyncClientError } from './oversync-client.error.js';
+import { isOversyncClientError, OversyncClientError } from './oversync-client.error.js';
 
 /** Thrown when an operation needs `open()` first. */
 export class OpenRequiredError extends OversyncClientError<{ operation: string }> {
@@ -109,6 +109,34 @@ export class StaleImageError extends OversyncClientError<{
       ClientErrorCode.StaleImage,
       `the image of database "${lockName}" was saved by another client after this Database was loaded from it; load the image again (persistence.load()), create a new sql.js Database from it and a new OversyncClient, then open() that one (this client stays unopened and nothing was saved)`,
       { lockName, loadedRevision, storedRevision },
+    );
+  }
+}
+
+// SQLITE_NOTADB and SQLITE_CORRUPT, as sql.js words them.
+const UNREADABLE = /file is not a database|database disk image is malformed/i;
+
+/**
+ * Thrown by `open()` when SQLite cannot read the database it was given: the persisted image it was
+ * loaded from is damaged or truncated, or is not a SQLite database. Nothing was written, so the
+ * image stays as it is for inspection or recovery.
+ */
+export class DatabaseUnreadableError extends OversyncClientError<{ sqliteMessage: string }> {
+  override readonly name = 'DatabaseUnreadableError';
+
+  /** SQLite's error for a database it cannot read, as this error; null for any other error. */
+  static from(error: unknown): DatabaseUnreadableError | null {
+    if (!(error instanceof Error) || isOversyncClientError(error) || !UNREADABLE.test(error.message))
+      return null;
+    return new DatabaseUnreadableError(error.message, error);
+  }
+
+  constructor(sqliteMessage: string, cause: unknown) {
+    super(
+      ClientErrorCode.DatabaseUnreadable,
+      `the database given to OversyncClient cannot be read (${sqliteMessage}); its persisted image is damaged or not a SQLite database. Nothing was written: restore the image from a backup, or start with a fresh database (a fresh one syncs everything again, but loses unsynced local changes)`,
+      { sqliteMessage },
+      { cause },
     );
   }
 }

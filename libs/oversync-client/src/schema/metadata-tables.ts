@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS _sync_outbox_bundle (
   row_count INTEGER NOT NULL DEFAULT 0,
   initialization_id TEXT NOT NULL DEFAULT '',
   remote_bundle_hash TEXT NOT NULL DEFAULT '',
-  remote_bundle_seq INTEGER NOT NULL DEFAULT 0
+  remote_bundle_seq INTEGER NOT NULL DEFAULT 0,
+  remote_already_committed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS _sync_outbox_rows (
   source_bundle_id INTEGER NOT NULL,

@@ -101,6 +101,25 @@ describe('metadata upgrade', () => {
     },
   );
 
+  it("adds the outbox's replay flag to an earlier client's database and pushes its frozen bundle", async () => {
+    const server = newServer();
+    const device = await newDevice(server);
+    await device.client.attach('user-1');
+    device.db.run("INSERT INTO users VALUES ('u1', 'A', 'a@x')");
+    await device.client.close();
+    device.db.exec('ALTER TABLE _sync_outbox_bundle DROP COLUMN remote_already_committed');
+    await device.persister.save(device.db.export());
+
+    const next = await restart(device, server);
+    expect(rows(next.db, 'SELECT state, remote_already_committed AS flag FROM _sync_outbox_bundle')).toEqual([
+      { state: 'none', flag: 0 },
+    ]);
+    await next.client.attach('user-1');
+    expect(await next.client.pushPending()).toEqual({ outcome: 'committed' });
+    expect(scalar(next.db, 'SELECT COUNT(*) FROM _sync_dirty_rows')).toBe(0);
+    await next.client.close();
+  });
+
   it('leaves a current database untouched', async () => {
     const server = newServer();
     server.serverWrite('user-1', [user('u1', 'A')]);

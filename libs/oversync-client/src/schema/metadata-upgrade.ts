@@ -14,6 +14,27 @@ import { keyTextOfKeyJsonSql } from './row-sql.js';
  * them later in the same transaction (their SQL differs, so they always are).
  */
 export function upgradeMetadata(adapter: SqlJsAdapter, schema: string): void {
+  addOutboxReplayFlag(adapter);
+  upgradeRowState(adapter, schema);
+}
+
+/**
+ * `_sync_outbox_bundle.remote_already_committed` arrived after the first layouts; a database of an
+ * earlier client gets it as false. Such a client only left `committed_remote` from its own commits
+ * without recording replays, so false is what its outbox means.
+ */
+function addOutboxReplayFlag(adapter: SqlJsAdapter): void {
+  const has = adapter
+    .all<{ name: string }>("SELECT name FROM pragma_table_info('_sync_outbox_bundle')")
+    .some((c) => c.name === 'remote_already_committed');
+  if (!has) {
+    adapter.exec(
+      'ALTER TABLE _sync_outbox_bundle ADD COLUMN remote_already_committed INTEGER NOT NULL DEFAULT 0',
+    );
+  }
+}
+
+function upgradeRowState(adapter: SqlJsAdapter, schema: string): void {
   const columns = new Set(
     adapter.all<{ name: string }>("SELECT name FROM pragma_table_info('_sync_row_state')").map((c) => c.name),
   );

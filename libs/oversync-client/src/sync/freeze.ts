@@ -100,6 +100,7 @@ export function freezeOutbox(ctx: SyncContext): OutboxBundle | null {
       initializationId: ctx.store.attachment().pendingInitializationId,
       remoteBundleHash: '',
       remoteBundleSeq: 0,
+      remoteAlreadyCommitted: false,
     };
     ctx.store.setOutbox(bundle);
     return bundle;

@@ -102,7 +102,7 @@ async function transfer(ctx: SyncContext, frozen: OutboxBundle): Promise<void> {
         sourceBundleId: bundle.sourceBundleId,
         rowCount: bundle.rowCount,
         bundleHash: bundle.remoteBundleHash,
-        alreadyCommitted: false,
+        alreadyCommitted: bundle.remoteAlreadyCommitted,
       };
     } else {
       committed = await uploadBundle(ctx, bundle.state === 'none' ? frozen : bundle);
@@ -114,6 +114,7 @@ async function transfer(ctx: SyncContext, frozen: OutboxBundle): Promise<void> {
           remoteBundleHash: committed.bundleHash,
           rowCount: committed.rowCount,
           initializationId: '',
+          remoteAlreadyCommitted: committed.alreadyCommitted,
         });
       });
       await ctx.persist();

@@ -126,6 +126,7 @@ export async function rotatedRebuild(ctx: SyncContext): Promise<RestoreInfo> {
             sourceBundleId: 1,
             remoteBundleHash: '',
             remoteBundleSeq: 0,
+            remoteAlreadyCommitted: false,
           });
         }
         ctx.store.clearOperation();

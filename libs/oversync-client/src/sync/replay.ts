@@ -2,6 +2,7 @@ import { canonicalJson, type BundleRow, type JsonObject } from '@oversync/protoc
 
 import { ProtocolViolationError } from '../errors/transport.errors.js';
 import { authoritativeApply, deleteLocal, livePayload, upsertWire } from './local-rows.js';
+import { replayEquivalent } from './replay-equivalence.js';
 import { parseObject, wireKeyToLocalKey } from './row-codec.js';
 import { type CommittedBundleInfo } from './push-transfer.js';
 import { type SyncContext } from './sync-context.js';
@@ -42,9 +43,17 @@ function assertMatchesOutbox(outbox: readonly OutboxRow[], rows: readonly Bundle
  *
  * Keys this client uploaded are rebased when the app changed them after the freeze: the local
  * row is kept, `_sync_row_state` takes the committed version and the live row is requeued on top
- * of it, so edits made while the push was in flight are never lost. Unchanged keys and rows the
- * server added (cascades, triggers) are applied authoritatively; a server-added row whose key has
- * a pending local intent keeps the local value and intent (it will conflict and be resolved).
+ * of it, so edits made while the push was in flight are never lost. An `already_committed` bundle
+ * whose value of a frozen key differs from what this client froze (client-spec §4.3's replay
+ * equivalence) is treated the same way: that tuple may have been committed by another copy of this
+ * device (a restored backup), so the device's value is requeued instead of replaced. go-oversync
+ * fails closed there, which leaves the outbox frozen for good; when the difference only came from
+ * the server's own normalisation (a trigger, a rounded numeric), the requeued value costs one more
+ * bundle and converges.
+ *
+ * Unchanged keys and rows the server added (cascades, triggers) are applied authoritatively; a
+ * server-added row whose key has a pending local intent keeps the local value and intent (it will
+ * conflict and be resolved).
  */
 export function replayCommittedBundle(
   ctx: SyncContext,
@@ -77,12 +86,14 @@ export function replayCommittedBundle(
         else applyServer();
         continue;
       }
-      if (samePayload(live, mine.localPayload)) {
+      const committedAsFrozen = !info.alreadyCommitted || replayEquivalent(row.payload, mine.wirePayload);
+      if (committedAsFrozen && samePayload(live, mine.localPayload)) {
         applyServer();
         ctx.store.deleteDirty(table.name, keyJson);
         continue;
       }
-      // Changed after the freeze: keep the local row, rebase its intent onto the committed version.
+      // Changed after the freeze (or committed with other values): keep the local row, rebase its
+      // intent onto the committed version.
       ctx.store.setRowState(table.name, keyText, version, serverDeleted);
       if (live === null) ctx.store.putDirty(table.name, keyJson, 'DELETE', version, null);
       else ctx.store.putDirty(table.name, keyJson, serverDeleted ? 'INSERT' : 'UPDATE', version, live);

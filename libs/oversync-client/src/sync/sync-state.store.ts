@@ -33,6 +33,12 @@ export interface OutboxBundle {
   initializationId: string;
   remoteBundleHash: string;
   remoteBundleSeq: number;
+  /**
+   * The server answered `already_committed` for this tuple (ours alone: not in go-oversync's
+   * layout). Durable so that the content check of such a replay also runs when the committed rows
+   * are fetched after a retry or a restart.
+   */
+  remoteAlreadyCommitted: boolean;
 }
 
 /** One frozen row, in local and wire form. */
@@ -69,6 +75,7 @@ const OUTBOX_COLUMNS: Record<keyof OutboxBundle, string> = {
   initializationId: 'initialization_id',
   remoteBundleHash: 'remote_bundle_hash',
   remoteBundleSeq: 'remote_bundle_seq',
+  remoteAlreadyCommitted: 'remote_already_committed',
 };
 
 function toSql(value: string | number | boolean): SqlValue {
@@ -178,6 +185,7 @@ export class SyncStateStore extends IntentStore {
       initializationId: String(r['initialization_id']),
       remoteBundleHash: String(r['remote_bundle_hash']),
       remoteBundleSeq: Number(r['remote_bundle_seq']),
+      remoteAlreadyCommitted: Number(r['remote_already_committed']) === 1,
     };
   }
 
@@ -227,6 +235,7 @@ export class SyncStateStore extends IntentStore {
       initializationId: '',
       remoteBundleHash: '',
       remoteBundleSeq: 0,
+      remoteAlreadyCommitted: false,
     });
   }
 
