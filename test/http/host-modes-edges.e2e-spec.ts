@@ -27,6 +27,7 @@ import { bearerUserId, createOversyncTestApp, type OversyncTestApp } from '../su
 import { commitUsers, initEmptyScope, openWatch, q, waitFor } from '../support/read-builders.js';
 import { syncCall, syncClient } from '../support/sync-http.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createTestPool } from '../support/test-kysely.js';
 
 /** The host's view of one table: column names as the host writes them through its plugin. */
 type HostUsers = Record<'business.users', Record<string, unknown>>;
@@ -43,7 +44,7 @@ describe.each<[string, () => KyselyPlugin, string]>([
     db = await createTestDatabase();
     await execSql(db.url, businessSchemaSql('business'));
     kysely = new Kysely<unknown>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: db.url, max: 4 }) }),
+      dialect: new PostgresDialect({ pool: createTestPool(db.url, 4) }),
       plugins: [plugin()],
     });
     t = await createOversyncTestApp({
@@ -253,7 +254,7 @@ describe('a host-owned pg.Pool', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     await execSql(db.url, businessSchemaSql('business'));
-    pool = new pg.Pool({ connectionString: db.url, max: 3 });
+    pool = createTestPool(db.url, 3);
   });
   afterAll(async () => {
     await pool?.end();

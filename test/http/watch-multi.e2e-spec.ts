@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
-import pg from 'pg';
 import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createTestPool } from '../support/test-kysely.js';
 import {
   commitUsers,
   initEmptyScope,
@@ -93,7 +93,7 @@ describe('watch with a host-provided Kysely (no pool to LISTEN on)', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     kysely = new Kysely<unknown>({
-      dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: db.url, max: 3 }) }),
+      dialect: new PostgresDialect({ pool: createTestPool(db.url, 3) }),
     });
     t = await createOversyncTestApp({ listen: true, database: db, options: { database: { kysely } } });
   });

@@ -9,6 +9,7 @@ import pg from 'pg';
 import type { Database, SqlValue } from 'sql.js';
 import { sqliteRows } from './client-devices.js';
 import { createOversyncTestApp, type OversyncTestApp } from './oversync-app.js';
+import { createTestPool } from './test-kysely.js';
 
 /** The running server plus a PostgreSQL pool on its database. */
 export interface ClientServer {
@@ -27,7 +28,7 @@ export interface ClientServer {
 /** Boots the app (listening) with extra module options. One per test file. */
 export async function startClientServer(options: Partial<OversyncModuleOptions> = {}): Promise<ClientServer> {
   const t = await createOversyncTestApp({ listen: true, options });
-  const pool = new pg.Pool({ connectionString: t.db.url, max: 2 });
+  const pool = createTestPool(t.db.url, 2);
   return {
     t,
     baseUrl: t.baseUrl,
