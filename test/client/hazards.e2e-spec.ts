@@ -268,6 +268,34 @@ describe('client hazards (real server)', () => {
     expect(await serverNames(user)).toEqual(['Good']);
   });
 
+  it('a row the server database refuses at commit goes back to the dirty set, named, and syncs once fixed', async () => {
+    await server.pool.query(
+      `ALTER TABLE business.users ADD CONSTRAINT hz_no_forbidden CHECK (name <> 'Forbidden')`,
+    );
+    try {
+      const user = userId('hz-commit');
+      const d = await device(user);
+      addUser(d, 'Fine');
+      const bad = addUser(d, 'Forbidden');
+      const error = await failure(d.client.sync());
+      // BUG: go-oversync's answer (500 push_session_commit_failed) left the bundle frozen for good:
+      // every sync re-sent the refused row and the app could not reach it to fix it.
+      expect(isOversyncClientError(error, 'push_rejected')).toBe(true);
+      expect((error as Error & { details: Record<string, unknown> }).details).toMatchObject({
+        status: 400,
+        serverCode: 'push_commit_invalid',
+        table: 'users',
+        key: { id: bad },
+      });
+      expect(syncState(d.db)).toMatchObject({ dirty: 2, outbox: 0 });
+      rename(d, bad, 'Allowed');
+      expect((await d.client.sync()).pushOutcome).toBe('committed');
+      expect(await serverNames(user)).toEqual(['Allowed', 'Fine']);
+    } finally {
+      await server.pool.query('ALTER TABLE business.users DROP CONSTRAINT hz_no_forbidden');
+    }
+  });
+
   // --- lifecycle -------------------------------------------------------------------------------
 
   it('after a user switch under background sync, the new user’s remote changes arrive promptly', async () => {

@@ -85,7 +85,7 @@ export class PushConflictError extends OversyncClientError<{
 
 /**
  * The server refused a pushed bundle for good before committing it (a row failed validation,
- * `400 push_chunk_invalid`). Every frozen change went back to the dirty set, so the app can fix or
+ * `400 push_chunk_invalid`, or the database refused it at commit, `400 push_commit_invalid`). Every frozen change went back to the dirty set, so the app can fix or
  * delete the offending row; the next push freezes afresh under the same `source_bundle_id`.
  * `table` and `key` name the row when the server's message identifies exactly one.
  */

@@ -31,11 +31,19 @@ const MAX_CONFLICT_RETRIES = 2;
  * (a committed tuple answers `already_committed` there), so a chunk rejection means nothing of
  * the bundle is on the server, and re-sending the same rows can only fail the same way.
  *
+ * A commit's `400 push_commit_invalid` is one too: a 400 commit rolled back, so nothing landed.
+ * Our server answers it for rows the database refuses (a value the column's type cannot hold, NOT
+ * NULL, CHECK, a host trigger's exception), naming the row; its other causes (staging arithmetic,
+ * a bundle that captured nothing) recur on a re-upload of the same rows just as well.
+ *
  * Deliberately not here: create's `push_session_invalid` (lease or counters: reconnecting fixes
- * it, not editing rows), `push_commit_invalid` (staging arithmetic: re-upload), 413 (smaller
- * chunks fix it), retryable statuses, and any 5xx (a commit may have landed).
+ * it, not editing rows), 413 (smaller chunks fix it), retryable statuses, and any 5xx (a commit
+ * may have landed).
  */
-const ROW_REJECTION_CODES: ReadonlySet<string> = new Set(['push_chunk_invalid']);
+const ROW_REJECTIONS: ReadonlyMap<string, string> = new Map([
+  ['push_chunk_invalid', '/chunks'],
+  ['push_commit_invalid', '/commit'],
+]);
 
 /**
  * Pushes at most one bundle: freezes the dirty set (or resumes the existing outbox), uploads,
@@ -163,7 +171,8 @@ async function handleFailure(ctx: SyncContext, error: unknown): Promise<PushOutc
 
 function isRowRejection(http: HttpStatusError): boolean {
   const { status, error, method, path } = http.details;
-  return status === 400 && ROW_REJECTION_CODES.has(error) && method === 'POST' && path.endsWith('/chunks');
+  const route = ROW_REJECTIONS.get(error);
+  return status === 400 && route !== undefined && method === 'POST' && path.endsWith(route);
 }
 
 /**

@@ -35,7 +35,7 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCodeValue, ErrorCodeInfo>> = 
   push_commit_invalid: {
     status: 400,
     clientAction:
-      'Staging incomplete, non-contiguous or duplicate, or nothing was captured: delete the push session and re-upload.',
+      'Staging incomplete, non-contiguous or duplicate, nothing was captured, or the database refused a row (a value its column cannot hold, NOT NULL, CHECK, UNIQUE, a host trigger; the message names the row): fix or drop the row, then push again.',
   },
   committed_bundle_chunk_invalid: { status: 400, clientAction: BUG_400 },
   snapshot_session_invalid: {

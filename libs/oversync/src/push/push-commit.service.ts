@@ -21,6 +21,7 @@ import {
   ForeignKeyConflict,
   locateForeignKeyConflict,
 } from './push-fk-conflict.util.js';
+import { isRowDataError, locateRejectedRow, rowRejectionMessage } from './push-row-rejection.util.js';
 import { requirePushId } from './push-session-lookup.util.js';
 import { deletePushSessionScript } from './push-session-delete.util.js';
 import { toApplySteps } from './staged-plan.util.js';
@@ -45,16 +46,54 @@ export class PushCommitService {
    * @throws PushSessionNotFoundError, PushSessionForbiddenError, PushSessionExpiredError,
    *   PushCommitInvalidError, InitializationStaleError, SourceRetiredError,
    *   SourceSequenceChangedError, PushConflictError (a version conflict, or a row that breaks a
-   *   foreign key on the server); other database errors (NOT NULL, type coercion, a host table's
-   *   NOT DEFERRABLE key) propagate and become `500 push_session_commit_failed`.
+   *   foreign key on the server), PushCommitInvalidError also for rows the database refuses (see
+   *   {@link isRowDataError}); other database errors propagate and become
+   *   `500 push_session_commit_failed`.
    */
   async commit(actor: SyncRequestActor, rawPushId: string): Promise<PushSessionCommitResponse> {
     try {
       return await this.#commit(actor, rawPushId);
     } catch (error) {
-      if (!(error instanceof ForeignKeyConflict)) throw error;
-      return this.#answerForeignKeyConflict(actor, rawPushId, error);
+      if (error instanceof ForeignKeyConflict) return this.#answerForeignKeyConflict(actor, rawPushId, error);
+      if (isRowDataError(error)) throw await this.#rowRejection(actor, rawPushId, error);
+      throw error;
     }
+  }
+
+  /**
+   * go-oversync answers a row the database refuses (a type it cannot coerce, NOT NULL, CHECK, a
+   * host trigger's exception) with 500, which clients treat as "may have landed" and a human as a
+   * server fault, though the same rows fail the same way every time. It is answered as
+   * `400 push_commit_invalid` naming the first row at fault, found again in a transaction that is
+   * rolled back; the session stays, as after any failed commit.
+   */
+  async #rowRejection(
+    actor: SyncRequestActor,
+    rawPushId: string,
+    error: unknown,
+  ): Promise<PushCommitInvalidError> {
+    const { catalog } = this.runtime;
+    const row = await withTransactionRetries(() =>
+      this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
+        const { session, plan } = await loadCommitState(trx, scope.userPk, rawPushId, actor.userId);
+        const identity = {
+          sourceId: session.sourceId,
+          sourceBundleId: session.sourceBundleId,
+          initializationId: session.initializationId,
+        };
+        const last = session.plannedRowCount - 1;
+        return locateRejectedRow(
+          trx,
+          catalog,
+          session.pushId,
+          actor.userId,
+          toApplySteps(catalog, plan, last),
+          { before: [bundleContextStatement(scope.userId, scope.userPk, identity)] },
+          last,
+        );
+      }),
+    );
+    return new PushCommitInvalidError(rowRejectionMessage(error, row));
   }
 
   /**
