@@ -152,7 +152,7 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
     [
       'U+0000 in a text value',
       { rows: [users({ payload: { name: 'a\u0000b', email: 'e' } })] },
-      'payload for business.users holds the character U+0000',
+      'payload for business.users "abcdef12-2222-4333-8444-55555555aaaa" holds the character U+0000',
     ],
     [
       'U+0000 in a text key',
@@ -162,7 +162,7 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
     [
       'U+0000 inside a json value',
       { rows: [users({ table: 'docs', key: { doc_id: 'd1' }, payload: { body: { k: '\u0000' } } })] },
-      'payload for business.docs holds the character U+0000',
+      'payload for business.docs "d1" holds the character U+0000',
     ],
     ['a null row', { rows: [null] }, 'invalid table name ""'],
   ])(
@@ -227,7 +227,7 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
     expect(deep.status).toBe(400);
     expect(deep.json).toEqual({
       error: 'push_chunk_invalid',
-      message: `payload value ${schema}.typed_rows.tags is nested deeper than 500 levels, which the server cannot canonicalise`,
+      message: `payload value ${schema}.typed_rows.tags of row "${id}" is nested deeper than 500 levels, which the server cannot canonicalise`,
     });
     // 500 levels pass, and the commit canonicalises them.
     const c = client(user);

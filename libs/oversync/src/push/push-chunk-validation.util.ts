@@ -155,11 +155,13 @@ function validateRow(
   if (row.payload === undefined) throw invalid(`${op} for ${q} requires payload`);
   const columns = liveColumns.get(table.tableId) ?? { names: table.columns, bytea: table.byteaColumns };
   const payload = normalizePayload(row.payload, table, columns, keyString);
+  // The key in the message lets a client name the row it has to fix (ours parses `schema.table "key"`).
+  const named = `${q} "${keyString}"`;
   for (const name in payload) {
     const value = payload[name];
     if (typeof value === 'object' && value !== null && nestingExceeds(value, MAX_VALUE_NESTING)) {
       throw invalid(
-        `payload value ${q}.${name} is nested deeper than ${MAX_VALUE_NESTING} levels, which the server cannot canonicalise`,
+        `payload value ${q}.${name} of row "${keyString}" is nested deeper than ${MAX_VALUE_NESTING} levels, which the server cannot canonicalise`,
       );
     }
   }
@@ -170,14 +172,16 @@ function validateRow(
     // A number beyond float64 (1e400 parses to Infinity) has no JSON form: the client's row is
     // bad, not the server (this used to answer 500).
     if (error instanceof NonFiniteNumberError) {
-      throw invalid(`payload for ${q} holds a number beyond the float64 range of JSON numbers`);
+      throw invalid(`payload for ${named} holds a number beyond the float64 range of JSON numbers`);
     }
     throw error;
   }
   // PostgreSQL's text, json and jsonb cannot hold U+0000, so such a row could never be staged or
   // applied (it used to answer 500 on every retry); the regex skips an escaped backslash + "u0000".
   if (ESCAPED_NUL.test(payloadApply)) {
-    throw invalid(`payload for ${q} holds the character U+0000, which PostgreSQL text and JSON cannot store`);
+    throw invalid(
+      `payload for ${named} holds the character U+0000, which PostgreSQL text and JSON cannot store`,
+    );
   }
   return {
     ...base,
