@@ -16,13 +16,15 @@ import { FaultyFetch, routeOf } from '../support/client-faults.js';
 import { deviceHelpers } from '../support/client-scenario.js';
 import { userId } from '../support/client-schema.js';
 import { pgRows, startClientServer, type ClientServer } from '../support/client-server.js';
-import { syncCall } from '../support/sync-http.js';
 
 describe('client history_pruned and source recovery (retention window 2)', () => {
   let server: ClientServer;
   const open: Device[] = [];
 
-  const { device, addUser, sameAsServer, serverInsert, floorOf } = deviceHelpers(() => server, open);
+  const { device, addUser, sameAsServer, serverInsert, floorOf, expectSourceRetired } = deviceHelpers(
+    () => server,
+    open,
+  );
   const pushEach = async (d: Device, ...names: string[]) => {
     for (const name of names) {
       addUser(d, name);
@@ -140,18 +142,7 @@ describe('client history_pruned and source recovery (retention window 2)', () =>
       'Dirty during recovery',
       'Frozen',
     ]);
-    const stale = await syncCall(server.baseUrl, {
-      path: '/sync/push-sessions',
-      user,
-      source: oldSource,
-      body: { source_bundle_id: 2, planned_row_count: 1 },
-    });
-    expect(stale.status).toBe(409);
-    expect(stale.json).toMatchObject({
-      error: 'source_retired',
-      source_id: oldSource,
-      replaced_by_source_id: newSource,
-    });
+    await expectSourceRetired(user, oldSource, newSource);
     expect((await restarted.client.pushPending()).outcome).toBe('committed');
     expect(faults.of('push-create').at(-1)?.body).toMatchObject({ source_bundle_id: 1 });
     await restarted.client.sync();

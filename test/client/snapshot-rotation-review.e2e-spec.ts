@@ -19,7 +19,6 @@ import { FaultyFetch, routeOf, type RecordedCall } from '../support/client-fault
 import { deviceHelpers } from '../support/client-scenario.js';
 import { userId } from '../support/client-schema.js';
 import { pgRows, startClientServer, type ClientServer } from '../support/client-server.js';
-import { syncCall } from '../support/sync-http.js';
 
 /**
  * Faults whose second push create is answered `history_pruned` (the source tuple below the
@@ -38,10 +37,8 @@ const secondPushCreatePruned = () =>
 describe('snapshot sessions, rotation and pruning (client review, retention window 2)', () => {
   let server: ClientServer;
   const open: Device[] = [];
-  const { device, addUser, sameAsServer, serverInsert, serverNames, floorOf } = deviceHelpers(
-    () => server,
-    open,
-  );
+  const { device, addUser, sameAsServer, serverInsert, serverNames, floorOf, expectSourceRetired } =
+    deviceHelpers(() => server, open);
 
   /** Server-originated inserts, one bundle each: with a window of 2 three of them prune history. */
   const serverInserts = async (user: string, ...names: string[]) => {
@@ -255,18 +252,7 @@ describe('snapshot sessions, rotation and pruning (client review, retention wind
       { previous_source_id: oldSource, new_source_id: replacement, reason: 'history_pruned' },
     ]);
     // The server already retired the old source: it is refused with the documented body.
-    const stale = await syncCall(server.baseUrl, {
-      path: '/sync/push-sessions',
-      user,
-      source: oldSource,
-      body: { source_bundle_id: 2, planned_row_count: 1 },
-    });
-    expect(stale.status).toBe(409);
-    expect(stale.json).toMatchObject({
-      error: 'source_retired',
-      source_id: oldSource,
-      replaced_by_source_id: replacement,
-    });
+    await expectSourceRetired(user, oldSource, replacement);
 
     const restarted = await openFromImage(faults.crashImages.at(-1)!, {
       baseUrl: server.baseUrl,

@@ -493,13 +493,7 @@ describe('capture on a registered table under row-level security (real PostgreSQ
   let url: string;
   let superUrl: string;
   const admin = async (text: string): Promise<void> => {
-    const c = new pg.Client({ connectionString: adminUrl() });
-    await c.connect();
-    try {
-      await c.query(text);
-    } finally {
-      await c.end();
-    }
+    await execSql(adminUrl(), text);
   };
 
   beforeAll(async () => {

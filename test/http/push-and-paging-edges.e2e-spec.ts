@@ -12,6 +12,7 @@ import {
   dbRows,
   deleteRow,
   fetchCommittedRows,
+  insertPost,
   insertUser,
   newId,
   pushOk,
@@ -41,14 +42,8 @@ describe('push staging and committed-rows paging edges', () => {
     base_row_version: base,
     payload,
   });
-  const postRow = (id: string, author: string, extra: Record<string, unknown> = {}) => ({
-    schema,
-    table: 'posts',
-    key: { id },
-    op: 'INSERT',
-    base_row_version: 0,
-    payload: { id, title: 'T', content: 'C', author_id: author, ...extra },
-  });
+  const postRow = (id: string, author: string, extra: Record<string, unknown> = {}) =>
+    insertPost(schema, id, author, extra);
   /** `schema.table:key:op` of each committed row, in bundle order. */
   const shapeOf = (rows: BundleRow[]) => rows.map((r) => `${r.table}:${Object.values(r.key)[0]}:${r.op}`);
 

@@ -1,6 +1,6 @@
 /**
  * How a commit applies staged rows over real HTTP: FK order and cascades inside one push, database
- * errors (NOT NULL, type coercion) as `500 push_session_commit_failed` with nothing written,
+ * errors (NOT NULL, type coercion) as `400 push_commit_invalid` naming the row with nothing written,
  * partial updates, typed values, text keys and per-user key isolation (scenarios D17–D20, D22).
  */
 import { createOversyncTestApp, type OversyncTestApp } from '../support/oversync-app.js';
@@ -10,6 +10,7 @@ import {
   dbRows,
   deleteRow,
   fetchCommittedRows,
+  insertPost,
   insertUser,
   newId,
   pushOk,
@@ -41,14 +42,7 @@ describe('POST /sync/push-sessions/{push_id}/commit', () => {
     const author = newId();
     const post = newId();
     const first = await pushOk(c, 1, [
-      {
-        schema,
-        table: 'posts',
-        key: { id: post },
-        op: 'INSERT',
-        base_row_version: 0,
-        payload: { id: post, title: 'T', content: 'C', author_id: author },
-      },
+      insertPost(schema, post, author),
       insertUser(schema, author, 'Author'),
     ]);
     expect(first.row_count).toBe(2);
@@ -100,15 +94,16 @@ describe('POST /sync/push-sessions/{push_id}/commit', () => {
       'a type coercion failure',
       (id: string) => ({ table: 'typed_rows', payload: { id, name: 'n', enabled_flag: 'yes' } }),
     ],
-  ])('answers 500 push_session_commit_failed for %s and writes nothing', async (_name, build) => {
+  ])('answers 400 push_commit_invalid for %s (go-oversync: 500) and writes nothing', async (_name, build) => {
     const { user, c } = await ready();
     const id = newId();
     const pushId = await stageRows(c, 1, [
       { schema, key: { id }, op: 'INSERT', base_row_version: 0, ...build(id) },
     ]);
     const reply = await commitSession(c, pushId);
-    expect(reply.status).toBe(500);
-    expect(reply.json.error).toBe('push_session_commit_failed');
+    expect(reply.status).toBe(400);
+    expect(reply.json.error).toBe('push_commit_invalid');
+    expect(reply.json.message).toContain(`pushed row 0 (${schema}.`);
     expect(await bundleCount(t.db.url, user)).toBe(0);
     expect(
       await dbRows(
@@ -139,14 +134,7 @@ describe('POST /sync/push-sessions/{push_id}/commit', () => {
         insertUser(schema, a, 'A'),
         insertUser(schema, b, 'B', { created_at: pinned }),
         insertUser(schema, d, 'D', { created_at: pinned }),
-        {
-          schema,
-          table: 'posts',
-          key: { id: post },
-          op: 'INSERT',
-          base_row_version: 0,
-          payload: { id: post, title: 'T', content: 'C', author_id: a },
-        },
+        insertPost(schema, post, a),
         insertUser(schema, e, 'E'),
       ]);
       const lists = await dbRows(

@@ -11,6 +11,7 @@ import {
   commitSession,
   deleteSession,
   initializeEmpty,
+  insertPost,
   insertUser,
   newId,
   newUser,
@@ -164,16 +165,11 @@ describe('POST /sync/push-sessions/{push_id}/commit with rows the database refus
   it('keeps foreign keys deferred while it searches: a child pushed before its parent is not the row named', async () => {
     const parent = newId();
     const bad = newId();
-    const post = {
-      schema,
-      table: 'posts',
-      key: { id: newId() },
-      op: 'INSERT',
-      base_row_version: 0,
-      payload: { title: 't', content: 'c', author_id: parent },
-    };
-    post.payload = { ...post.payload, id: post.key.id } as typeof post.payload;
-    const rows = [post, insertUser(schema, parent, 'Parent'), typed({ count_value: 'x' }, bad)];
+    const rows = [
+      insertPost(schema, newId(), parent),
+      insertUser(schema, parent, 'Parent'),
+      typed({ count_value: 'x' }, bad),
+    ];
     const { user, client, pushId } = await staged(rows);
     const message = await expectRefused(await commitSession(client, pushId), user);
     expect(message).toContain(`pushed row 2 (${schema}.typed_rows "${bad}")`);

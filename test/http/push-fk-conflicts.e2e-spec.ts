@@ -206,14 +206,15 @@ describe('push commit: rows that break a foreign key on the server', () => {
     });
   });
 
-  it("still fails the commit (500) for a host table's NOT DEFERRABLE key, writing nothing", async () => {
+  it("refuses the row (400 push_commit_invalid, go-oversync: 500) for a host table's NOT DEFERRABLE key, writing nothing", async () => {
     const { user, c } = await readyUser(t.baseUrl, 'device-h');
     await pushOk(c, 1, [row('folders', { slug: 'pinned' }, 'INSERT', 0, { slug: 'pinned', title: null })]);
     await dbRows(t.db.url, 'INSERT INTO fk.host_pins (scope, folder) VALUES ($1, $2)', [user, 'pinned']);
     const pushId = await stageRows(c, 2, [row('folders', { slug: 'pinned' }, 'DELETE', 1)]);
     const reply = await commitSession(c, pushId);
-    expect(reply.status).toBe(500);
-    expect(reply.json.error).toBe('push_session_commit_failed');
+    expect(reply.status).toBe(400);
+    expect(reply.json.error).toBe('push_commit_invalid');
+    expect(reply.json.message).toContain('pushed row 0 (fk.folders "pinned")');
     expect(await bundleCount(t.db.url, user)).toBe(1);
   });
 });

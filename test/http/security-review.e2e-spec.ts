@@ -15,6 +15,7 @@ import {
   deleteSession,
   fetchCommittedRows,
   initializeEmpty,
+  insertPost,
   insertUser,
   newId,
   newUser,
@@ -303,14 +304,7 @@ describe('security review: an authenticated attacker', () => {
     it('answers a foreign key to another scope’s row exactly like one to a missing row (no existence oracle)', async () => {
       const v = await victim();
       const { c } = await fresh('attacker', 'x');
-      const post = (postId: string, authorId: string) => ({
-        schema,
-        table: 'posts',
-        key: { id: postId },
-        op: 'INSERT',
-        base_row_version: 0,
-        payload: { id: postId, title: 't', content: 'c', author_id: authorId },
-      });
+      const post = (postId: string, authorId: string) => insertPost(schema, postId, authorId);
       const postId = newId();
       const toVictim = await pushRows(c, 1, [post(postId, v.rowId)]);
       expect(toVictim.status).toBe(409);
@@ -424,14 +418,18 @@ describe('security review: an authenticated attacker', () => {
   });
 
   describe('error bodies', () => {
-    it('answers a commit that fails in PostgreSQL with the generic 500 body, no SQL or values', async () => {
+    it('answers a row PostgreSQL refuses with PostgreSQL’s message about the row’s own value: no SQL, no DETAIL', async () => {
       const { c } = await fresh();
-      const row = insertUser(schema, newId(), 'Bad Date', { created_at: "not a date'); DROP TABLE x; --" });
+      const id = newId();
+      const row = insertUser(schema, id, 'Bad Date', { created_at: "not a date'); DROP TABLE x; --" });
       const reply = await pushRows(c, 1, [row]);
-      expect(reply.status).toBe(500);
+      expect(reply.status).toBe(400);
       expect(reply.json).toEqual({
-        error: 'push_session_commit_failed',
-        message: 'Failed to commit push session',
+        error: 'push_commit_invalid',
+        message:
+          `pushed row 0 (${schema}.users "${id}") cannot be stored on the server: ` +
+          `invalid input syntax for type timestamp with time zone: "not a date'); DROP TABLE x; --"; ` +
+          'the server refuses these rows on every retry; change or delete the row on the device',
       });
     });
   });

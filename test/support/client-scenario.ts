@@ -7,6 +7,7 @@ import { openDevice, type Device, type DeviceOptions } from './client-devices.js
 import { FaultyFetch, routeOf } from './client-faults.js';
 import { uuid } from './client-schema.js';
 import { deviceTable, lit, pgRows, rawSql, serverTable, type ClientServer } from './client-server.js';
+import { syncCall } from './sync-http.js';
 
 /** The suite's server, read lazily (it starts in beforeAll). */
 type Server = () => ClientServer;
@@ -70,6 +71,21 @@ export function deviceHelpers(server: Server, open: Device[]) {
     box.d = await device(user, { fetch: faults.fetch });
     return box.d;
   };
+  /** A push create from `user`'s retired `oldSource` is refused with the documented body. */
+  const expectSourceRetired = async (user: string, oldSource: string, replacement: string) => {
+    const stale = await syncCall(server().baseUrl, {
+      path: '/sync/push-sessions',
+      user,
+      source: oldSource,
+      body: { source_bundle_id: 2, planned_row_count: 1 },
+    });
+    expect(stale.status).toBe(409);
+    expect(stale.json).toMatchObject({
+      error: 'source_retired',
+      source_id: oldSource,
+      replaced_by_source_id: replacement,
+    });
+  };
   return {
     device,
     addUser,
@@ -80,5 +96,6 @@ export function deviceHelpers(server: Server, open: Device[]) {
     serverNames,
     floorOf,
     deviceWritingDuringPull,
+    expectSourceRetired,
   };
 }

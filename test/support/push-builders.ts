@@ -40,6 +40,23 @@ export function insertUser(
   };
 }
 
+/** INSERT of a `posts` row by `authorId` (title "T", content "C" unless `extra` says otherwise). */
+export function insertPost(
+  schema: string,
+  id: string,
+  authorId: string | null,
+  extra: Record<string, unknown> = {},
+): PushRequestRow {
+  return {
+    schema,
+    table: 'posts',
+    key: { id },
+    op: 'INSERT',
+    base_row_version: 0,
+    payload: { id, title: 'T', content: 'C', author_id: authorId, ...extra },
+  };
+}
+
 /** UPDATE of a `users` row at `base`. */
 export function updateUser(
   schema: string,

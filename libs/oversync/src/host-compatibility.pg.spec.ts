@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { execSql } from '../../../test/support/business-schema.js';
 import { createOversyncTestApp, type OversyncTestApp } from '../../../test/support/oversync-app.js';
 import { adminUrl, createTestDatabase } from '../../../test/support/test-database.js';
@@ -14,13 +13,7 @@ import { SnapshotSessionService } from './snapshot/snapshot-session.service.js';
  */
 
 const admin = async (text: string): Promise<void> => {
-  const c = new pg.Client({ connectionString: adminUrl() });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
+  await execSql(adminUrl(), text);
 };
 
 describe('a host app running as an ordinary role with RLS (real PostgreSQL)', () => {

@@ -98,6 +98,33 @@ describe('pushPending when the server refuses a row for good', () => {
     await d.client.close();
   });
 
+  it("treats a commit's 400 push_commit_invalid as a refusal too (nothing landed), naming the row", async () => {
+    const server = newServer();
+    server.intercept((req) =>
+      req.method === 'POST' && req.path.endsWith('/commit')
+        ? errorResponse(
+            400,
+            'push_commit_invalid',
+            'pushed row 1 (business.users "u2") cannot be stored on the server: null value in column "name"',
+          )
+        : undefined,
+    );
+    const d = await newDevice(server);
+    await d.client.attach('user-1');
+    d.db.run("INSERT INTO users VALUES ('u1', 'A', NULL)");
+    d.db.run("INSERT INTO users VALUES ('u2', 'B', NULL)");
+
+    const error = await failure(d.client.pushPending());
+    expect(isOversyncClientError(error, 'push_rejected')).toBe(true);
+    expect((error as PushRejectedError).details).toMatchObject({
+      serverCode: 'push_commit_invalid',
+      table: 'users',
+      key: { id: 'u2' },
+    });
+    expect(state(d)).toEqual({ dirty: 2, outbox: 0, outboxState: 'none', nextSourceBundleId: 1 });
+    await d.client.close();
+  });
+
   it('names nothing when the message identifies no single row', async () => {
     const server = newServer();
     rejectChunksHolding(server, 'u1', 'rows length 2 exceeds max_rows_per_push_chunk 1');
@@ -114,7 +141,6 @@ describe('pushPending when the server refuses a row for good', () => {
 
   it.each([
     ['create', 400, 'push_session_invalid', (p: string) => p === '/sync/push-sessions'],
-    ['commit', 400, 'push_commit_invalid', (p: string) => p.endsWith('/commit')],
     ['commit', 500, 'push_session_commit_failed', (p: string) => p.endsWith('/commit')],
     ['chunk', 500, 'push_chunk_failed', (p: string) => p.endsWith('/chunks')],
     ['chunk', 413, 'request_too_large', (p: string) => p.endsWith('/chunks')],

@@ -154,7 +154,7 @@ export const ERROR_CODE_INFO: Readonly<Record<ErrorCodeValue, ErrorCodeInfo>> = 
   push_session_commit_failed: {
     status: 500,
     clientAction:
-      'The commit failed in the database (FK, NOT NULL, type): fix the data; the session still exists.',
+      'The commit failed unexpectedly (our server answers rows the database refuses with 400 push_commit_invalid): retry later; the session still exists.',
   },
   push_session_delete_failed: { status: 500, clientAction: 'Ignore: push-session deletes are best-effort.' },
   committed_bundle_rows_failed: { status: 500, clientAction: GENERIC_500 },
