@@ -152,6 +152,26 @@ describe('POST /sync/push-sessions/{push_id}/commit with rows the database refus
     expect(message).toContain('the name "banned" is not allowed');
   });
 
+  it('commits on a second attempt when the refusal does not recur (the search finds no row at fault)', async () => {
+    // A sequence is not transactional: the trigger refuses the first time it sees the row only.
+    await execSql(
+      t.db.url,
+      `CREATE SEQUENCE ${schema}.flaky_seen;
+       CREATE FUNCTION ${schema}.refuse_once() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.name = 'flaky' AND nextval('${schema}.flaky_seen') = 1 THEN RAISE EXCEPTION 'refused once'; END IF;
+         RETURN NEW;
+       END $$;
+       CREATE TRIGGER refuse_once BEFORE INSERT ON ${schema}.typed_rows
+         FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse_once();`,
+    );
+    const { user, client, pushId } = await staged([typed({ name: 'flaky' })]);
+    const reply = await commitSession(client, pushId);
+    expect(reply.status).toBe(200);
+    expect(reply.json).toMatchObject({ bundle_seq: 1, row_count: 1 });
+    expect(await bundleCount(t.db.url, user)).toBe(1);
+  });
+
   it('names a row whose column was dropped after the upload', async () => {
     await execSql(t.db.url, `ALTER TABLE ${schema}.typed_rows ADD COLUMN scratch text`);
     const bad = newId();

@@ -21,7 +21,12 @@ import {
   ForeignKeyConflict,
   locateForeignKeyConflict,
 } from './push-fk-conflict.util.js';
-import { isRowDataError, locateRejectedRow, rowRejectionMessage } from './push-row-rejection.util.js';
+import {
+  isRowDataError,
+  locateRejectedRow,
+  rowRejectionMessage,
+  type RejectedRow,
+} from './push-row-rejection.util.js';
 import { requirePushId } from './push-session-lookup.util.js';
 import { deletePushSessionScript } from './push-session-delete.util.js';
 import { toApplySteps } from './staged-plan.util.js';
@@ -51,12 +56,25 @@ export class PushCommitService {
    *   `500 push_session_commit_failed`.
    */
   async commit(actor: SyncRequestActor, rawPushId: string): Promise<PushSessionCommitResponse> {
+    return this.#commitAnswering(actor, rawPushId, true);
+  }
+
+  async #commitAnswering(
+    actor: SyncRequestActor,
+    rawPushId: string,
+    mayRetry: boolean,
+  ): Promise<PushSessionCommitResponse> {
     try {
       return await this.#commit(actor, rawPushId);
     } catch (error) {
       if (error instanceof ForeignKeyConflict) return this.#answerForeignKeyConflict(actor, rawPushId, error);
-      if (isRowDataError(error)) throw await this.#rowRejection(actor, rawPushId, error);
-      throw error;
+      if (!isRowDataError(error)) throw error;
+      const row = await this.#locateRejectedRow(actor, rawPushId);
+      if (row || !mayRetry) throw new PushCommitInvalidError(rowRejectionMessage(error, row));
+      // Every prefix of the upload applies now. Either finalisation refused a value the wire
+      // cannot carry (a numeric beyond float64), which the next attempt meets again, or a row
+      // changed since (another scope's value behind a global UNIQUE index), and it commits.
+      return this.#commitAnswering(actor, rawPushId, false);
     }
   }
 
@@ -64,16 +82,13 @@ export class PushCommitService {
    * go-oversync answers a row the database refuses (a type it cannot coerce, NOT NULL, CHECK, a
    * host trigger's exception) with 500, which clients treat as "may have landed" and a human as a
    * server fault, though the same rows fail the same way every time. It is answered as
-   * `400 push_commit_invalid` naming the first row at fault, found again in a transaction that is
-   * rolled back; the session stays, as after any failed commit.
+   * `400 push_commit_invalid` naming the first row at fault, found again by applying prefixes of
+   * the upload under a savepoint (nothing stays applied); the session stays, as after any failed
+   * commit. Null when the whole upload applies.
    */
-  async #rowRejection(
-    actor: SyncRequestActor,
-    rawPushId: string,
-    error: unknown,
-  ): Promise<PushCommitInvalidError> {
+  async #locateRejectedRow(actor: SyncRequestActor, rawPushId: string): Promise<RejectedRow | null> {
     const { catalog } = this.runtime;
-    const row = await withTransactionRetries(() =>
+    return withTransactionRetries(() =>
       this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
         const { session, plan } = await loadCommitState(trx, scope.userPk, rawPushId, actor.userId);
         const identity = {
@@ -93,7 +108,6 @@ export class PushCommitService {
         );
       }),
     );
-    return new PushCommitInvalidError(rowRejectionMessage(error, row));
   }
 
   /**
