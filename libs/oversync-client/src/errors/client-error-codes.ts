@@ -23,14 +23,13 @@ export const ClientErrorCode = {
   RebuildRequired: 'rebuild_required',
   /** The source identity must be rotated. Call `rebuild()`. */
   SourceRecoveryRequired: 'source_recovery_required',
-  /** The locally reserved replacement source differs from the server's. */
-  SourceReplacementDiverged: 'source_replacement_diverged',
   /** The server rejected the push with a conflict the client could not resolve. */
   PushConflict: 'push_conflict',
   /** The conflict resolver returned an invalid resolution; every intent is back in the dirty set. */
   InvalidConflictResolution: 'invalid_conflict_resolution',
   /**
-   * The server refused a pushed row for good (`400 push_chunk_invalid`) before committing anything;
+   * The server refused a pushed row for good (`400 push_chunk_invalid`, or `400 push_commit_invalid`
+   * when its database refused it) before committing anything;
    * the bundle's changes are pending (dirty) again. Fix or delete the row named in the message (or
    * `details.table` / `details.key`), then push again.
    */

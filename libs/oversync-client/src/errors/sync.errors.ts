@@ -51,22 +51,6 @@ export class SourceRecoveryRequiredError extends OversyncClientError<{
   }
 }
 
-/** The reserved replacement source id differs from the one the server recorded. */
-export class SourceReplacementDivergedError extends OversyncClientError<{
-  localReplacement: string;
-  remoteReplacement: string;
-}> {
-  override readonly name = 'SourceReplacementDivergedError';
-  constructor(localReplacement: string, remoteReplacement: string, cause?: unknown) {
-    super(
-      ClientErrorCode.SourceReplacementDiverged,
-      `reserved replacement source "${localReplacement}" differs from the server's "${remoteReplacement}"; this database cannot rotate safely — detach and re-attach`,
-      { localReplacement, remoteReplacement },
-      { cause },
-    );
-  }
-}
-
 /** A push conflict the client could not resolve (unknown key or no structured conflict). */
 export class PushConflictError extends OversyncClientError<{
   conflict: PushConflict | null;

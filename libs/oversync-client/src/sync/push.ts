@@ -144,7 +144,7 @@ function structuredConflict(error: unknown) {
 async function handleFailure(ctx: SyncContext, error: unknown): Promise<PushOutcome> {
   const http = isOversyncClientError(error, 'http_status') ? (error as HttpStatusError) : undefined;
   if (!http) throw error;
-  const { error: code, serverMessage, body, status } = http.details;
+  const { error: code, serverMessage, status } = http.details;
   if (code === 'push_conflict') throw new PushConflictError(null, `${status} ${serverMessage}`, error);
   if (code === 'initialization_expired' || code === 'initialization_stale') {
     return resetInitialization(ctx, code, error);
@@ -157,14 +157,7 @@ async function handleFailure(ctx: SyncContext, error: unknown): Promise<PushOutc
   }
   if (isRowRejection(http) && outbox.state === 'prepared') return releaseRejectedBundle(ctx, outbox, http);
   if (isSourceRecoveryReason(code) && outbox.state === 'prepared') {
-    const replacedBy = code === 'source_retired' ? body?.['replaced_by_source_id'] : undefined;
-    return enterSourceRecovery(
-      ctx,
-      code,
-      serverMessage,
-      typeof replacedBy === 'string' ? replacedBy : undefined,
-      error,
-    );
+    return enterSourceRecovery(ctx, code, serverMessage, error);
   }
   throw error;
 }

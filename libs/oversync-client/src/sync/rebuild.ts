@@ -1,7 +1,7 @@
 import { type SnapshotSessionCreateRequest } from '@oversync/protocol';
 
 import { isOversyncClientError } from '../errors/oversync-client.error.js';
-import { InvalidRowError, SourceReplacementDivergedError } from '../errors/sync.errors.js';
+import { InvalidRowError } from '../errors/sync.errors.js';
 import { applySnapshot, downloadSnapshot, type PrunedBundle, type SnapshotDownload } from './snapshot.js';
 import { freshSourceId, recoveryReason } from './source-recovery.js';
 import { type SyncContext } from './sync-context.js';
@@ -59,47 +59,62 @@ export async function keepSourceRebuild(
   return restoreOf(download);
 }
 
+/** Attempts at a rotation whose reserved replacement the server already knows. */
+const MAX_REPLACEMENT_ATTEMPTS = 3;
+
+/** Reserves (durably) a replacement source id this database has never used. */
+async function reserveReplacement(ctx: SyncContext): Promise<string> {
+  const id = ctx.db.transaction(() => {
+    const fresh = freshSourceId(ctx.store);
+    ctx.store.setOperation({ replacementSourceId: fresh });
+    return fresh;
+  });
+  await ctx.persist();
+  return id;
+}
+
+function serverCode(error: unknown): unknown {
+  return isOversyncClientError(error, 'http_status') ? error.details['error'] : undefined;
+}
+
 /**
  * Rebuild plus source rotation (source recovery active). Reuses the reserved replacement id across
  * attempts, asks the server to retire the current source in favour of it, applies the snapshot,
  * writes the frozen outbox and every dirty intent back, and retargets the outbox to
  * `(new source, 1)`. Only after the durable commit does the in-memory source switch.
  *
- * @throws SourceReplacementDivergedError when the server already retired the source in favour of
- * another replacement.
+ * The replacement is always one this device reserved, never the server's `replaced_by_source_id`
+ * (go-oversync's client adopts that): a source retired in favour of an id this device did not
+ * reserve was rotated by another copy of this database (a restored backup, a cloned image), which
+ * pushes under its replacement, and two devices sharing a source collide on its bundle ids for
+ * good. So when the server answers `source_retired` (retired in favour of another id), the rebuild
+ * takes a plain snapshot and moves to the reserved id, which the server has never seen: the old
+ * source is retired already, so no rotation is needed. When it answers
+ * `source_replacement_invalid` (it knows the reserved id, e.g. a replacement an older incarnation
+ * used and retired), a fresh id is reserved and the rotation tried again.
  */
 export async function rotatedRebuild(ctx: SyncContext): Promise<RestoreInfo> {
   const operation = ctx.store.operation();
   const previous = ctx.session.sourceId;
-  let replacement = operation.replacementSourceId;
-  if (!replacement) {
-    replacement = ctx.db.transaction(() => {
-      const id = freshSourceId(ctx.store);
-      ctx.store.setOperation({ replacementSourceId: id });
-      return id;
-    });
-    await ctx.persist();
-  }
-  const body: SnapshotSessionCreateRequest = {
-    source_replacement: {
-      previous_source_id: previous,
-      new_source_id: replacement,
-      reason: recoveryReason(operation.reason),
-    },
-  };
-  let download: SnapshotDownload;
-  try {
-    download = await downloadSnapshot(ctx, body);
-  } catch (error) {
-    if (isOversyncClientError(error, 'http_status') && error.details['error'] === 'source_retired') {
-      const replacedBy = (error.details['body'] as Record<string, unknown> | null)?.['replaced_by_source_id'];
-      throw new SourceReplacementDivergedError(
-        replacement,
-        typeof replacedBy === 'string' ? replacedBy : '',
-        error,
-      );
+  let replacement = operation.replacementSourceId || (await reserveReplacement(ctx));
+  let download: SnapshotDownload | undefined;
+  for (let attempt = 1; !download; attempt++) {
+    const body: SnapshotSessionCreateRequest = {
+      source_replacement: {
+        previous_source_id: previous,
+        new_source_id: replacement,
+        reason: recoveryReason(operation.reason),
+      },
+    };
+    try {
+      download = await downloadSnapshot(ctx, body);
+    } catch (error) {
+      const code = serverCode(error);
+      if (code === 'source_retired') download = await downloadSnapshot(ctx);
+      else if (code === 'source_replacement_invalid' && attempt < MAX_REPLACEMENT_ATTEMPTS)
+        replacement = await reserveReplacement(ctx);
+      else throw error;
     }
-    throw error;
   }
   const newSource = replacement;
   try {

@@ -97,30 +97,35 @@ describe('source recovery', () => {
     });
   }
 
-  it("source_retired reserves the server's replacement; a different reservation diverges", async () => {
+  it("source_retired reserves a replacement of the device's own, never the server's", async () => {
     const server = newServer();
     const device = await attachedWithRow(server);
     const old = device.client.sourceInfo().sourceId;
-    const replacement = '0f0e0d0c-0b0a-4908-8706-050403020100';
-    failOnce(server, onCreate, 'source_retired', { source_id: old, replaced_by_source_id: replacement });
+    const serverReplacement = '0f0e0d0c-0b0a-4908-8706-050403020100';
+    failOnce(server, onCreate, 'source_retired', {
+      source_id: old,
+      replaced_by_source_id: serverReplacement,
+    });
     await expect(device.client.pushPending()).rejects.toMatchObject({ code: 'source_recovery_required' });
-    expect(scalar(device.db, 'SELECT replacement_source_id FROM _sync_operation_state')).toBe(replacement);
+    const reserved = String(scalar(device.db, 'SELECT replacement_source_id FROM _sync_operation_state'));
+    expect([serverReplacement, old, '']).not.toContain(reserved);
     await device.client.rebuild();
-    expect(device.client.sourceInfo().sourceId).toBe(replacement);
+    expect(device.client.sourceInfo().sourceId).toBe(reserved);
 
+    // An existing reservation is kept (it used to fail with source_replacement_diverged).
     const otherServer = newServer();
     const other = await attachedWithRow(otherServer);
-    other.db.run(
-      "UPDATE _sync_operation_state SET replacement_source_id = '11111111-1111-4111-8111-111111111111'",
-    );
+    const mine = '11111111-1111-4111-8111-111111111111';
+    other.db.run(`UPDATE _sync_operation_state SET replacement_source_id = '${mine}'`);
     await other.client.flush();
     const reopened = await restart(other, otherServer);
     await reopened.client.attach('user-1');
-    failOnce(otherServer, onCreate, 'source_retired', { source_id: 'x', replaced_by_source_id: replacement });
-    await expect(reopened.client.pushPending()).rejects.toMatchObject({
-      code: 'source_replacement_diverged',
+    failOnce(otherServer, onCreate, 'source_retired', {
+      source_id: 'x',
+      replaced_by_source_id: serverReplacement,
     });
-    expect(scalar(reopened.db, 'SELECT kind FROM _sync_operation_state')).toBe('none');
+    await expect(reopened.client.pushPending()).rejects.toMatchObject({ code: 'source_recovery_required' });
+    expect(scalar(reopened.db, 'SELECT replacement_source_id FROM _sync_operation_state')).toBe(mine);
     await device.client.close();
     await reopened.client.close();
   });

@@ -1,7 +1,7 @@
 import { isSourceRecoveryReason, type SourceRecoveryReason } from '@oversync/protocol';
 
 import { InitializationResetError } from '../errors/lifecycle.errors.js';
-import { SourceRecoveryRequiredError, SourceReplacementDivergedError } from '../errors/sync.errors.js';
+import { SourceRecoveryRequiredError } from '../errors/sync.errors.js';
 import { randomUuid } from '../random-uuid.util.js';
 import { type SyncContext } from './sync-context.js';
 import { type SyncStateStore } from './sync-state.store.js';
@@ -21,26 +21,19 @@ export function recoveryReason(stored: string): SourceRecoveryReason {
 
 /**
  * Durably enters source recovery (`rebuild_required = 1`, operation `source_recovery`) and
- * reserves the replacement source: an existing reservation is reused, else the server's
- * `replaced_by_source_id`, else a fresh id. Always throws.
+ * reserves the replacement source: an existing reservation is reused, else a fresh id. The
+ * server's `replaced_by_source_id` is never adopted (see `rotatedRebuild`). Always throws.
  *
- * @throws SourceReplacementDivergedError when a reservation exists and differs from the server's
- * replacement (nothing is changed).
- * @throws SourceRecoveryRequiredError otherwise, after the state is durable.
+ * @throws SourceRecoveryRequiredError after the state is durable.
  */
 export async function enterSourceRecovery(
   ctx: SyncContext,
   reason: SourceRecoveryReason,
   serverMessage: string,
-  serverReplacement: string | undefined,
   cause: unknown,
 ): Promise<never> {
-  const reserved = ctx.store.operation().replacementSourceId;
-  if (reserved && serverReplacement && reserved !== serverReplacement) {
-    throw new SourceReplacementDivergedError(reserved, serverReplacement, cause);
-  }
   ctx.db.transaction(() => {
-    const replacement = reserved || serverReplacement || freshSourceId(ctx.store);
+    const replacement = ctx.store.operation().replacementSourceId || freshSourceId(ctx.store);
     ctx.store.setAttachment({ rebuildRequired: true });
     ctx.store.setOperation({ kind: 'source_recovery', reason, replacementSourceId: replacement });
   });
