@@ -208,7 +208,7 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
     expect(reply.json.message).toContain('beyond the float64 range');
   });
 
-  it('rejects a json value nested deeper than 500 levels (the server could not canonicalise it) and accepts 500', async () => {
+  it('rejects at upload a json value nested deeper than 1000 levels, commits 500, and refuses 900 at commit (beyond the canonicaliser)', async () => {
     const user = newUser();
     const nested = (depth: number) => JSON.parse('['.repeat(depth) + '1' + ']'.repeat(depth)) as unknown;
     const row = (depth: number) => ({
@@ -222,18 +222,23 @@ describe('POST /sync/push-sessions/{push_id}/chunks', () => {
     const deep = await client(user)({
       method: 'POST',
       path: `/sync/push-sessions/${newId()}/chunks`,
-      body: { start_row_ordinal: 0, rows: [row(501)] },
+      body: { start_row_ordinal: 0, rows: [row(1001)] },
     });
     expect(deep.status).toBe(400);
     expect(deep.json).toEqual({
       error: 'push_chunk_invalid',
-      message: `payload value ${schema}.typed_rows.tags of row "${id}" is nested deeper than 500 levels, which the server cannot canonicalise`,
+      message: `payload value ${schema}.typed_rows.tags of row "${id}" is nested deeper than 1000 levels, which the server cannot canonicalise`,
     });
     // 500 levels pass, and the commit canonicalises them.
     const c = client(user);
     await initializeEmpty(c);
     const committed = await pushRows(c, 1, [row(500)]);
     expect(committed.status).toBe(200);
+    // Beyond PostgreSQL's stack (about 650 levels by default), as a server write would be.
+    const tooDeep = await pushRows(c, 2, [{ ...row(900), op: 'UPDATE', base_row_version: 1 }]);
+    expect(tooDeep.status).toBe(400);
+    expect(tooDeep.json.error).toBe('push_commit_invalid');
+    expect(tooDeep.json.message).toContain('nested too deeply to canonicalise');
   });
 
   it('rejects a chunk larger than max_rows_per_push_chunk (D4)', async () => {

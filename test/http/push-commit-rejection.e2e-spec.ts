@@ -120,7 +120,7 @@ describe('POST /sync/push-sessions/{push_id}/commit with rows the database refus
     const { user, client, pushId } = await staged([typed({ amount: '1e400' })]);
     const message = await expectRefused(await commitSession(client, pushId), user);
     expect(message).toMatch(
-      /^pushed rows cannot be stored on the server: numeric value 1e\+400 in column "amount" is beyond the float64 range/,
+      /^pushed rows cannot be stored on the server: the bundle holds a value the wire cannot carry: numeric value 1e\+400 in column "business\.typed_rows\.amount" is beyond the float64 range/,
     );
   });
 

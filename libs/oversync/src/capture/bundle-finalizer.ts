@@ -213,7 +213,10 @@ export async function finalizeCapturedBundle(
            ${restore} AS restored
       FROM summary s`;
   const { rows } = await finalize.execute(trx).catch((error: unknown) => {
-    throw sqlState(error) === STACK_DEPTH_EXCEEDED ? new NestedTooDeepError(error) : error;
+    const state = sqlState(error);
+    if (state === STACK_DEPTH_EXCEEDED) throw new NestedTooDeepError(error);
+    if (state && UNRENDERABLE_VALUE.has(state)) throw new UnrenderableValueError(error);
+    throw error;
   });
 
   const r = rows[0];
@@ -301,6 +304,31 @@ const STACK_DEPTH_EXCEEDED = '54001';
  * hundred levels deep exhausts PostgreSQL's stack (about 650 levels at the default 2 MB
  * `max_stack_depth`; push uploads refuse more than 500). Named, instead of PostgreSQL's bare message.
  */
+/**
+ * Raised while rendering payloads: a number beyond float64 (22003: a numeric, or a number inside a
+ * json, array or composite value) and json holding both `\u0000` and `\u0001` escapes, or one
+ * PostgreSQL cannot decode (22P05). The message names `schema.table.column`.
+ */
+const UNRENDERABLE_VALUE: ReadonlySet<string> = new Set(['22003', '22P05']);
+
+/**
+ * A captured row holds a value the wire cannot carry. Typed (a host route answers 400 through
+ * `OversyncExceptionFilter`, a push commit `400 push_commit_invalid`) instead of the bare database
+ * error, which became a 500. The database error is the `cause`.
+ */
+class UnrenderableValueError extends ScopeWriteInvalidError {
+  constructor(cause: unknown) {
+    const { message, hint } = cause as { message: string; hint?: string };
+    super(
+      `the bundle holds a value the wire cannot carry: ${message}; nothing was written${hint ? `. ${hint}` : ''}`,
+      {
+        sqlstate: sqlState(cause) ?? '',
+      },
+    );
+    this.cause = cause;
+  }
+}
+
 class NestedTooDeepError extends ScopeWriteInvalidError {
   constructor(cause: unknown) {
     super(

@@ -59,16 +59,18 @@ const EFFECTS_SINGLE = `
 // the row it deletes stages INSERT, DELETE. Counts are order-free: a key alternates between absent
 // and present, so more INSERTs than DELETEs is a new row, more DELETEs a removed one, UPDATEs alone
 // a changed one. Equal INSERTs and DELETEs is a row that exists again (UPDATE) or one that never
-// existed outside the transaction (left out), so those keys alone probe the business row. Gone
-// but first staged as other than an INSERT, the row may predate the bundle: it leaves as a DELETE,
-// which a client without the row ignores. n numbers what remains by first event (min() of
-// ordinal * 4 + op also carries that event's op); OFFSET 0 keeps the WHERE from re-running the probe.
+// existed outside the transaction (left out, whatever order its events were staged in: present at
+// the end means present at the start, so absent at the end means absent at the start), so those
+// keys alone probe the business row. A DELETE of such a row used to leave when a host's AFTER
+// INSERT trigger deleted the row (its nested DELETE is staged first): a tombstone that made a
+// device's offline row of that key conflict, and `serverWins` drop it. n numbers what remains by
+// first event (min() of ordinal * 4 + op); OFFSET 0 keeps the WHERE from re-running the probe.
 function effectsCollapsed(exists: RawBuilder<unknown>): RawBuilder<unknown> {
   return sql`
   SELECT table_id, key_text, op, row_number() OVER (ORDER BY f) AS n
     FROM (SELECT e.table_id, e.key_text, e.f,
                  (CASE WHEN e.ins > e.del THEN 1 WHEN e.ins < e.del THEN 3 WHEN e.ins = 0 THEN 2
-                       WHEN CASE e.table_id ${exists} END THEN 2 WHEN e.f % 4 <> 1 THEN 3 END)::smallint AS op
+                       WHEN CASE e.table_id ${exists} END THEN 2 END)::smallint AS op
             FROM (SELECT table_id, key_text, min(capture_ordinal * 4 + op_code) AS f,
                          count(*) FILTER (WHERE op_code = 1) AS ins, count(*) FILTER (WHERE op_code = 3) AS del
                     FROM pg_temp.oversync_capture_stage
@@ -101,7 +103,7 @@ export class FinalizeStatementCache {
       let cached = this.#tables.get(table.tableId);
       if (!cached || cached.signature !== signature) {
         const columns = await readTableColumns(trx, table.schema, table.table);
-        cached = { signature, ...tableSql(table, payloadSql(columns, 't')) };
+        cached = { signature, ...tableSql(table, payloadSql(columns, 't', table.qualifiedName)) };
         this.#tables.set(table.tableId, cached);
       }
       tables.push(cached);

@@ -32,8 +32,9 @@ const INT53 = '9007199254740992';
  * through float64, strings Go-escaped, nested JSON with sorted keys. NULL stays NULL here. A number
  * beyond float64's range is refused by name of `column` (the canonicaliser cannot render it either).
  */
-function valueSql(column: ColumnDescriptor, ref: string): string {
-  const name = sqlLiteral(column.name);
+function valueSql(column: ColumnDescriptor, ref: string, owner: string): string {
+  // Only names a refused value in its error message, so the table is there too.
+  const name = sqlLiteral(owner ? `${owner}.${column.name}` : column.name);
   switch (column.baseType) {
     case 'int2':
     case 'int4':
@@ -91,9 +92,11 @@ function valueSql(column: ColumnDescriptor, ref: string): string {
  * (numbers, uuids, dates and booleans never hold them; column names and nested JSON arrive already
  * escaped, and escaping is idempotent), and one pass over the payload costs about half of one pass
  * per text column.
+ *
+ * @param owner - `schema.table`, named with the column when a value cannot be rendered.
  */
-export function payloadSql(columns: readonly ColumnDescriptor[], alias: string): string {
-  return `sync.go_escape(${unescapedPayloadSql(columns, alias)})`;
+export function payloadSql(columns: readonly ColumnDescriptor[], alias: string, owner = ''): string {
+  return `sync.go_escape(${unescapedPayloadSql(columns, alias, owner)})`;
 }
 
 /**
@@ -101,12 +104,12 @@ export function payloadSql(columns: readonly ColumnDescriptor[], alias: string):
  * later anyway (snapshot blocks are escaped as they are served, text keys included): the pass is
  * about a third of rendering a typical row.
  */
-export function unescapedPayloadSql(columns: readonly ColumnDescriptor[], alias: string): string {
+export function unescapedPayloadSql(columns: readonly ColumnDescriptor[], alias: string, owner = ''): string {
   const visible = columns.filter((c) => !isScopeColumn(c.name)).sort((a, b) => compareUtf8(a.name, b.name));
   if (visible.length === 0) return `'{}'`;
   const parts = visible.map((c, i) => {
     const prefix = sqlLiteral(`${i === 0 ? '{' : ','}${canonicalJsonString(c.name)}:`);
-    return `${prefix}, COALESCE(${valueSql(c, `${alias}.${quoteIdent(c.name)}`)}, 'null')`;
+    return `${prefix}, COALESCE(${valueSql(c, `${alias}.${quoteIdent(c.name)}`, owner)}, 'null')`;
   });
   // One concat() builds the text once; a chain of || copies the growing prefix at every step.
   // Built-ins that take "any" or polymorphic arguments are schema-qualified throughout the

@@ -47,11 +47,14 @@ const IDENTIFIER = /^[a-z0-9_]+$/;
 const ESCAPED_NUL = /(?:^|[^\\])(?:\\\\)*\\u0000/;
 const MIXED_CASE_IDENTIFIER = /^[A-Za-z0-9_]+$/;
 /**
- * Deepest nesting of a json/jsonb value a push may carry. The server canonicalises nested JSON in
- * PL/pgSQL, one stack frame per level, which PostgreSQL's default 2 MB `max_stack_depth` ends after
- * about 650 levels; refusing here answers 400 at upload instead of failing the commit.
+ * Deepest nesting of a json/jsonb value an upload accepts: a bound on the work of validating and
+ * staging it. The commit canonicalises nested JSON in PL/pgSQL, one stack frame per level, which
+ * PostgreSQL's default 2 MB `max_stack_depth` ends after about 650 levels, and answers a deeper
+ * value `400 push_commit_invalid`. That is the limit a server write meets too, so a device can push
+ * back any value the server served (this check once stopped at 500, refusing values the server
+ * had written and served).
  */
-export const MAX_VALUE_NESTING = 500;
+export const MAX_VALUE_NESTING = 1000;
 const DASHES = /-/g;
 type RowOpName = keyof typeof OP_CODES;
 /** Ops already in canonical spelling skip trimming and upper-casing. */

@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import { keyStringFromBytes } from '../capture/wire-payload.util.js';
 import { sqlState } from '../database/pg-values.util.js';
+import { ScopeWriteInvalidError } from '../errors/index.js';
 import type { TableCatalog } from '../schema/table-catalog.js';
 import { applyStagedRows, type ApplyFraming } from './push-apply.util.js';
 import type { ApplyStep } from './staged-plan.util.js';
@@ -17,9 +18,17 @@ const SAVEPOINT = 'oversync_locate_row';
  * races and resource or connection failures are not data errors.
  */
 export function isRowDataError(error: unknown): boolean {
-  const state = sqlState(error);
+  // Finalisation types the values it cannot render (ScopeWriteInvalidError, cause: the database
+  // error), among them json nested beyond the stack (54001).
+  const state = error instanceof ScopeWriteInvalidError ? sqlState(error.cause) : sqlState(error);
   if (!state) return false;
-  return state.startsWith('22') || state.startsWith('23') || state === '42703' || state === 'P0001';
+  return (
+    state.startsWith('22') ||
+    state.startsWith('23') ||
+    state === '42703' ||
+    state === 'P0001' ||
+    state === '54001'
+  );
 }
 
 /** The pushed row a data error is pinned on, by upload ordinal. */
@@ -96,7 +105,7 @@ function prefixOf(steps: readonly ApplyStep[], last: number): ApplyStep[] {
  * can quote another scope's values behind a UNIQUE constraint), with the pushed row when found.
  */
 export function rowRejectionMessage(error: unknown, row: RejectedRow | null): string {
-  const reason = (error as Error).message;
+  const reason = (error as Error).message.replace(/\.$/, '');
   const fix = 'the server refuses these rows on every retry; change or delete the row on the device';
   if (!row) return `pushed rows cannot be stored on the server: ${reason}; ${fix}`;
   return `pushed row ${row.rowOrdinal} (${row.table} "${row.key}") cannot be stored on the server: ${reason}; ${fix}`;

@@ -247,7 +247,8 @@ BEGIN
   -- U+0001, which sorts like NUL against every other character as long as the value holds no
   -- U+0001 of its own (raw control characters cannot occur in json text, only escapes).
   IF p::text ~ '(?<!\\\\)(?:\\\\\\\\)*\\\\u0001' THEN
-    RAISE EXCEPTION 'json value holds both \\u0000 and \\u0001 escapes, which Oversync cannot canonicalise'
+    RAISE EXCEPTION 'json value holds both \\u0000 and \\u0001 escapes, which Oversync cannot canonicalise%',
+      COALESCE(' (column "' || replace(p_column, '"', '""') || '")', '')
       USING ERRCODE = '22P05', HINT = 'Store such values in a bytea or jsonb-compatible form.';
   END IF;
   RETURN regexp_replace(

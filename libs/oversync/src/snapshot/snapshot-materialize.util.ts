@@ -156,7 +156,9 @@ async function materializeTable(
   // Rendered exactly as bundle payloads are, over the columns as they stand now (a column added
   // since start-up is in the snapshot, as it is in captured payloads). Go's extra escapes are left
   // to chunkJson, which applies them to whole blocks (text keys need them too).
-  const payload = sql.raw(unescapedPayloadSql(await readTableColumns(trx, table.schema, table.table), 't'));
+  const payload = sql.raw(
+    unescapedPayloadSql(await readTableColumns(trx, table.schema, table.table), 't', table.qualifiedName),
+  );
   const { rows } = await sql<TableCounts>`
     WITH numbered AS (
       SELECT n, wire, envelope_bytes,
