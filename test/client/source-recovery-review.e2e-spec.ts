@@ -77,6 +77,21 @@ describe('source rotation and recovery review (retention window 2)', () => {
     (await sources(user)).find((s) => s.source_id === sourceId);
   const reservation = (d: Device) =>
     String(sqliteRows(d.db, 'SELECT replacement_source_id AS r FROM _sync_operation_state')[0]?.['r']);
+  /**
+   * A device of `user` that synced `names`, then froze "Frozen" and had its push answered
+   * `history_pruned`: it is in source recovery with a reserved replacement.
+   */
+  const inRecovery = async (user: string, names: string[], options: { snapshotChunkRows?: number } = {}) => {
+    const faults = new FaultyFetch();
+    const d = await device(user, { fetch: faults.fetch, ...options });
+    const oldSource = d.client.sourceInfo().sourceId;
+    for (const name of names) addUser(d, name);
+    await d.client.sync();
+    pruneNextPush(faults);
+    addUser(d, 'Frozen');
+    expect((await failure(d.client.pushPending())).code).toBe('source_recovery_required');
+    return { d, faults, oldSource, replacement: reservation(d) };
+  };
   /** Makes the device rotate once (a pruned push, then `rebuild()`), and syncs the frozen row. */
   const rotate = async (d: Device, faults: FaultyFetch, name: string) => {
     pruneNextPush(faults);
@@ -105,15 +120,7 @@ describe('source rotation and recovery review (retention window 2)', () => {
 
   it('a crash after the server created the rotated session (answer lost) resumes with the same replacement', async () => {
     const user = userId('lost-create');
-    const faults = new FaultyFetch();
-    const d = await device(user, { fetch: faults.fetch });
-    const oldSource = d.client.sourceInfo().sourceId;
-    for (const name of ['One', 'Two']) addUser(d, name);
-    await d.client.sync();
-    pruneNextPush(faults);
-    addUser(d, 'Frozen');
-    expect((await failure(d.client.pushPending())).code).toBe('source_recovery_required');
-    const replacement = reservation(d);
+    const { d, faults, oldSource, replacement } = await inRecovery(user, ['One', 'Two']);
     faults
       .captureFrom(d.persister)
       .fail({ match: (c) => routeOf(c) === 'snapshot-create', when: 'after', crash: true });
@@ -146,14 +153,7 @@ describe('source rotation and recovery review (retention window 2)', () => {
 
   it('a crash during the chunked snapshot read of a rotation, with a peer committing meanwhile, resumes', async () => {
     const user = userId('mid-chunk');
-    const faults = new FaultyFetch();
-    const d = await device(user, { fetch: faults.fetch, snapshotChunkRows: 1 });
-    for (const name of ['A', 'B', 'C']) addUser(d, name);
-    await d.client.sync();
-    pruneNextPush(faults);
-    addUser(d, 'Frozen');
-    expect((await failure(d.client.pushPending())).code).toBe('source_recovery_required');
-    const replacement = reservation(d);
+    const { d, faults, replacement } = await inRecovery(user, ['A', 'B', 'C'], { snapshotChunkRows: 1 });
     faults
       .captureFrom(d.persister)
       .fail({ match: (c) => routeOf(c) === 'snapshot-chunk', nth: 2, crash: true });
@@ -172,15 +172,7 @@ describe('source rotation and recovery review (retention window 2)', () => {
 
   it('a crash after the rotated apply was persisted (before the session delete) pushes the outbox under (new, 1)', async () => {
     const user = userId('after-apply');
-    const faults = new FaultyFetch();
-    const d = await device(user, { fetch: faults.fetch });
-    const oldSource = d.client.sourceInfo().sourceId;
-    addUser(d, 'Synced');
-    await d.client.sync();
-    pruneNextPush(faults);
-    addUser(d, 'Frozen');
-    expect((await failure(d.client.pushPending())).code).toBe('source_recovery_required');
-    const replacement = reservation(d);
+    const { d, faults, oldSource, replacement } = await inRecovery(user, ['Synced']);
     faults.captureFrom(d.persister).fail({ match: (c) => routeOf(c) === 'snapshot-delete', crash: true });
     // The delete is best effort: the rebuild itself succeeds, then the device dies.
     expect((await d.client.rebuild()).outcome).toBe('applied_snapshot');
@@ -244,15 +236,7 @@ describe('source rotation and recovery review (retention window 2)', () => {
 
   it('a replacement the server already knows (source_replacement_invalid) is replaced by a fresh one', async () => {
     const user = userId('known');
-    const faults = new FaultyFetch();
-    const d = await device(user, { fetch: faults.fetch });
-    const oldSource = d.client.sourceInfo().sourceId;
-    addUser(d, 'Synced');
-    await d.client.sync();
-    pruneNextPush(faults);
-    addUser(d, 'Frozen');
-    expect((await failure(d.client.pushPending())).code).toBe('source_recovery_required');
-    const reserved = reservation(d);
+    const { d, oldSource, replacement: reserved } = await inRecovery(user, ['Synced']);
     // The server learns the reserved id first (another install rotated to it).
     const taken = await syncCall(server.baseUrl, {
       path: '/sync/snapshot-sessions',
@@ -318,14 +302,7 @@ describe('source rotation and recovery review (retention window 2)', () => {
 
   it('a backup taken during recovery, restored after its reserved replacement was retired, recovers', async () => {
     const user = userId('retired-reserved');
-    const faults = new FaultyFetch();
-    const d = await device(user, { fetch: faults.fetch });
-    addUser(d, 'Original');
-    await d.client.sync();
-    pruneNextPush(faults);
-    addUser(d, 'Frozen');
-    expect((await failure(d.client.pushPending())).code).toBe('source_recovery_required');
-    const reserved = reservation(d);
+    const { d, faults, replacement: reserved } = await inRecovery(user, ['Original']);
     const backup = await backupOf(d);
     expect((await d.client.rebuild()).outcome).toBe('applied_snapshot');
     await d.client.sync();
