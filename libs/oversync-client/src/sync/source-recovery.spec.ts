@@ -157,6 +157,37 @@ describe('source recovery', () => {
     await device.client.close();
   });
 
+  it('gives up after three replacements the server already knows, keeping the source and the last reservation', async () => {
+    const server = newServer();
+    const device = await attachedWithRow(server);
+    const old = device.client.sourceInfo().sourceId;
+    failOnce(server, onCreate, 'source_sequence_out_of_order');
+    await expect(device.client.pushPending()).rejects.toMatchObject({ code: 'source_recovery_required' });
+    const remove = server.intercept((req) =>
+      req.method === 'POST' && req.path === '/sync/snapshot-sessions'
+        ? new Response('{"error":"source_replacement_invalid","message":"already known"}', { status: 409 })
+        : undefined,
+    );
+    await expect(device.client.rebuild()).rejects.toMatchObject({
+      code: 'http_status',
+      details: { error: 'source_replacement_invalid' },
+    });
+    const tried = server.requests
+      .filter((r) => r.path === '/sync/snapshot-sessions')
+      .map(
+        (r) => (r.body as { source_replacement: { new_source_id: string } }).source_replacement.new_source_id,
+      );
+    // A fresh id per attempt, the last one still reserved; the device stays on its old source.
+    expect(tried).toHaveLength(3);
+    expect(new Set(tried).size).toBe(3);
+    expect(scalar(device.db, 'SELECT replacement_source_id FROM _sync_operation_state')).toBe(tried[2]);
+    expect(device.client.sourceInfo()).toMatchObject({ sourceId: old, sourceRecoveryRequired: true });
+    remove();
+    expect((await device.client.rebuild()).outcome).toBe('applied_snapshot');
+    expect(device.client.sourceInfo().sourceId).toBe(tried[2]);
+    await device.client.close();
+  });
+
   it('[gap] rows written during the failed push and during recovery neither deadlock nor get lost', async () => {
     const server = newServer();
     const device = await attachedWithRow(server);

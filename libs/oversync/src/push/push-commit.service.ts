@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { PushSessionCommitResponse } from '@oversync/protocol';
 import { sql, type Kysely } from 'kysely';
-import { ScopeTransactionRunner } from '../capture/scope-transaction.runner.js';
+import { ScopeTransactionRunner, type BundleIdentity } from '../capture/scope-transaction.runner.js';
 import {
   assertLeaseOwner,
   markScopeInitialized,
@@ -11,7 +11,8 @@ import { toInt } from '../database/pg-values.util.js';
 import { PushCommitInvalidError, SourceSequenceChangedError } from '../errors/index.js';
 import type { SyncRequestActor } from '../http/sync-request.types.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
-import type { LockedSource } from '../scope/locked-scope.js';
+import type { LockedScope, LockedSource } from '../scope/locked-scope.js';
+import type { TableCatalog } from '../schema/table-catalog.js';
 import { expectedSourceBundleId } from '../source/source-sequence.js';
 import { applyStagedRows, bundleContextStatement, sessionLiteral } from './push-apply.util.js';
 import { loadCommitState } from './push-commit-state.util.js';
@@ -27,9 +28,9 @@ import {
   rowRejectionMessage,
   type RejectedRow,
 } from './push-row-rejection.util.js';
-import { requirePushId } from './push-session-lookup.util.js';
+import { requirePushId, type PushSessionRecord } from './push-session-lookup.util.js';
 import { deletePushSessionScript } from './push-session-delete.util.js';
-import { toApplySteps } from './staged-plan.util.js';
+import { toApplySteps, type ApplyStep, type PlanStepJson } from './staged-plan.util.js';
 import { assertCompleteStaging } from './staging-summary.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
 
@@ -91,21 +92,8 @@ export class PushCommitService {
     return withTransactionRetries(() =>
       this.runner.run(actor.userId, actor.sourceId, async (trx, scope) => {
         const { session, plan } = await loadCommitState(trx, scope.userPk, rawPushId, actor.userId);
-        const identity = {
-          sourceId: session.sourceId,
-          sourceBundleId: session.sourceBundleId,
-          initializationId: session.initializationId,
-        };
-        const last = session.plannedRowCount - 1;
-        return locateRejectedRow(
-          trx,
-          catalog,
-          session.pushId,
-          actor.userId,
-          toApplySteps(catalog, plan, last),
-          { before: [bundleContextStatement(scope.userId, scope.userPk, identity)] },
-          last,
-        );
+        const apply = applyPlan(catalog, scope, session, plan);
+        return locateRejectedRow(trx, catalog, session.pushId, actor.userId, apply.steps, apply.opening);
       }),
     );
   }
@@ -164,24 +152,14 @@ export class PushCommitService {
         }
         await assertNoConflict(trx, catalog, actor.userId, conflict);
 
-        const identity = {
-          sourceId: session.sourceId,
-          sourceBundleId: session.sourceBundleId,
-          initializationId: session.initializationId,
-        };
+        const { identity, steps, opening } = applyPlan(catalog, scope, session, plan);
         // One round trip opens the bundle context, applies the rows, checks the deferred foreign
         // keys and ends the session: its staged rows are not read after the apply, and any later
         // failure rolls the delete back.
-        await applyStagedRows(
-          trx,
-          session.pushId,
-          actor.userId,
-          toApplySteps(catalog, plan, session.plannedRowCount - 1),
-          {
-            before: [bundleContextStatement(scope.userId, scope.userPk, identity)],
-            after: [...CHECK_DEFERRED_CONSTRAINTS, deletePushSessionScript(sessionLiteral(session.pushId))],
-          },
-        ).catch(async (error: unknown) => {
+        await applyStagedRows(trx, session.pushId, actor.userId, steps, {
+          before: [opening],
+          after: [...CHECK_DEFERRED_CONSTRAINTS, deletePushSessionScript(sessionLiteral(session.pushId))],
+        }).catch(async (error: unknown) => {
           throw await locateForeignKeyConflict(trx, catalog, session.pushId, actor.userId, error);
         });
         // CHECK_DEFERRED_CONSTRAINTS ran at the end of the apply.
@@ -200,6 +178,28 @@ export class PushCommitService {
       }),
     );
   }
+}
+
+/**
+ * What applying a session's staging takes: the bundle's identity, the apply steps in upload order
+ * and the statement opening its bundle context.
+ */
+function applyPlan(
+  catalog: TableCatalog,
+  scope: Pick<LockedScope, 'userId' | 'userPk'>,
+  session: PushSessionRecord,
+  plan: PlanStepJson[] | null,
+): { identity: BundleIdentity; steps: ApplyStep[]; opening: string } {
+  const identity = {
+    sourceId: session.sourceId,
+    sourceBundleId: session.sourceBundleId,
+    initializationId: session.initializationId,
+  };
+  return {
+    identity,
+    steps: toApplySteps(catalog, plan, session.plannedRowCount - 1),
+    opening: bundleContextStatement(scope.userId, scope.userPk, identity),
+  };
 }
 
 /** Locks and reads another source's watermark (commit of a session staged under another header). */

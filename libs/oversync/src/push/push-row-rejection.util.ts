@@ -3,7 +3,7 @@ import { keyStringFromBytes } from '../capture/wire-payload.util.js';
 import { sqlState } from '../database/pg-values.util.js';
 import { ScopeWriteInvalidError } from '../errors/index.js';
 import type { TableCatalog } from '../schema/table-catalog.js';
-import { applyStagedRows, type ApplyFraming } from './push-apply.util.js';
+import { applyStagedRows } from './push-apply.util.js';
 import type { ApplyStep } from './staged-plan.util.js';
 
 const SAVEPOINT = 'oversync_locate_row';
@@ -49,6 +49,9 @@ export interface RejectedRow {
  *
  * Runs inside the caller's transaction and leaves nothing applied: every probe is rolled back to
  * the savepoint, bundle context included.
+ *
+ * @param steps - the staging's apply plan; its last step ends at the last ordinal searched.
+ * @param opening - the statement opening the bundle context each probe writes under.
  */
 export async function locateRejectedRow(
   trx: Kysely<unknown>,
@@ -56,14 +59,15 @@ export async function locateRejectedRow(
   pushId: string,
   ownerId: string,
   steps: readonly ApplyStep[],
-  framing: Pick<ApplyFraming, 'before'>,
-  lastOrdinal: number,
+  opening: string,
 ): Promise<RejectedRow | null> {
+  const lastStep = steps.at(-1);
+  const lastOrdinal = !lastStep ? -1 : lastStep.kind === 'insert' ? lastStep.last : lastStep.row.rowOrdinal;
   const fails = async (last: number): Promise<boolean> => {
     await sql.raw(`SAVEPOINT ${SAVEPOINT}`).execute(trx);
     try {
       await applyStagedRows(trx, pushId, ownerId, prefixOf(steps, last), {
-        before: framing.before,
+        before: [opening],
         after: [],
       });
       return false;
@@ -74,6 +78,7 @@ export async function locateRejectedRow(
       await sql.raw(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`).execute(trx);
     }
   };
+  // No steps (a conflict appeared meanwhile, so nothing was planned): nothing to search.
   if (lastOrdinal < 0 || !(await fails(lastOrdinal))) return null;
   let lo = 0;
   let hi = lastOrdinal;
