@@ -3,15 +3,19 @@ import { NestFactory } from '@nestjs/core';
 import { OversyncModule } from '@oversync/nestjs';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { FLOOR_SCHEMA } from './storage-floor.mjs';
 
-/** The benchmark business table, registered, and an identical unregistered twin as the baseline. */
+/**
+ * The benchmark business table, registered, an identical unregistered twin as the baseline, and the
+ * storage floor's tables (see storage-floor.mjs).
+ */
 export const BENCH_SCHEMA = `
 CREATE SCHEMA bench;
 CREATE TABLE bench.items (
   _sync_scope_id text NOT NULL, id uuid NOT NULL, title text NOT NULL, body text, qty integer,
   price numeric, created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (_sync_scope_id, id));
 CREATE TABLE bench.items_plain (LIKE bench.items INCLUDING ALL);
-`;
+${FLOOR_SCHEMA}`;
 
 /** Starts a Nest application context with OversyncModule on `url` (no HTTP). */
 export async function startEngine(url, extra = {}) {

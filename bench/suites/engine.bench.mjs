@@ -1,12 +1,15 @@
 /**
  * Issue 2 benchmarks: `ScopeManager.execWrite` of 1 / 100 / 1,000 rows against the same INSERT in a
- * plain transaction (p50/p95 and ratio), and bulk capture of 100k rows against a plain INSERT.
+ * plain transaction (p50/p95 and ratio), and bulk capture of 100k rows against a plain INSERT. The
+ * storage floor (storage-floor.mjs) is measured beside both: the ratio the reference's tables cost
+ * with no engine code at all, in the same run.
  */
 import { ScopeManager } from '@oversync/nestjs';
 import { sql } from 'kysely';
 import { row } from '../lib/report.mjs';
 import { round, sample, summarize, timeOnce } from '../lib/stats.mjs';
 import { startEngine } from '../lib/engine-app.mjs';
+import { floorWrite } from '../lib/storage-floor.mjs';
 
 const insertRows = (table, n, scope) => sql`
   INSERT INTO ${sql.raw(table)} (_sync_scope_id, id, title, body, qty, price)
@@ -44,8 +47,12 @@ export async function run({ pg }) {
           },
         ),
       );
+      const floor =
+        n === 1000
+          ? summarize(await sample(() => floorWrite(engine.plain, n, `bench-${n}`), { warmup: 5, runs: 30 }))
+          : undefined;
       const ratio = round(ours.p50 / plain.p50);
-      extra[`execWrite_${n}`] = { ours, plain };
+      extra[`execWrite_${n}`] = { ours, plain, floor };
       rows.push(
         row(
           `execWrite ${n} row(s), p50`,
@@ -64,9 +71,21 @@ export async function run({ pg }) {
           round(ours.p95 / plain.p95),
         ),
       );
+      if (floor) {
+        rows.push(
+          row(
+            `storage floor ${n} rows (no engine: row_to_json + the three writes), p50`,
+            round(floor.p50),
+            round(plain.p50),
+            'ms',
+            round(floor.p50 / plain.p50),
+          ),
+        );
+      }
     }
     const bulkOurs = [];
     const bulkPlain = [];
+    const bulkFloor = [];
     for (let i = 0; i < 3; i++) {
       bulkOurs.push(
         (
@@ -86,10 +105,12 @@ export async function run({ pg }) {
           )
         ).ms,
       );
+      bulkFloor.push((await timeOnce(() => floorWrite(engine.plain, 100_000, `bulk-${i}`))).ms);
     }
     const o = summarize(bulkOurs).p50;
     const p = summarize(bulkPlain).p50;
-    extra.bulk_100k = { ours: bulkOurs, plain: bulkPlain };
+    const f = summarize(bulkFloor).p50;
+    extra.bulk_100k = { ours: bulkOurs, plain: bulkPlain, floor: bulkFloor };
     rows.push(
       row(
         'bulk capture 100k rows (median of 3)',
@@ -100,6 +121,7 @@ export async function run({ pg }) {
         '≤ 3.5×',
         o / p <= 3.5,
       ),
+      row('storage floor 100k rows (no engine), median of 3', round(f, 0), round(p, 0), 'ms', round(f / p)),
     );
   } finally {
     await engine.close();

@@ -2,7 +2,9 @@
  * Issue 3 benchmarks over real HTTP on loopback: a 10,000-row push (create, chunks, commit,
  * committed-rows fetch) against a plain multi-row INSERT of the same rows; pull serving rate
  * against a raw SELECT + JSON of the same bundle rows; a 100k-row snapshot's time and the server's
- * heap growth (compared with a 10k-row snapshot: bounded, not proportional).
+ * heap growth (compared with a 10k-row snapshot: bounded, not proportional). The push is also
+ * compared with its storage floor (storage-floor.mjs: staging, applying and the history writes with
+ * no HTTP and no engine code), measured in the same run.
  */
 import { randomUUID } from 'node:crypto';
 import { ScopeManager } from '@oversync/nestjs';
@@ -10,6 +12,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { caller, startHttpApp } from '../lib/http-app.mjs';
 import { row } from '../lib/report.mjs';
+import { floorPush } from '../lib/storage-floor.mjs';
 import { round, summarize, timeOnce } from '../lib/stats.mjs';
 
 const N_PUSH = 10_000;
@@ -98,14 +101,17 @@ export async function run({ pg: server }) {
     await call('POST', '/sync/connect', { has_local_pending_rows: false });
     const ours = [];
     const plain = [];
+    const floor = [];
     for (let i = 0; i < 3; i++) {
       const data = pushRows(N_PUSH);
       ours.push((await timeOnce(() => pushOverHttp(call, i + 1, data))).ms);
       plain.push((await timeOnce(() => plainInsert(pool, 'bench-push', pushRows(N_PUSH)))).ms);
+      floor.push((await timeOnce(() => floorPush(pool, 'bench-push', pushRows(N_PUSH)))).ms);
     }
     const o = summarize(ours).p50;
     const p = summarize(plain).p50;
-    extra.push = { ours, plain };
+    const f = summarize(floor).p50;
+    extra.push = { ours, plain, floor };
     rows.push(
       row(
         'push 10,000 rows over HTTP (create+chunks+commit+rows), median of 3',
@@ -115,6 +121,13 @@ export async function run({ pg: server }) {
         round(o / p),
         '≤ 4×',
         o / p <= 4,
+      ),
+      row(
+        'storage floor of that push (stage, apply, history; no HTTP, no engine), median of 3',
+        round(f, 0),
+        round(p, 0),
+        'ms',
+        round(f / p),
       ),
     );
 
