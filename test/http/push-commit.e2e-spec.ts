@@ -214,6 +214,47 @@ describe('POST /sync/push-sessions/{push_id}/commit', () => {
     });
   });
 
+  it('validates a chunk against a column retyped to bytea since the last chunk, not the columns read before', async () => {
+    // The server keeps the columns it read for earlier chunks; a chunk validated against them
+    // would stage base64 text as the bytes of its letters. The staging statement notices the
+    // change and the chunk is validated again against the columns as they are now.
+    const { user, c } = await ready();
+    await dbRows(t.db.url, `ALTER TABLE ${schema}.users ADD COLUMN badge text`);
+    try {
+      expect((await pushRows(c, 1, [insertUser(schema, newId(), 'Ada', { badge: 'text' })])).status).toBe(
+        200,
+      );
+      await dbRows(t.db.url, `ALTER TABLE ${schema}.users ALTER COLUMN badge TYPE bytea USING badge::bytea`);
+      const id = newId();
+      expect((await pushRows(c, 2, [insertUser(schema, id, 'Bo', { badge: 'aGk=' })])).status).toBe(200);
+      expect(
+        await dbRows(
+          t.db.url,
+          `SELECT encode(badge, 'escape') AS badge FROM ${schema}.users WHERE _sync_scope_id = $1 AND id = $2`,
+          [user, id],
+        ),
+      ).toEqual([{ badge: 'hi' }]);
+    } finally {
+      await dbRows(t.db.url, `ALTER TABLE ${schema}.users DROP COLUMN badge`);
+    }
+  });
+
+  it('refuses a column dropped since the last chunk before looking up the session', async () => {
+    const { c } = await ready();
+    await dbRows(t.db.url, `ALTER TABLE ${schema}.users ADD COLUMN motto text`);
+    expect((await pushRows(c, 1, [insertUser(schema, newId(), 'Ada', { motto: 'go' })])).status).toBe(200);
+    await dbRows(t.db.url, `ALTER TABLE ${schema}.users DROP COLUMN motto`);
+    // An unknown session: the chunk's own fault is answered first, as go-oversync orders its checks.
+    const reply = await uploadChunk(c, '00000000-0000-4000-8000-000000000000', 0, [
+      insertUser(schema, newId(), 'Bo', { motto: 'stop' }),
+    ]);
+    expect(reply.status).toBe(400);
+    expect(reply.json).toEqual({
+      error: 'push_chunk_invalid',
+      message: `payload column ${schema}.users.motto does not exist`,
+    });
+  });
+
   it('commits a seeding session and moves the scope to INITIALIZED (C2)', async () => {
     const user = newUser();
     const c = client(user, 'device-a');

@@ -8,8 +8,8 @@ import type { PushChunkDto } from '../http/dto/push-chunk.dto.js';
 import type { SyncRequestActor } from '../http/sync-request.types.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { ScopeStateCode } from '../scope/locked-scope.js';
-import { loadLiveColumns } from './live-columns.util.js';
-import { validatePushChunk } from './push-chunk-validation.util.js';
+import { LiveColumnsCache, liveColumnsSignatureSql, type LiveColumnsSnapshot } from './live-columns.util.js';
+import { validatePushChunk, type ValidatedChunk } from './push-chunk-validation.util.js';
 import {
   lockedSessionQuery,
   requirePushId,
@@ -18,9 +18,19 @@ import {
 } from './push-session-lookup.util.js';
 import { withTransactionRetries } from './transaction-retry.util.js';
 
+/** The staging statement's one row: the session's columns are all null when there is none. */
+type ChunkStatementRow = { accepted: boolean; columns_current: boolean } & (
+  SessionRow | { [K in keyof SessionRow]: null }
+);
+
+/** Reads of the live columns one chunk may take before giving up on a table being altered. */
+const LIVE_COLUMN_READS = 3;
+
 /** Stages one ordered chunk of rows into a push session (`POST /sync/push-sessions/{id}/chunks`). */
 @Injectable()
 export class PushChunkService {
+  readonly #liveColumns = new LiveColumnsCache();
+
   constructor(
     private readonly runner: ScopeTransactionRunner,
     private readonly runtime: OversyncRuntime,
@@ -37,9 +47,58 @@ export class PushChunkService {
     rawPushId: string,
     body: PushChunkDto,
   ): Promise<PushSessionChunkResponse> {
+    let live = await this.#liveColumns.current(this.runtime.db);
+    for (let reads = 1; ; reads++) {
+      const validated = await this.#validate(body, live);
+      live = validated.live;
+      const answer = await this.#stage(actor, rawPushId, validated.chunk, live.signature);
+      if (answer) return answer;
+      // A column of a registered table changed since `live` was read, and nothing was stored:
+      // validate against a fresh read. A read can only lose to a DDL committed right after it.
+      if (reads >= LIVE_COLUMN_READS) {
+        throw new Error(
+          `the registered tables' columns changed during each of ${reads} reads; retry the chunk`,
+        );
+      }
+      live = await this.#liveColumns.refresh(this.runtime.db);
+    }
+  }
+
+  /**
+   * Runs the stateless checks against `live`; a chunk they refuse is checked again against a
+   * fresh read when `live` was reused, so a column added since is accepted.
+   */
+  async #validate(
+    body: PushChunkDto,
+    live: LiveColumnsSnapshot,
+  ): Promise<{ chunk: ValidatedChunk; live: LiveColumnsSnapshot }> {
+    const { catalog, options } = this.runtime;
+    try {
+      return {
+        chunk: validatePushChunk(body, catalog, options.limits.maxRowsPerPushChunk, live.columns),
+        live,
+      };
+    } catch (error) {
+      if (!(error instanceof PushChunkInvalidError) || !live.reused) throw error;
+      const fresh = await this.#liveColumns.refresh(this.runtime.db);
+      return {
+        chunk: validatePushChunk(body, catalog, options.limits.maxRowsPerPushChunk, fresh.columns),
+        live: fresh,
+      };
+    }
+  }
+
+  /**
+   * Stores a validated chunk under the scope lock. Returns null, having stored nothing, when the
+   * registered tables' columns no longer match `signature`.
+   */
+  async #stage(
+    actor: SyncRequestActor,
+    rawPushId: string,
+    chunk: ValidatedChunk,
+    signature: string,
+  ): Promise<PushSessionChunkResponse | null> {
     const { limits } = this.runtime.options;
-    const live = await loadLiveColumns(this.runtime.db);
-    const chunk = validatePushChunk(body, this.runtime.catalog, limits.maxRowsPerPushChunk, live);
     const start = chunk.startRowOrdinal;
     const end = start + chunk.rows.length;
     // One JSON document carries the chunk: payloads are canonical JSON already and are spliced in
@@ -60,11 +119,14 @@ export class PushChunkService {
         // One statement locks the session, re-checks in SQL what is checked below and, only when
         // every check passes, stores the rows with one INSERT, advances the session and refreshes
         // its TTL. The checks below then pick the error in their usual order.
-        const { rows } = await sql<SessionRow & { accepted: boolean }>`
+        const { rows } = await sql<ChunkStatementRow>`
           WITH s AS (${lockedSessionQuery(pushId)}
+          ), cols AS (
+            SELECT ${liveColumnsSignatureSql()} = ${signature}::text AS current
           ), ok AS (
             SELECT s.push_id FROM s
-             WHERE s.user_id = ${actor.userId} AND NOT s.expired
+             WHERE (SELECT current FROM cols)
+               AND s.user_id = ${actor.userId} AND NOT s.expired
                AND (s.initialization_id IS NULL
                     OR (s.source_id = ${lease?.initializerSourceId ?? null}::text
                         AND s.initialization_id = ${lease?.initializationId ?? null}::text))
@@ -82,8 +144,14 @@ export class PushChunkService {
               FROM ok
              WHERE ps.push_id = ok.push_id::uuid
           )
-          SELECT s.*, EXISTS (SELECT 1 FROM ok) AS accepted FROM s`.execute(trx);
-        const session = usableSession(rows[0], rawPushId, actor.userId);
+          SELECT s.*, EXISTS (SELECT 1 FROM ok) AS accepted, (SELECT current FROM cols) AS columns_current
+            FROM (SELECT 1) AS one LEFT JOIN s ON true`.execute(trx);
+        // Before any session check: the chunk's own validity (against the columns as they are
+        // now) decides first, as go-oversync checks a chunk before looking up its session.
+        const row = rows[0];
+        if (!row.columns_current) return null;
+        // The LEFT JOIN answers one row even without a session; its columns are then null.
+        const session = usableSession(row.push_id === null ? undefined : row, rawPushId, actor.userId);
         if (session.initializationId) {
           assertLeaseOwner(scope, session.sourceId, session.initializationId);
           await refreshInitializationLease(trx, scope.userPk, limits.initializationLeaseTtlSeconds);
@@ -92,7 +160,7 @@ export class PushChunkService {
           throw new PushChunkOutOfOrderError(rawPushId, session.nextExpectedRowOrdinal, start);
         }
         if (end > session.plannedRowCount) throw new PushChunkInvalidError('chunk exceeds planned_row_count');
-        if (!rows[0].accepted) {
+        if (!row.accepted) {
           throw new Error(`push chunk checks disagree for session ${session.pushId}; report this as a bug`);
         }
         // go-oversync echoes the path's push id as sent (uuid.Parse also takes upper case, braces
