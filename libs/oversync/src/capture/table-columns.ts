@@ -61,17 +61,52 @@ export async function readTableColumns(
 }
 
 /**
- * The live columns of every registered table (one catalog query), by `table_id`. The relations are
- * joined by exact name, not cast with `::regclass` per catalog row: the cast made the planner scan
- * all of pg_attribute (4 ms of every push chunk).
+ * The live, visible columns of every registered table, as FROM/WHERE clauses over aliases c
+ * (table_catalog), r (pg_class) and a (pg_attribute). The relations are joined by exact name, not
+ * cast with `::regclass` per catalog row: the cast made the planner scan all of pg_attribute
+ * (4 ms of every push chunk).
  */
-export async function readRegisteredColumns(db: Kysely<unknown>): Promise<Map<number, ColumnDescriptor[]>> {
-  const { rows } = await sql<{ table_id: number; name: string; base_type: string; computed: boolean }>`
-    SELECT c.table_id, ${NAME_AND_TYPE}, (a.attgenerated <> '' OR a.attidentity = 'a') AS computed
-      FROM sync.table_catalog c
+const REGISTERED_COLUMNS = sql`sync.table_catalog c
       JOIN pg_namespace n ON n.nspname = c.schema_name
       JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = c.table_name,
-           ${columnsOf(sql`r.oid`)}
+           ${columnsOf(sql`r.oid`)}`;
+
+/**
+ * One column's part of {@link registeredColumnsSignatureSql}: relation oid, name, type oid and
+ * generated/identity kind. A domain cannot change its base type, so the type oid covers every
+ * derived property (bytea-ness included).
+ */
+const SIGNATURE_ITEM = sql`r.oid::text || ':' || a.attname || ':' || a.atttypid::text || ':' || a.attgenerated::text || a.attidentity::text`;
+
+/**
+ * A fingerprint of the registered tables' live columns, equal to the `signature` that
+ * {@link readRegisteredColumns} returns while nothing changed. An expression, to be embedded in a
+ * statement.
+ */
+export function registeredColumnsSignatureSql(): RawBuilder<string> {
+  return sql<string>`(SELECT COALESCE(string_agg(${SIGNATURE_ITEM}, ',' ORDER BY c.table_id, a.attnum), '')
+      FROM ${REGISTERED_COLUMNS})`;
+}
+
+/** The live columns of every registered table by `table_id`, and their signature. */
+export interface RegisteredColumns {
+  byTable: Map<number, ColumnDescriptor[]>;
+  /** What {@link registeredColumnsSignatureSql} evaluates to for these columns. */
+  signature: string;
+}
+
+/** The live columns of every registered table and their signature, from one catalog query. */
+export async function readRegisteredColumns(db: Kysely<unknown>): Promise<RegisteredColumns> {
+  const { rows } = await sql<{
+    table_id: number;
+    name: string;
+    base_type: string;
+    computed: boolean;
+    signature_item: string;
+  }>`
+    SELECT c.table_id, ${NAME_AND_TYPE}, (a.attgenerated <> '' OR a.attidentity = 'a') AS computed,
+           ${SIGNATURE_ITEM} AS signature_item
+      FROM ${REGISTERED_COLUMNS}
      ORDER BY c.table_id, a.attnum`.execute(db);
   const byTable = new Map<number, ColumnDescriptor[]>();
   for (const r of rows) {
@@ -79,5 +114,6 @@ export async function readRegisteredColumns(db: Kysely<unknown>): Promise<Map<nu
     columns.push({ name: r.name, baseType: r.base_type, serverComputed: r.computed });
     byTable.set(r.table_id, columns);
   }
-  return byTable;
+  // Joined in the order string_agg uses in registeredColumnsSignatureSql.
+  return { byTable, signature: rows.map((r) => r.signature_item).join(',') };
 }

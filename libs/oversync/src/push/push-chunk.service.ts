@@ -2,13 +2,14 @@ import { Injectable } from '@nestjs/common';
 import type { PushSessionChunkResponse } from '@oversync/protocol';
 import { sql } from 'kysely';
 import { ScopeTransactionRunner } from '../capture/scope-transaction.runner.js';
+import { registeredColumnsSignatureSql } from '../capture/table-columns.js';
 import { assertLeaseOwner, refreshInitializationLease } from '../connect/scope-lease.util.js';
 import { PushChunkInvalidError, PushChunkOutOfOrderError } from '../errors/index.js';
 import type { PushChunkDto } from '../http/dto/push-chunk.dto.js';
 import type { SyncRequestActor } from '../http/sync-request.types.js';
 import { OversyncRuntime } from '../runtime/oversync-runtime.service.js';
 import { ScopeStateCode } from '../scope/locked-scope.js';
-import { LiveColumnsCache, liveColumnsSignatureSql, type LiveColumnsSnapshot } from './live-columns.util.js';
+import { LiveColumnsCache, type LiveColumnsSnapshot } from './live-columns.util.js';
 import { validatePushChunk, type ValidatedChunk } from './push-chunk-validation.util.js';
 import {
   lockedSessionQuery,
@@ -122,7 +123,7 @@ export class PushChunkService {
         const { rows } = await sql<ChunkStatementRow>`
           WITH s AS (${lockedSessionQuery(pushId)}
           ), cols AS (
-            SELECT ${liveColumnsSignatureSql()} = ${signature}::text AS current
+            SELECT ${registeredColumnsSignatureSql()} = ${signature}::text AS current
           ), ok AS (
             SELECT s.push_id FROM s
              WHERE (SELECT current FROM cols)
