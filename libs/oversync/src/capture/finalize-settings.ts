@@ -1,3 +1,4 @@
+import { JIT_SETTING } from '../database/jit-setting.js';
 import { RENDER_SETTINGS } from './render-settings.js';
 import { sqlLiteral } from './payload-sql.js';
 
@@ -10,7 +11,7 @@ import { sqlLiteral } from './payload-sql.js';
  */
 const PINS: ReadonlyArray<readonly [name: string, value: string]> = [
   ...RENDER_SETTINGS.map(([name, value]) => [name, sqlLiteral(value)] as const),
-  ['jit', `'off'`],
+  [JIT_SETTING[0], sqlLiteral(JIT_SETTING[1])],
   ['enable_bitmapscan', `'off'`],
   [
     'work_mem',

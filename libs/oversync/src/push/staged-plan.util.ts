@@ -37,7 +37,7 @@ export function stagedPlanJson(pushId: string): RawBuilder<PlanStepJson[] | null
              op_code <> 1 OR (lag(op_code) OVER w, lag(table_id) OVER w, lag(cols) OVER w)
                              IS DISTINCT FROM (1::smallint, table_id, cols) AS starts
         FROM (SELECT r.*, CASE WHEN r.op_code <> 3
-                               -- Canonical payloads keep their keys sorted, so this is the sorted list.
+                               -- Earlier builds staged canonical payloads (keys sorted), so this is the sorted list.
                                THEN COALESCE(r.column_list, (SELECT string_agg(k, ',') FROM json_object_keys(r.payload_apply) AS k))
                           END AS cols
                 FROM sync.push_session_rows r WHERE r.push_id = ${pushId}::uuid) AS staged

@@ -1,4 +1,5 @@
 import { renderSettingsSql } from '../capture/render-settings.js';
+import { jitOffSql } from '../database/jit-setting.js';
 import { SQLSTATE } from './sync-layout.constants.js';
 
 /**
@@ -169,8 +170,8 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtextextended(p_user_id, 0));
   IF p_pin_settings THEN
-    -- Settings values are read and printed with (see RENDER_SETTINGS).
-    PERFORM ${renderSettingsSql()};
+    -- Settings values are read and printed with (see RENDER_SETTINGS), and no JIT (see JIT_SETTING).
+    PERFORM ${renderSettingsSql()}, ${jitOffSql()};
   END IF;
   SELECT us.user_pk INTO v_pk FROM sync.user_state us WHERE us.user_id = p_user_id;
   IF v_pk IS NULL THEN

@@ -5,6 +5,7 @@ import { SnapshotMaterializationError, SnapshotSessionLimitExceededError } from 
 import { WireRowJson } from '../pull/wire-row-json.util.js';
 import { unescapedPayloadSql } from '../capture/payload-sql.js';
 import { renderSettingsSql } from '../capture/render-settings.js';
+import { jitOffSql } from '../database/jit-setting.js';
 import { readTableColumns } from '../capture/table-columns.js';
 import type { CatalogTable, TableCatalog } from '../schema/table-catalog.js';
 import { SNAPSHOT_BLOCK_MAX_BYTES, SNAPSHOT_BLOCK_MAX_ROWS } from './snapshot-block.constants.js';
@@ -37,8 +38,9 @@ interface TableCounts {
 }
 
 /**
- * Transaction-local settings for materialisation: the ones that change how PostgreSQL renders row
- * JSON (time zone, float digits, interval style), matching capture; no nested loops; and enough
+ * Transaction-local settings for materialisation: no JIT (see JIT_SETTING); the ones that change
+ * how PostgreSQL renders row JSON (time zone, float digits, interval style), matching capture; no
+ * nested loops; and enough
  * sort memory (64 MiB) to order a 100k-row scope without spilling to disk (a larger scope spills,
  * so this bounds memory, not size). Freshly written rows often have no statistics yet,
  * and then the planner estimates one row_state entry and picks a nested loop that compares every
@@ -46,7 +48,7 @@ interface TableCounts {
  * the statistics say.
  */
 export async function prepareMaterialization(trx: Kysely<unknown>): Promise<void> {
-  await sql`SELECT ${sql.raw(renderSettingsSql())},
+  await sql`SELECT ${sql.raw(renderSettingsSql())}, ${sql.raw(jitOffSql())},
                    set_config('enable_nestloop', 'off', true),
                    set_config('work_mem', CASE WHEN pg_size_bytes(current_setting('work_mem')) < ${SORT_MEMORY_BYTES}
                                                THEN ${`${SORT_MEMORY_BYTES / 1024}kB`} ELSE current_setting('work_mem') END, true)`.execute(
