@@ -23,6 +23,22 @@ import {
 } from '../support/push-builders.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
+/**
+ * SQL recording `setting` as each row is inserted into `target`: a table `business.<setting>_seen`
+ * of (`row`, setting) and an AFTER INSERT trigger that fills it with `value` and the setting.
+ */
+function recordSetting(setting: string, target: string, row: string, value: string): string {
+  return `CREATE TABLE business.${setting}_seen (${row} PRIMARY KEY, setting text NOT NULL);
+    CREATE FUNCTION business.record_${setting}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO business.${setting}_seen VALUES (${value}, current_setting('${setting}'));
+      RETURN NEW;
+    END $$;
+    CREATE TRIGGER record_${setting} AFTER INSERT ON ${target}
+      FOR EACH ROW EXECUTE FUNCTION business.record_${setting}();
+`;
+}
+
 describe('settings of sync transactions', () => {
   let t: OversyncTestApp;
   let db: TestDatabase;
@@ -38,23 +54,14 @@ describe('settings of sync transactions', () => {
     t = await createOversyncTestApp({ listen: true, database: db });
     await execSql(
       t.db.url,
-      `CREATE TABLE business.jit_seen (user_name text PRIMARY KEY, jit text NOT NULL);
-       CREATE FUNCTION business.record_jit() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN
-         INSERT INTO business.jit_seen VALUES (NEW.name, current_setting('jit'));
-         RETURN NEW;
-       END $$;
-       CREATE TRIGGER record_jit AFTER INSERT ON business.users
-         FOR EACH ROW EXECUTE FUNCTION business.record_jit();
-       -- On the staging table itself: nothing else runs inside a chunk's transaction.
-       CREATE TABLE business.chunk_commit_seen (row_ordinal bigint PRIMARY KEY, synchronous_commit text NOT NULL);
-       CREATE FUNCTION business.record_chunk_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-       BEGIN
-         INSERT INTO business.chunk_commit_seen VALUES (NEW.row_ordinal, current_setting('synchronous_commit'));
-         RETURN NEW;
-       END $$;
-       CREATE TRIGGER record_chunk_commit AFTER INSERT ON sync.push_session_rows
-         FOR EACH ROW EXECUTE FUNCTION business.record_chunk_commit();`,
+      recordSetting('jit', 'business.users', 'user_name text', 'NEW.name') +
+        // On the staging table itself: nothing else runs inside a chunk's transaction.
+        recordSetting(
+          'synchronous_commit',
+          'sync.push_session_rows',
+          'row_ordinal bigint',
+          'NEW.row_ordinal',
+        ),
     );
   });
   afterAll(async () => {
@@ -65,7 +72,7 @@ describe('settings of sync transactions', () => {
   const jitSeen = async (name: string): Promise<string | undefined> => {
     const rows = await dbRows<{ jit: string }>(
       t.db.url,
-      `SELECT jit FROM business.jit_seen WHERE user_name = $1`,
+      `SELECT setting AS jit FROM business.jit_seen WHERE user_name = $1`,
       [name],
     );
     return rows[0]?.jit;
@@ -88,7 +95,7 @@ describe('settings of sync transactions', () => {
   });
 
   it('relaxes the WAL flush of every chunk but the last', async () => {
-    await execSql(t.db.url, `TRUNCATE business.chunk_commit_seen`);
+    await execSql(t.db.url, `TRUNCATE business.synchronous_commit_seen`);
     const { c } = await readyUser(t.baseUrl, 'device');
     const pushId = (await createSession(c, 1, 3)).json.push_id as string;
     for (let start = 0; start < 3; start++) {
@@ -97,7 +104,7 @@ describe('settings of sync transactions', () => {
     }
     const seen = await dbRows<{ row_ordinal: string; synchronous_commit: string }>(
       t.db.url,
-      `SELECT row_ordinal::text, synchronous_commit FROM business.chunk_commit_seen ORDER BY row_ordinal`,
+      `SELECT row_ordinal::text, setting AS synchronous_commit FROM business.synchronous_commit_seen ORDER BY row_ordinal`,
     );
     expect(seen.map((r) => [r.row_ordinal, r.synchronous_commit])).toEqual([
       ['0', 'off'],
