@@ -27,6 +27,15 @@ async function attachedWithRow(server: FakeOversyncServer) {
   return device;
 }
 
+/** Sends the device into source recovery: its next push meets `source_sequence_out_of_order`. */
+async function requireRecovery(
+  server: FakeOversyncServer,
+  device: Awaited<ReturnType<typeof attachedWithRow>>,
+): Promise<void> {
+  failOnce(server, onCreate, 'source_sequence_out_of_order');
+  await expect(device.client.pushPending()).rejects.toMatchObject({ code: 'source_recovery_required' });
+}
+
 describe('source recovery', () => {
   const cases: [string, (p: string) => boolean][] = [
     ['history_pruned', onCreate],
@@ -134,8 +143,7 @@ describe('source recovery', () => {
     const server = newServer();
     const device = await attachedWithRow(server);
     const old = device.client.sourceInfo().sourceId;
-    failOnce(server, onCreate, 'source_sequence_out_of_order');
-    await expect(device.client.pushPending()).rejects.toMatchObject({ code: 'source_recovery_required' });
+    await requireRecovery(server, device);
     const remove = server.intercept((req) =>
       req.method === 'GET' && req.path.startsWith('/sync/snapshot-sessions/')
         ? new Response('{"error":"snapshot_session_not_found","message":"x"}', { status: 404 })
@@ -161,8 +169,7 @@ describe('source recovery', () => {
     const server = newServer();
     const device = await attachedWithRow(server);
     const old = device.client.sourceInfo().sourceId;
-    failOnce(server, onCreate, 'source_sequence_out_of_order');
-    await expect(device.client.pushPending()).rejects.toMatchObject({ code: 'source_recovery_required' });
+    await requireRecovery(server, device);
     const remove = server.intercept((req) =>
       req.method === 'POST' && req.path === '/sync/snapshot-sessions'
         ? new Response('{"error":"source_replacement_invalid","message":"already known"}', { status: 409 })
@@ -260,8 +267,7 @@ describe('source recovery', () => {
     const frozenBlob = Uint8Array.from([0, 0xff, 0x10, 0x80]);
     const dirtyBlob = Uint8Array.from([0x41, 0x42, 0x00]);
     device.db.run('INSERT INTO files VALUES (?, ?, ?, 1)', [frozenId, frozenId, frozenBlob]);
-    failOnce(server, onCreate, 'source_sequence_out_of_order');
-    await expect(device.client.pushPending()).rejects.toMatchObject({ code: 'source_recovery_required' });
+    await requireRecovery(server, device);
     device.db.run('INSERT INTO files VALUES (?, ?, ?, 2)', [dirtyId, frozenId, dirtyBlob]);
     await device.client.rebuild();
     const local = rows(device.db, 'SELECT id, owner, data FROM files ORDER BY size');
